@@ -1,0 +1,49 @@
+# The two commands the README promises: `make demo` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+# The demo runs on the embedded defaults: SQLite files under var/, in-process caches.
+DEMO_ENV := env -u JIANGUAN_SUPERVISION_DATABASE_URL -u JIANGUAN_COMPLAINTS_DATABASE_URL \
+	-u JIANGUAN_CREDIT_DATABASE_URL -u JIANGUAN_GOV_SERVICES_DATABASE_URL
+
+.PHONY: demo test install services lint typecheck unit docs schema clean
+
+$(BIN)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "Python 3.11 or newer is needed (found $$($(PYTHON) --version))"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(BIN)/.installed
+
+demo: install
+	$(DEMO_ENV) $(BIN)/jianguan db upgrade
+	$(DEMO_ENV) $(BIN)/jianguan seed --scale small --if-empty
+	$(DEMO_ENV) $(BIN)/jianguan serve --port $(PORT)
+
+services:
+	scripts/ensure-services
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy
+
+unit: install services
+	$(BIN)/pytest
+
+test: lint typecheck unit
+
+docs: install
+	$(BIN)/jianguan docs data-standard
+
+schema: install
+	$(BIN)/jianguan export-schema
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,1 @@
+"""Deterministic, realistic demo data for Xi'an: every table of the four sources, three scales."""

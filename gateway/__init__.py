@@ -1,0 +1,1 @@
+"""Jianguan Gateway: the web application, its settings and the command line."""

@@ -1,0 +1,282 @@
+"""The ``jianguan`` command line: migrations, ingest, demo data, documentation, serving."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from gateway.settings import SOURCES, Settings, SettingsError
+
+T = TypeVar("T")
+
+app = typer.Typer(help="Jianguan Gateway (监管): the Internet+Regulation data gateway.")
+db_app = typer.Typer(help="Source database schemas.")
+holidays_app = typer.Typer(help="Holiday calendars (国务院节假日安排).")
+docs_app = typer.Typer(help="Generated documentation.")
+app.add_typer(db_app, name="db")
+app.add_typer(holidays_app, name="holidays")
+app.add_typer(docs_app, name="docs")
+console = Console()
+errors = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsError as exc:
+        errors.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+
+
+def _run(coroutine: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coroutine)
+
+
+def _sources(source: str | None) -> tuple[str, ...]:
+    if source is None:
+        return SOURCES
+    if source not in SOURCES:
+        errors.print(f"[red]error:[/] unknown source {source!r}; sources are {', '.join(SOURCES)}")
+        raise typer.Exit(2)
+    return (source,)
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    source: Annotated[str | None, typer.Option(help="Only this source.")] = None,
+    revision: Annotated[str, typer.Option(help="Target revision.")] = "head",
+) -> None:
+    """Create or migrate each source's schema in its own database."""
+    from resolvers.database import SourceDatabases
+    from resolvers.migrate import upgrade
+
+    settings = _settings()
+
+    async def run() -> None:
+        databases = SourceDatabases(settings)
+        try:
+            for name in _sources(source):
+                await upgrade(databases.engine(name), name, revision)
+                console.print(f"{name}: at {revision}")
+        finally:
+            await databases.dispose()
+
+    _run(run())
+
+
+@app.command()
+def ingest(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="NDJSON or CSV.")],
+    source: Annotated[str, typer.Option(help="Source: " + ", ".join(SOURCES))],
+    provider: Annotated[str, typer.Option(help="Code of the department or partner pushing.")],
+    table: Annotated[str | None, typer.Option(help="Table, when the source has several.")] = None,
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="ndjson or csv (default: by extension).")
+    ] = None,
+    encoding: Annotated[str, typer.Option(help="utf-8 (BOM or not) or gbk.")] = "utf-8",
+    system: Annotated[str, typer.Option(help="Source system name.")] = "exchange",
+    report: Annotated[Path | None, typer.Option(help="Write the full JSON report here.")] = None,
+) -> None:
+    """Validate and store records; exit 1 when some were rejected, 2 when none could be read."""
+    from ingest.readers import FileError
+    from ingest.service import IngestError, IngestOptions, ingest_file
+    from resolvers.database import SourceDatabases
+    from resolvers.registry import UnknownTable, record_table
+    from standard.workdays import SHANGHAI, HolidaysFileError, WorkCalendar
+
+    settings = _settings()
+    _sources(source)
+    if fmt not in (None, "ndjson", "csv"):
+        errors.print(f"[red]error:[/] --format must be ndjson or csv, not {fmt!r}")
+        raise typer.Exit(2)
+    try:
+        model = record_table(source, table)
+        calendar = WorkCalendar.load(settings.holidays_file)
+    except (UnknownTable, HolidaysFileError) as exc:
+        errors.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    from datetime import datetime
+
+    options = IngestOptions(
+        provider=provider,
+        received_at=datetime.now(SHANGHAI),
+        calendar=calendar,
+        settings=settings,
+        system=system,
+        file_name=file.name,
+    )
+
+    async def run() -> Any:
+        databases = SourceDatabases(settings)
+        try:
+            return await ingest_file(
+                databases.engine(source),
+                file,
+                table=model,
+                options=options,
+                fmt=fmt,  # type: ignore[arg-type]  # checked above
+                encoding=encoding,
+            )
+        finally:
+            await databases.dispose()
+
+    try:
+        result = _run(run())
+    except (FileError, IngestError) as exc:
+        errors.print(f"[red]error:[/] {exc}")
+        errors.print("nothing from this file was stored")
+        raise typer.Exit(2) from None
+    summary = Table(title=f"{result.source}.{result.table} from {provider}, batch {result.batch}")
+    for name in ("received", "inserted", "updated", "deleted", "unchanged", "rejected", "late"):
+        summary.add_column(name, justify="right")
+    summary.add_row(
+        *(
+            str(getattr(result, n))
+            for n in ("received", "inserted", "updated", "deleted", "unchanged", "rejected", "late")
+        )
+    )
+    console.print(summary)
+    for error in result.errors[:20]:
+        where = f"line {error.line}" + (f", cd_id {error.cd_id}" if error.cd_id else "")
+        errors.print(f"  {where}: {error.field or 'record'}: {error.reason}")
+    if len(result.errors) > 20:
+        errors.print(f"  … and {len(result.errors) - 20} more (see --report)")
+    if result.provisional:
+        console.print(
+            f"{result.provisional} record(s) counted without a holiday calendar (provisional); "
+            "load the year's notice with JIANGUAN_HOLIDAYS_FILE"
+        )
+    if report is not None:
+        report.write_bytes(result.to_json())
+        console.print(f"report written to {report}")
+    if result.rejected:
+        raise typer.Exit(1)
+
+
+@app.command()
+def seed(
+    scale: Annotated[str, typer.Option(help="small, medium or large.")] = "small",
+    seed_value: Annotated[int, typer.Option("--seed", help="Random seed.")] = 42,
+    if_empty: Annotated[bool, typer.Option(help="Do nothing when data exists.")] = False,
+) -> None:
+    """Fill the four source databases with deterministic Xi'an demo data."""
+    from demo.seed import SCALES, is_seeded
+    from demo.seed import seed as run_seed
+    from resolvers.database import SourceDatabases
+
+    if scale not in SCALES:
+        errors.print(f"[red]error:[/] --scale must be one of {', '.join(SCALES)}")
+        raise typer.Exit(2)
+    settings = _settings()
+
+    async def run() -> dict[str, int] | None:
+        databases = SourceDatabases(settings)
+        try:
+            if if_empty and await is_seeded(databases):
+                return None
+            with Progress(
+                TextColumn("{task.description:<20}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=console,
+            ) as progress:
+                tasks: dict[str, Any] = {}
+
+                def report(table: str, done: int, total: int) -> None:
+                    if table not in tasks:
+                        tasks[table] = progress.add_task(table, total=total)
+                    progress.update(tasks[table], completed=done, total=total)
+
+                return await run_seed(databases, scale=scale, seed=seed_value, progress=report)
+        finally:
+            await databases.dispose()
+
+    try:
+        counts = _run(run())
+    except ValueError as exc:
+        errors.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    if counts is None:
+        console.print("demo data already present; nothing to do")
+        return
+    console.print(f"seeded {sum(counts.values()):,} records ({scale}, seed {seed_value})")
+
+
+@holidays_app.command("check")
+def holidays_check(file: Annotated[Path, typer.Argument(help="Holidays TOML file.")]) -> None:
+    """Check a holidays file and list the years it covers."""
+    from standard.workdays import HolidaysFileError, parse_holidays_file
+
+    try:
+        years = parse_holidays_file(file)
+    except HolidaysFileError as exc:
+        errors.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from None
+    for year, calendar in sorted(years.items()):
+        console.print(
+            f"{year}: {len(calendar.holidays)} holidays, {len(calendar.workdays)} make-up "
+            f"working days  {calendar.notice}"
+        )
+
+
+@docs_app.command("data-standard")
+def docs_data_standard(
+    output: Annotated[Path, typer.Option(help="Where to write.")] = Path("docs/data-standard.md"),
+    check: Annotated[bool, typer.Option(help="Fail when the file is out of date.")] = False,
+) -> None:
+    """Write docs/data-standard.md from the table definitions."""
+    from resolvers.standard_doc import render
+
+    text = render()
+    if check:
+        if not output.exists() or output.read_text(encoding="utf-8") != text:
+            errors.print(f"{output} is out of date: run `jianguan docs data-standard`")
+            raise typer.Exit(1)
+        return
+    output.write_text(text, encoding="utf-8")
+    console.print(f"wrote {output}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar="PORT", help="Port (PORT overrides).")] = 8000,
+) -> None:
+    """Serve the gateway over HTTP."""
+    import uvicorn
+
+    from gateway.app import create_app
+
+    settings = _settings()
+    console.print(f"Jianguan Gateway on http://{host}:{port}/graphql ({settings.environment})")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+@app.command("export-schema")
+def export_schema(
+    output: Annotated[Path, typer.Option(help="Where to write.")] = Path("schema.graphql"),
+) -> None:
+    """Write the GraphQL schema in SDL."""
+    from resolvers.schema import schema_sdl
+
+    output.write_text(schema_sdl(), encoding="utf-8")
+    console.print(f"wrote {output}")
+
+
+def main() -> None:
+    """Entry point for ``python -m gateway.cli``."""
+    os.environ.setdefault("PYTHONIOENCODING", "utf-8")
+    app()
+
+
+if __name__ == "__main__":
+    main()

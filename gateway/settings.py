@@ -1,0 +1,114 @@
+"""Settings, read once from ``JIANGUAN_*`` environment variables into a typed object."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+SOURCES = ("supervision", "complaints", "credit", "gov_services")
+"""The four sources; each has its own database (R3, R5)."""
+
+Environment = Literal["development", "production"]
+UsccLegacy = Literal["reject", "warn"]
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value the gateway cannot use."""
+
+
+def _default_url(var_dir: Path, name: str) -> str:
+    return f"sqlite+aiosqlite:///{var_dir / f'{name}.db'}"
+
+
+def normalise_database_url(url: str) -> str:
+    """Pick the async driver for a plain ``postgresql://`` or ``sqlite://`` URL."""
+    for plain, driver in (
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("postgres://", "postgresql+asyncpg://"),
+        ("sqlite://", "sqlite+aiosqlite://"),
+    ):
+        if url.startswith(plain):
+            return driver + url[len(plain) :]
+    return url
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the gateway and the CLI read from the environment."""
+
+    environment: Environment = "development"
+    var_dir: Path = Path("var")
+    source_urls: Mapping[str, str] = field(default_factory=dict)
+    redis_url: str | None = None
+    holidays_file: Path | None = None
+    uscc_legacy: UsccLegacy = "reject"
+    province_code: str = "610000"
+    late_after_working_days: int = 5
+    ingest_batch_size: int = 2000
+
+    def __post_init__(self) -> None:
+        urls = {name: _default_url(self.var_dir, name) for name in SOURCES}
+        unknown = set(self.source_urls) - set(SOURCES)
+        if unknown:
+            raise SettingsError(f"unknown source(s) {sorted(unknown)}; sources are {SOURCES}")
+        urls.update({k: normalise_database_url(v) for k, v in self.source_urls.items()})
+        object.__setattr__(self, "source_urls", urls)
+
+    def database_url(self, source: str) -> str:
+        """The database URL of one source."""
+        try:
+            return self.source_urls[source]
+        except KeyError:
+            raise SettingsError(f"unknown source {source!r}; sources are {SOURCES}") from None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read ``JIANGUAN_*`` variables; unset ones keep their defaults."""
+        env = os.environ if environ is None else environ
+
+        def get(name: str) -> str | None:
+            value = env.get(f"JIANGUAN_{name}")
+            return value if value else None
+
+        environment = get("ENVIRONMENT") or "development"
+        if environment not in ("development", "production"):
+            raise SettingsError(
+                f"JIANGUAN_ENVIRONMENT must be 'development' or 'production', not {environment!r}"
+            )
+        legacy = get("USCC_LEGACY") or "reject"
+        if legacy not in ("reject", "warn"):
+            raise SettingsError(f"JIANGUAN_USCC_LEGACY must be 'reject' or 'warn', not {legacy!r}")
+        urls = {
+            name: url
+            for name in SOURCES
+            if (url := get(f"{name.upper()}_DATABASE_URL")) is not None
+        }
+        holidays = get("HOLIDAYS_FILE")
+        return cls(
+            environment=environment,  # type: ignore[arg-type]  # checked above
+            var_dir=Path(get("VAR_DIR") or "var"),
+            source_urls=urls,
+            redis_url=get("REDIS_URL"),
+            holidays_file=Path(holidays) if holidays else None,
+            uscc_legacy=legacy,  # type: ignore[arg-type]  # checked above
+            province_code=get("PROVINCE_CODE") or "610000",
+            late_after_working_days=_int(
+                get("LATE_AFTER_WORKING_DAYS"), 5, "LATE_AFTER_WORKING_DAYS"
+            ),
+            ingest_batch_size=_int(get("INGEST_BATCH_SIZE"), 2000, "INGEST_BATCH_SIZE"),
+        )
+
+
+def _int(value: str | None, default: int, name: str) -> int:
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise SettingsError(f"JIANGUAN_{name} must be a whole number, not {value!r}") from None
+    if number < 1:
+        raise SettingsError(f"JIANGUAN_{name} must be at least 1, not {number}")
+    return number

@@ -1,0 +1,69 @@
+"""Engines and sessions for the four source databases, created on demand, never at import."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from gateway.settings import SOURCES, Settings
+
+
+def create_engine(url: str) -> AsyncEngine:
+    """An async engine; SQLite files get their folder, WAL and a busy timeout."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_async_engine(url, pool_pre_ping=True)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(url, connect_args={"timeout": 30})
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    return engine
+
+
+class SourceDatabases:
+    """One engine and session factory per source, shared by everything in one process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._engines: dict[str, AsyncEngine] = {}
+        self._sessions: dict[str, async_sessionmaker[AsyncSession]] = {}
+
+    def engine(self, source: str) -> AsyncEngine:
+        """The engine of ``source``, created on first use."""
+        if source not in self._engines:
+            self._engines[source] = create_engine(self._settings.database_url(source))
+        return self._engines[source]
+
+    def sessions(self, source: str) -> async_sessionmaker[AsyncSession]:
+        """A session factory for ``source``."""
+        if source not in self._sessions:
+            self._sessions[source] = async_sessionmaker(self.engine(source), expire_on_commit=False)
+        return self._sessions[source]
+
+    async def dispose(self) -> None:
+        """Close every pool."""
+        for engine in self._engines.values():
+            await engine.dispose()
+        self._engines.clear()
+        self._sessions.clear()
+
+    @staticmethod
+    def names() -> tuple[str, ...]:
+        """The source names, in a fixed order."""
+        return SOURCES

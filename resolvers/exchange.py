@@ -1,0 +1,172 @@
+"""What every record of the data standard carries: provider, exchange control columns, timeliness.
+
+The control columns follow the national exchange tables (``cd_id``, ``cd_source``, ``cd_batch``,
+``cd_operation``, ``cd_time``); ``produced_at``/``received_at`` and the lateness columns serve R4.
+Each column carries its Chinese name and its validation rule in ``Column.info``, so ingest,
+documentation and (later) masking all read one definition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+OPERATIONS = {"i": "新增 insert", "u": "更新 update", "d": "删除 delete"}
+
+
+def new_metadata(source: str) -> MetaData:
+    """One metadata per source database, with stable constraint names for migrations."""
+    return MetaData(naming_convention=NAMING, info={"source": source})
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An instant, stored as naive UTC on every backend and read back timezone-aware."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given where an instant is required")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC)
+
+
+def field(
+    zh: str,
+    en: str,
+    *,
+    check: str | None = None,
+    choices: Mapping[str, str] | None = None,
+    personal: bool = False,
+    ingest: bool = True,
+) -> dict[str, Any]:
+    """``Column.info`` for one field of the data standard.
+
+    ``check`` names a validator in ``standard.codes``; ``choices`` maps allowed values to their
+    Chinese labels; ``personal`` marks personal information (PIPL) that masking and
+    desensitisation must protect; ``ingest=False`` marks columns the gateway sets itself.
+    """
+    info: dict[str, Any] = {"zh": zh, "en": en, "personal": personal, "ingest": ingest}
+    if check is not None:
+        info["check"] = check
+    if choices is not None:
+        info["choices"] = dict(choices)
+    return info
+
+
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+
+class ExchangeRecord:
+    """Columns every table of the data standard carries."""
+
+    id: Mapped[int] = mapped_column(
+        BigId, primary_key=True, autoincrement=True, info=field("记录号", "Row id", ingest=False)
+    )
+    # Indexed by the unique (provider, cd_id) constraint; a second index on provider alone
+    # tempts PostgreSQL's generic plans into scanning a provider's whole table.
+    provider: Mapped[str] = mapped_column(
+        String(64),
+        info=field("数据提供部门", "Department or partner that provided the record", ingest=False),
+    )
+    source_system: Mapped[str] = mapped_column(
+        String(64), info=field("来源系统", "System the record came from", ingest=False)
+    )
+    cd_id: Mapped[str] = mapped_column(
+        String(64), info=field("交换主键", "Record key in the provider's exchange database")
+    )
+    cd_source: Mapped[str] = mapped_column(
+        String(80), info=field("数据来源", "Origin: province division code | department code")
+    )
+    cd_batch: Mapped[str] = mapped_column(
+        String(13),
+        info=field("批次号", "Batch: date YYYYMMDD + 5-digit sequence", check="batch_code"),
+    )
+    cd_operation: Mapped[str] = mapped_column(
+        String(1), info=field("操作标识", "i insert, u update, d delete", choices=OPERATIONS)
+    )
+    cd_time: Mapped[datetime] = mapped_column(
+        UTCDateTime, info=field("入库时间", "When the provider's exchange database stored it")
+    )
+    produced_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, index=True, info=field("产生时间", "When the regulatory fact happened")
+    )
+    received_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, info=field("接收时间", "When the data centre received it", ingest=False)
+    )
+    delay_working_days: Mapped[int] = mapped_column(
+        Integer,
+        info=field("报送延迟(工作日)", "Working days from produced to received", ingest=False),
+    )
+    delay_provisional: Mapped[bool] = mapped_column(
+        Boolean,
+        info=field(
+            "延迟为暂估", "Delay counted without a holiday calendar (weekends only)", ingest=False
+        ),
+    )
+    late: Mapped[bool] = mapped_column(
+        Boolean,
+        index=True,
+        info=field("逾期报送", "Received more than 5 working days after produced", ingest=False),
+    )
+    content_hash: Mapped[str] = mapped_column(
+        String(32), info=field("内容摘要", "Digest of the record's content", ingest=False)
+    )
+
+    @declared_attr.directive
+    @classmethod
+    def __table_args__(cls) -> tuple[Any, ...]:
+        return (UniqueConstraint("provider", "cd_id"),)
+
+
+def ingest_runs_table(metadata: MetaData) -> Table:
+    """数据接收批次: one row per ingest run; numbers ``cd_batch`` per provider and day."""
+    return Table(
+        "ingest_runs",
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("provider", String(64), nullable=False),
+        Column("table_name", String(64), nullable=False),
+        Column("batch", String(13), nullable=False),
+        Column("file_name", String(255)),
+        Column("started_at", UTCDateTime, nullable=False),
+        Column("finished_at", UTCDateTime),
+        Column("counts", JSON),
+        UniqueConstraint("provider", "batch"),
+    )
+
+
+EXCHANGE_COLUMNS = tuple(ExchangeRecord.__annotations__)
+"""Names of the columns every record carries, in declaration order."""

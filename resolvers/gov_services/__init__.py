@@ -1,0 +1,1 @@
+"""Government services (政务服务): the licensing-item catalogue and licence decisions."""

@@ -1,0 +1,1 @@
+"""Alembic migrations, one version folder per source database."""

@@ -1,0 +1,1 @@
+"""National code standards: checksums and format checks for USCC, ID numbers and other codes."""

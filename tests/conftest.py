@@ -1,0 +1,113 @@
+"""Fixtures: real PostgreSQL databases (one per source) and SQLite files, migrated once."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+import pytest_asyncio
+from sqlalchemy import text
+
+from gateway.settings import SOURCES, Settings
+from resolvers.database import SourceDatabases
+from resolvers.migrate import upgrade
+from resolvers.registry import SOURCES as REGISTRY
+
+ADMIN_DSN = os.environ.get(
+    "JIANGUAN_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+START_HINT = (
+    "PostgreSQL must answer at {dsn} for the tests ({error}). Run `make test` (it starts it), or "
+    "start it: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
+)
+
+
+def _pg_url(database: str) -> str:
+    base = ADMIN_DSN.rsplit("/", 1)[0]
+    return f"{base}/{database}".replace("postgresql://", "postgresql+asyncpg://", 1)
+
+
+async def _admin() -> asyncpg.Connection:
+    try:
+        return await asyncpg.connect(ADMIN_DSN, timeout=5)
+    except (OSError, asyncpg.PostgresError) as exc:
+        pytest.exit(START_HINT.format(dsn=ADMIN_DSN, error=exc), returncode=3)
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def pg_settings(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Settings]:
+    """Settings whose four sources are four fresh PostgreSQL databases, migrated to head."""
+    run = uuid.uuid4().hex[:8]
+    names = {source: f"jg_test_{run}_{source}" for source in SOURCES}
+    admin = await _admin()
+    try:
+        for database in names.values():
+            await admin.execute(f'CREATE DATABASE "{database}"')
+    finally:
+        await admin.close()
+    settings = Settings(
+        var_dir=tmp_path_factory.mktemp("pg-var"),
+        source_urls={source: _pg_url(db) for source, db in names.items()},
+    )
+    databases = SourceDatabases(settings)
+    for source in SOURCES:
+        await upgrade(databases.engine(source), source)
+    await databases.dispose()
+    yield settings
+    admin = await _admin()
+    try:
+        for database in names.values():
+            await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def sqlite_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings on the embedded default: one SQLite file per source, migrated to head."""
+    settings = Settings(var_dir=tmp_path_factory.mktemp("sqlite-var"))
+    databases = SourceDatabases(settings)
+    for source in SOURCES:
+        await upgrade(databases.engine(source), source)
+    await databases.dispose()
+    return settings
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def backend_settings(request: pytest.FixtureRequest) -> Settings:
+    """Run a test on PostgreSQL and on the SQLite default."""
+    name = "pg_settings" if request.param == "postgresql" else "sqlite_settings"
+    settings: Settings = request.getfixturevalue(name)
+    return settings
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def databases(backend_settings: Settings) -> AsyncIterator[SourceDatabases]:
+    """Empty, migrated source databases on each backend; emptied again after the test."""
+    dbs = SourceDatabases(backend_settings)
+    await _empty(dbs)
+    yield dbs
+    await _empty(dbs)
+    await dbs.dispose()
+
+
+async def _empty(dbs: SourceDatabases) -> None:
+    for source in SOURCES:
+        tables = list(REGISTRY[source].metadata.tables)
+        async with dbs.engine(source).begin() as connection:
+            if connection.dialect.name == "postgresql":
+                quoted = ", ".join(f'"{t}"' for t in tables)
+                await connection.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY"))
+            else:
+                for table in tables:
+                    await connection.execute(text(f'DELETE FROM "{table}"'))
+
+
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    """Sample files shipped with the tests."""
+    yield Path(__file__).parent / "data"

@@ -1,0 +1,125 @@
+"""The gateway over real HTTP: a `jianguan serve` process on a free port."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+
+from resolvers.schema import schema_sdl
+from tests.ingest.factory import Factory
+
+ROOT = Path(__file__).parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def jianguan(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gateway.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+        timeout=120,
+    )
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    tmp = tmp_path_factory.mktemp("http")
+    env = {**os.environ, "JIANGUAN_VAR_DIR": str(tmp / "var")}
+    assert jianguan("db", "upgrade", env=env).returncode == 0
+    factory = Factory()
+    matters = [factory.matter("61010000000002"), factory.matter("61010000000001", name="乙")]
+    path = tmp / "matters.ndjson"
+    path.write_bytes(b"".join(orjson.dumps(m) + b"\n" for m in matters))
+    done = jianguan(
+        "ingest",
+        str(path),
+        "--source",
+        "supervision",
+        "--table",
+        "matters",
+        "--provider",
+        "XA-SCJG",
+        env=env,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                if httpx.get(f"{url}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("the gateway did not start")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_health(gateway: str) -> None:
+    response = httpx.get(f"{gateway}/healthz")
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
+
+
+def test_matters_query(gateway: str) -> None:
+    query = "{ matters(first: 10) { code name status validFrom } }"
+    response = httpx.post(f"{gateway}/graphql", json={"query": query})
+    assert response.status_code == 200
+    assert response.json() == {
+        "data": {
+            "matters": [
+                {
+                    "code": "61010000000001",
+                    "name": "乙",
+                    "status": "in_use",
+                    "validFrom": "2025-01-01",
+                },
+                {
+                    "code": "61010000000002",
+                    "name": "食品生产经营监督检查",
+                    "status": "in_use",
+                    "validFrom": "2025-01-01",
+                },
+            ]
+        }
+    }
+
+
+def test_page_size_is_capped(gateway: str) -> None:
+    response = httpx.post(f"{gateway}/graphql", json={"query": "{ matters(first: 1000) { code } }"})
+    body = response.json()
+    assert body["data"] is None
+    assert "between 1 and 100" in body["errors"][0]["message"]
+
+
+def test_committed_schema_matches_the_code() -> None:
+    assert (ROOT / "schema.graphql").read_text(encoding="utf-8") == schema_sdl(), (
+        "schema.graphql is out of date: run `jianguan export-schema`"
+    )
