@@ -1,6 +1,6 @@
 """Validated ingest into PostgreSQL: records per second and peak memory.
 
-    .venv/bin/python benchmarks/ingest.py [--records 100000] [--batch-size 2000]
+    .venv/bin/python benchmarks/ingest.py [--records 100000] [--batch-size 5000]
 
 Creates a scratch database, writes an NDJSON file of valid complaints (personal data and codes
 included, so every validator runs), ingests it twice (first run inserts, second finds every
@@ -101,6 +101,6 @@ async def main(records: int, batch_size: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=100_000)
-    parser.add_argument("--batch-size", type=int, default=2000)
+    parser.add_argument("--batch-size", type=int, default=5000)
     args = parser.parse_args()
     asyncio.run(main(args.records, args.batch_size))

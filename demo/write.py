@@ -7,15 +7,14 @@ large the table. One table is written in one transaction.
 from __future__ import annotations
 
 import itertools
-import json
 from collections.abc import Callable, Iterable, Iterator
-from datetime import UTC, datetime
 from typing import Any, Final
 
-from sqlalchemy import JSON, Column, Table, insert, text
+from sqlalchemy import Column, Table, insert, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from resolvers.exchange import ExchangeRecord, UTCDateTime
+from ingest.store import copy_encoder
+from resolvers.exchange import ExchangeRecord
 
 CHUNK: Final = 5_000
 
@@ -77,34 +76,10 @@ async def _copier(connection: AsyncConnection, core: Table, columns: list[Column
     driver = raw.driver_connection
     assert driver is not None  # noqa: S101  # an open connection always has its driver
     names = [c.name for c in columns]
-    converters = [(c.name, _converter(c)) for c in columns]
+    encode = copy_encoder(columns)
 
     async def write(part: list[Row]) -> None:
-        records = [tuple(convert(row.get(name)) for name, convert in converters) for row in part]
+        records = [encode(row) for row in part]
         await driver.copy_records_to_table(core.name, records=records, columns=names)
 
     return write
-
-
-def _same(value: Any) -> Any:
-    return value
-
-
-def _naive_utc(value: datetime | None) -> datetime | None:
-    # UTCDateTime columns are "timestamp without time zone" holding UTC.
-    return None if value is None else value.astimezone(UTC).replace(tzinfo=None)
-
-
-def _json_text(value: Any) -> str:
-    # Exactly what SQLAlchemy's JSON type would bind, None included (JSON null, not SQL NULL),
-    # so COPY stores the same text as ingest does.
-    return json.dumps(value)
-
-
-def _converter(column: Column[Any]) -> Convert:
-    """How a Python value becomes what asyncpg's COPY expects for ``column``."""
-    if isinstance(column.type, UTCDateTime):
-        return _naive_utc
-    if isinstance(column.type, JSON):
-        return _json_text
-    return _same

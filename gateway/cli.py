@@ -86,6 +86,8 @@ def ingest(
     report: Annotated[Path | None, typer.Option(help="Write the full JSON report here.")] = None,
 ) -> None:
     """Validate and store records; exit 1 when some were rejected, 2 when none could be read."""
+    from datetime import datetime
+
     from ingest.readers import FileError
     from ingest.service import IngestError, IngestOptions, ingest_file
     from resolvers.database import SourceDatabases
@@ -103,8 +105,6 @@ def ingest(
     except (UnknownTable, HolidaysFileError) as exc:
         errors.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from None
-    from datetime import datetime
-
     options = IngestOptions(
         provider=provider,
         received_at=datetime.now(SHANGHAI),

@@ -47,7 +47,7 @@ class Settings:
     uscc_legacy: UsccLegacy = "reject"
     province_code: str = "610000"
     late_after_working_days: int = 5
-    ingest_batch_size: int = 2000
+    ingest_batch_size: int = 5000
 
     def __post_init__(self) -> None:
         urls = {name: _default_url(self.var_dir, name) for name in SOURCES}
@@ -98,7 +98,7 @@ class Settings:
             late_after_working_days=_int(
                 get("LATE_AFTER_WORKING_DAYS"), 5, "LATE_AFTER_WORKING_DAYS"
             ),
-            ingest_batch_size=_int(get("INGEST_BATCH_SIZE"), 2000, "INGEST_BATCH_SIZE"),
+            ingest_batch_size=_int(get("INGEST_BATCH_SIZE"), 5000, "INGEST_BATCH_SIZE"),
         )
 
 

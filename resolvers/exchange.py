@@ -45,9 +45,9 @@ def new_metadata(source: str) -> MetaData:
 
 
 class UTCDateTime(TypeDecorator[datetime]):
-    """An instant, stored as naive UTC on every backend and read back timezone-aware."""
+    """An instant: ``timestamptz`` on PostgreSQL, naive UTC text on SQLite; read back aware."""
 
-    impl = DateTime
+    impl = DateTime(timezone=True)
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
@@ -55,12 +55,17 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given where an instant is required")
-        return value.astimezone(UTC).replace(tzinfo=None)
+        value = value.astimezone(UTC)
+        return value if dialect.name == "postgresql" else value.replace(tzinfo=None)
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+# Absent lists and objects are SQL NULL on every path (ORM, executemany and binary COPY).
+JSONValue = JSON(none_as_null=True)
 
 
 def field(
@@ -163,7 +168,7 @@ def ingest_runs_table(metadata: MetaData) -> Table:
         Column("file_name", String(255)),
         Column("started_at", UTCDateTime, nullable=False),
         Column("finished_at", UTCDateTime),
-        Column("counts", JSON),
+        Column("counts", JSONValue),
         UniqueConstraint("provider", "batch"),
     )
 

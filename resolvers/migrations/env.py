@@ -17,7 +17,7 @@ target_metadata = source(config.attributes["source"]).metadata
 def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     # UTCDateTime is DateTime in the database; render it so migrations import nothing of ours.
     if type_ == "type" and isinstance(obj, UTCDateTime):
-        return "sa.DateTime()"
+        return "sa.DateTime(timezone=True)"
     return False
 
 

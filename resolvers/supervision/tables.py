@@ -7,10 +7,10 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Date, Integer, Numeric, String, Text
+from sqlalchemy import Date, Integer, Numeric, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from resolvers.exchange import ExchangeRecord, field, ingest_runs_table, new_metadata
+from resolvers.exchange import ExchangeRecord, JSONValue, field, ingest_runs_table, new_metadata
 
 
 class Base(DeclarativeBase):
@@ -213,7 +213,7 @@ class Plan(ExchangeRecord, Base):
         String(64), index=True, info=field("制定部门编码", "Department that made it")
     )
     matter_codes: Mapped[list[str]] = mapped_column(
-        JSON, info=field("涉及事项编码", "Matter codes covered", check="matter_code")
+        JSONValue, info=field("涉及事项编码", "Matter codes covered", check="matter_code")
     )
     year: Mapped[int] = mapped_column(Integer, info=field("计划年度", "Year"))
     start_date: Mapped[date] = mapped_column(Date, info=field("开始日期", "Start"))
@@ -312,7 +312,7 @@ class Action(ExchangeRecord, Base):
         String(6), index=True, info=field("行政区划代码", "Division", check="division_code")
     )
     officer_certificates: Mapped[list[str]] = mapped_column(
-        JSON, info=field("执法证号", "Certificates of the officers who acted")
+        JSONValue, info=field("执法证号", "Certificates of the officers who acted")
     )
     result: Mapped[str | None] = mapped_column(
         String(16), info=field("检查结果", "Inspection result", choices=INSPECTION_RESULTS)
@@ -324,7 +324,7 @@ class Action(ExchangeRecord, Base):
     )
     decision_date: Mapped[date | None] = mapped_column(Date, info=field("决定日期", "Decided on"))
     penalty_types: Mapped[list[str] | None] = mapped_column(
-        JSON, info=field("处罚种类", "Kinds of penalty")
+        JSONValue, info=field("处罚种类", "Kinds of penalty")
     )
     fine_amount: Mapped[Decimal | None] = mapped_column(
         Numeric(14, 2), info=field("罚没金额(元)", "Fine and confiscation, yuan")
@@ -336,7 +336,8 @@ class Action(ExchangeRecord, Base):
     measure_end: Mapped[date | None] = mapped_column(Date, info=field("措施结束日期", "To"))
     closed_on: Mapped[date | None] = mapped_column(Date, info=field("结案日期", "Closed on"))
     extra: Mapped[dict[str, Any] | None] = mapped_column(
-        JSON, info={**field("其他信息", "Further exchange fields, kept as sent"), "json": "object"}
+        JSONValue,
+        info={**field("其他信息", "Further exchange fields, kept as sent"), "json": "object"},
     )
 
 

@@ -144,6 +144,15 @@ async def test_rerun_is_idempotent(databases: SourceDatabases, factory: Factory)
     assert before == after
 
 
+async def test_the_same_instant_in_another_offset_is_unchanged(
+    databases: SourceDatabases, factory: Factory
+) -> None:
+    record = factory.complaint(1, produced_at="2026-10-14T09:30:00+08:00")
+    await push(databases, [record])
+    again = await push(databases, [dict(record, produced_at="2026-10-14T01:30:00Z")])
+    assert (again.unchanged, again.updated) == (1, 0)
+
+
 async def test_duplicates_in_one_file_keep_the_last(
     databases: SourceDatabases, factory: Factory
 ) -> None:

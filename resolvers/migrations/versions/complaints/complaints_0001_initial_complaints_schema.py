@@ -2,7 +2,7 @@
 
 Revision ID: complaints_0001
 Revises: 
-Create Date: 2026-11-26 13:35:36.202514
+Create Date: 2026-11-26 13:54:03.806013
 """
 from alembic import op
 import sqlalchemy as sa
@@ -33,10 +33,10 @@ def upgrade() -> None:
     sa.Column('division_code', sa.String(length=6), nullable=False),
     sa.Column('handling_department_code', sa.String(length=64), nullable=True),
     sa.Column('matter_code', sa.String(length=14), nullable=True),
-    sa.Column('due_at', sa.DateTime(), nullable=True),
+    sa.Column('due_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('result', sa.Text(), nullable=True),
-    sa.Column('closed_at', sa.DateTime(), nullable=True),
+    sa.Column('closed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('provider', sa.String(length=64), nullable=False),
     sa.Column('source_system', sa.String(length=64), nullable=False),
@@ -44,9 +44,9 @@ def upgrade() -> None:
     sa.Column('cd_source', sa.String(length=80), nullable=False),
     sa.Column('cd_batch', sa.String(length=13), nullable=False),
     sa.Column('cd_operation', sa.String(length=1), nullable=False),
-    sa.Column('cd_time', sa.DateTime(), nullable=False),
-    sa.Column('produced_at', sa.DateTime(), nullable=False),
-    sa.Column('received_at', sa.DateTime(), nullable=False),
+    sa.Column('cd_time', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('produced_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('delay_working_days', sa.Integer(), nullable=False),
     sa.Column('delay_provisional', sa.Boolean(), nullable=False),
     sa.Column('late', sa.Boolean(), nullable=False),
@@ -68,9 +68,9 @@ def upgrade() -> None:
     sa.Column('table_name', sa.String(length=64), nullable=False),
     sa.Column('batch', sa.String(length=13), nullable=False),
     sa.Column('file_name', sa.String(length=255), nullable=True),
-    sa.Column('started_at', sa.DateTime(), nullable=False),
-    sa.Column('finished_at', sa.DateTime(), nullable=True),
-    sa.Column('counts', sa.JSON(), nullable=True),
+    sa.Column('started_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('counts', sa.JSON(none_as_null=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_ingest_runs')),
     sa.UniqueConstraint('provider', 'batch', name=op.f('uq_ingest_runs_provider_batch'))
     )
