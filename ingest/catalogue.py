@@ -8,7 +8,8 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from resolvers.supervision.tables import MATTER_STATUSES, Matter
+from resolvers.exchange import CATALOGUE_STATUSES
+from resolvers.supervision.tables import Matter
 
 
 class Catalogue:
@@ -46,6 +47,6 @@ class Catalogue:
         status, start, end = max(windows, key=lambda w: w[1])
         if on < start:
             return f"matter {matter_code} is not in force until {start.isoformat()}"
-        label = MATTER_STATUSES.get(status, status)
+        label = CATALOGUE_STATUSES.get(status, status)
         when = f" on {end.isoformat()}" if end is not None else ""
         return f"matter {matter_code} is not active on {on.isoformat()} (status {label}{when})"

@@ -37,6 +37,13 @@ NAMING = {
 }
 
 OPERATIONS = {"i": "新增 insert", "u": "更新 update", "d": "删除 delete"}
+# Vocabularies shared by several sources.
+PARTY_KINDS = {
+    "legal_person": "法人及非法人组织",
+    "individual_business": "个体工商户",
+    "natural_person": "自然人",
+}
+CATALOGUE_STATUSES = {"in_use": "在用", "cancelled": "取消", "stopped": "停用"}
 
 
 def new_metadata(source: str) -> MetaData:

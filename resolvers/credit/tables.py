@@ -8,18 +8,13 @@ from decimal import Decimal
 from sqlalchemy import Date, Numeric, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from resolvers.exchange import ExchangeRecord, field, ingest_runs_table, new_metadata
+from resolvers.exchange import PARTY_KINDS, ExchangeRecord, field, ingest_runs_table, new_metadata
 
 
 class Base(DeclarativeBase):
     metadata = new_metadata("credit")
 
 
-COUNTERPARTY_CATEGORIES = {
-    "legal_person": "法人及非法人组织",
-    "individual_business": "个体工商户",
-    "natural_person": "自然人",
-}
 PUBLICITY_STATUSES = {"valid": "有效", "revoked": "撤销", "expired": "过期"}
 LIST_TYPES = {
     "dishonest": "严重失信主体名单",
@@ -48,7 +43,7 @@ class LicencePublicity(ExchangeRecord, Base):
         String(200), info=field("行政相对人名称", "Licensee")
     )
     counterparty_category: Mapped[str] = mapped_column(
-        String(24), info=field("行政相对人类别", "Category", choices=COUNTERPARTY_CATEGORIES)
+        String(24), info=field("行政相对人类别", "Category", choices=PARTY_KINDS)
     )
     counterparty_uscc: Mapped[str | None] = mapped_column(
         String(18), index=True, info=field("统一社会信用代码", "Licensee's USCC", check="uscc")
@@ -99,7 +94,7 @@ class PenaltyPublicity(ExchangeRecord, Base):
         String(200), info=field("行政相对人名称", "Punished party")
     )
     counterparty_category: Mapped[str] = mapped_column(
-        String(24), info=field("行政相对人类别", "Category", choices=COUNTERPARTY_CATEGORIES)
+        String(24), info=field("行政相对人类别", "Category", choices=PARTY_KINDS)
     )
     counterparty_uscc: Mapped[str | None] = mapped_column(
         String(18), index=True, info=field("统一社会信用代码", "Party's USCC", check="uscc")

@@ -7,7 +7,14 @@ from datetime import date
 from sqlalchemy import Date, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from resolvers.exchange import ExchangeRecord, field, ingest_runs_table, new_metadata
+from resolvers.exchange import (
+    CATALOGUE_STATUSES,
+    PARTY_KINDS,
+    ExchangeRecord,
+    field,
+    ingest_runs_table,
+    new_metadata,
+)
 
 
 class Base(DeclarativeBase):
@@ -21,7 +28,6 @@ ITEM_TYPES = {
     "public_service": "公共服务",
     "other": "其他行政权力",
 }
-ITEM_STATUSES = {"in_use": "在用", "cancelled": "取消", "stopped": "停用"}
 OUTCOMES = {
     "issued": "出证办结",
     "refused": "不予许可",
@@ -30,11 +36,6 @@ OUTCOMES = {
     "referred": "转报",
     "returned": "退件",
     "not_accepted": "不予受理",
-}
-APPLICANT_CATEGORIES = {
-    "legal_person": "法人及非法人组织",
-    "individual_business": "个体工商户",
-    "natural_person": "自然人",
 }
 
 
@@ -59,7 +60,7 @@ class LicensingItem(ExchangeRecord, Base):
         Integer, info=field("承诺办结时限(工作日)", "Promised time, working days")
     )
     status: Mapped[str] = mapped_column(
-        String(16), info=field("事项状态", "Status", choices=ITEM_STATUSES)
+        String(16), info=field("事项状态", "Status", choices=CATALOGUE_STATUSES)
     )
     version: Mapped[str] = mapped_column(String(14), info=field("版本号", "Catalogue version"))
     valid_from: Mapped[date] = mapped_column(Date, info=field("生效日期", "In force from"))
@@ -86,7 +87,7 @@ class Licence(ExchangeRecord, Base):
     )
     applicant_name: Mapped[str] = mapped_column(String(200), info=field("申请人名称", "Applicant"))
     applicant_category: Mapped[str] = mapped_column(
-        String(24), info=field("申请人类别", "Category", choices=APPLICANT_CATEGORIES)
+        String(24), info=field("申请人类别", "Category", choices=PARTY_KINDS)
     )
     applicant_uscc: Mapped[str | None] = mapped_column(
         String(18),

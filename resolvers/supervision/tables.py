@@ -10,7 +10,15 @@ from typing import Any
 from sqlalchemy import Date, Integer, Numeric, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from resolvers.exchange import ExchangeRecord, JSONValue, field, ingest_runs_table, new_metadata
+from resolvers.exchange import (
+    CATALOGUE_STATUSES,
+    PARTY_KINDS,
+    ExchangeRecord,
+    JSONValue,
+    field,
+    ingest_runs_table,
+    new_metadata,
+)
 
 
 class Base(DeclarativeBase):
@@ -28,7 +36,6 @@ SUBJECT_TYPES = {
     "other": "其他",
 }
 SUBJECT_STATUSES = {"active": "存续", "revoked": "吊销", "cancelled": "注销", "moved": "迁出"}
-MATTER_STATUSES = {"in_use": "在用", "cancelled": "取消", "stopped": "停用"}
 PERMIT_TYPES = {"first": "第一类", "second": "第二类", "third": "第三类", "other": "其他"}
 ACTION_KINDS = {
     "inspection": "行政检查",
@@ -45,11 +52,6 @@ PLAN_TYPES = {
 }
 PLAN_STATUSES = {"draft": "草拟", "issued": "已下达", "in_progress": "执行中", "finished": "已完成"}
 OFFICER_STATUSES = {"active": "在岗", "suspended": "暂扣", "revoked": "注销"}
-COUNTERPARTY_NATURES = {
-    "legal_person": "法人及非法人组织",
-    "individual_business": "个体工商户",
-    "natural_person": "自然人",
-}
 ID_TYPES = {"uscc": "统一社会信用代码", "id_card": "居民身份证", "other": "其他证件"}
 INSPECTION_RESULTS = {
     "no_problem": "未发现问题",
@@ -145,7 +147,7 @@ class Matter(ExchangeRecord, Base):
     )
     basis: Mapped[str | None] = mapped_column(Text, info=field("设定依据", "Legal basis"))
     status: Mapped[str] = mapped_column(
-        String(16), info=field("事项状态", "In use, cancelled or stopped", choices=MATTER_STATUSES)
+        String(16), info=field("事项状态", "Status", choices=CATALOGUE_STATUSES)
     )
     version: Mapped[str] = mapped_column(
         String(14), info=field("版本号", "Catalogue version (14 characters)")
@@ -296,7 +298,7 @@ class Action(ExchangeRecord, Base):
         String(200), info=field("行政相对人", "Counterparty (organisation or person)")
     )
     counterparty_nature: Mapped[str] = mapped_column(
-        String(24), info=field("行政相对人性质", "Nature", choices=COUNTERPARTY_NATURES)
+        String(24), info=field("行政相对人性质", "Nature", choices=PARTY_KINDS)
     )
     counterparty_id_type: Mapped[str] = mapped_column(
         String(8), info=field("行政相对人证件类型", "Id type", choices=ID_TYPES)
