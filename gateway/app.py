@@ -12,40 +12,69 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from strawberry.asgi import GraphQL
 
+from gateway.context import Context
 from gateway.settings import Settings
-from resolvers.database import SourceDatabases
-from resolvers.schema import schema
+from gateway.sources import Sources
+from resolvers.connectors.base import SourceUnavailable
+from resolvers.schema import build_schema
 
 
-class _GraphQL(GraphQL[dict[str, Any], None]):
-    def __init__(self, databases: SourceDatabases, *, development: bool) -> None:
-        super().__init__(schema, graphql_ide="graphiql" if development else None)
-        self.databases = databases
+class _GraphQL(GraphQL[Context, None]):
+    def __init__(self, sources: Sources, settings: Settings) -> None:
+        production = settings.environment == "production"
+        super().__init__(
+            build_schema(production=production),
+            graphql_ide=None if production else "graphiql",
+            allow_queries_via_get=True,  # queries only: Strawberry refuses mutations over GET
+        )
+        self.sources = sources
+        self.settings = settings
 
-    async def get_context(self, request: Any, response: Any) -> dict[str, Any]:
-        return {"request": request, "response": response, "databases": self.databases}
+    async def get_context(self, request: Any, response: Any) -> Context:
+        return Context(
+            settings=self.settings,
+            sources=self.sources.for_request(),
+            request=request,
+            response=response,
+        )
 
 
-def create_app(settings: Settings) -> Starlette:
-    """Build the application; engines are created lazily and closed on shutdown."""
-    databases = SourceDatabases(settings)
+def create_app(settings: Settings, sources: Sources | None = None) -> Starlette:
+    """Build the application; connectors are closed on shutdown."""
+    live = sources if sources is not None else Sources(settings)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
-        await databases.dispose()
+        await live.close()
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
-    graphql = _GraphQL(databases, development=settings.environment == "development")
+    async def readyz(request: Request) -> Response:
+        sources = live.for_request()
+        states = {}
+        for name in live.guarded:
+            try:
+                await sources.ping(name)
+                states[name] = "ok"
+            except SourceUnavailable:
+                states[name] = "unavailable"
+        ready = all(state == "ok" for state in states.values())
+        return JSONResponse(
+            {"status": "ok" if ready else "unavailable", "sources": states},
+            status_code=200 if ready else 503,
+        )
+
+    graphql = _GraphQL(live, settings)
     app = Starlette(
         routes=[
             Route("/healthz", healthz),
+            Route("/readyz", readyz),
             Route("/graphql", graphql, methods=["GET", "POST"]),
         ],
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.databases = databases
+    app.state.sources = live
     return app

@@ -261,6 +261,27 @@ def serve(
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 
+@app.command("source-api")
+def source_api(
+    source: Annotated[str, typer.Option(help="Source: " + ", ".join(SOURCES))],
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8101,
+) -> None:
+    """Serve one source's exchange database over the source-exchange HTTP API."""
+    from resolvers.source_api import serve_source_api
+
+    (name,) = _sources(source)
+    settings = _settings()
+    if not settings.source_api_token:
+        errors.print("[red]error:[/] set JIANGUAN_SOURCE_API_TOKEN (clients must present it)")
+        raise typer.Exit(2)
+    try:
+        serve_source_api(settings, name, host=host, port=port, token=settings.source_api_token)
+    except ValueError as exc:
+        errors.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+
+
 @app.command("export-schema")
 def export_schema(
     output: Annotated[Path, typer.Option(help="Where to write.")] = Path("schema.graphql"),
@@ -270,6 +291,40 @@ def export_schema(
 
     output.write_text(schema_sdl(), encoding="utf-8")
     console.print(f"wrote {output}")
+
+
+@app.command("check-schema")
+def check_schema(
+    against: Annotated[str, typer.Option(help="Git revision holding the old schema.")] = "HEAD",
+    schema: Annotated[str, typer.Option(help="Schema file in --repo.")] = "schema.graphql",
+    repo: Annotated[Path, typer.Option(help="Git working tree to read from.")] = Path("."),
+) -> None:
+    """Compare the code's schema with the committed one; exit 1 on a breaking change."""
+    from rich.markup import escape
+
+    from gateway.schema_check import SchemaCheckError, committed_schema, compare_schemas
+    from resolvers.schema import schema_sdl
+
+    try:
+        old = committed_schema(against, schema, repo=repo)
+        if old is None:
+            console.print(f"{schema} does not exist at {against}; nothing to compare")
+            return
+        changes = compare_schemas(old, schema_sdl())
+    except SchemaCheckError as exc:
+        errors.print(f"[red]error:[/] {escape(str(exc))}")
+        raise typer.Exit(2) from None
+    for change in changes:
+        # Descriptions hold list types such as [String]; escape them so Rich prints them as text.
+        if change.breaking:
+            console.print(f"[red]breaking:[/] {escape(change.description)} ({change.kind})")
+        else:
+            console.print(f"[yellow]warning:[/] {escape(change.description)} ({change.kind})")
+    breaking = sum(change.breaking for change in changes)
+    if breaking:
+        console.print(f"[red]{breaking} breaking change(s)[/] against {escape(against)}")
+        raise typer.Exit(1)
+    console.print(f"no breaking changes against {escape(against)}")
 
 
 def main() -> None:

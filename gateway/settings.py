@@ -48,6 +48,9 @@ class Settings:
     province_code: str = "610000"
     late_after_working_days: int = 5
     ingest_batch_size: int = 5000
+    read_urls: Mapping[str, str] = field(default_factory=dict)
+    source_api_token: str | None = field(default=None, repr=False)
+    source_timeout: float = 3.0
 
     def __post_init__(self) -> None:
         urls = {name: _default_url(self.var_dir, name) for name in SOURCES}
@@ -56,6 +59,12 @@ class Settings:
             raise SettingsError(f"unknown source(s) {sorted(unknown)}; sources are {SOURCES}")
         urls.update({k: normalise_database_url(v) for k, v in self.source_urls.items()})
         object.__setattr__(self, "source_urls", urls)
+        reads = {name: urls[name] for name in SOURCES}
+        unknown = set(self.read_urls) - set(SOURCES)
+        if unknown:
+            raise SettingsError(f"unknown source(s) {sorted(unknown)}; sources are {SOURCES}")
+        reads.update({k: normalise_database_url(v) for k, v in self.read_urls.items()})
+        object.__setattr__(self, "read_urls", reads)
 
     def database_url(self, source: str) -> str:
         """The database URL of one source."""
@@ -63,6 +72,11 @@ class Settings:
             return self.source_urls[source]
         except KeyError:
             raise SettingsError(f"unknown source {source!r}; sources are {SOURCES}") from None
+
+    def read_url(self, source: str) -> str:
+        """Where the gateway reads ``source``: its database, or its source-exchange HTTP API."""
+        self.database_url(source)  # names an unknown source clearly
+        return self.read_urls[source]
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -86,6 +100,7 @@ class Settings:
             for name in SOURCES
             if (url := get(f"{name.upper()}_DATABASE_URL")) is not None
         }
+        reads = {name: url for name in SOURCES if (url := get(f"{name.upper()}_URL")) is not None}
         holidays = get("HOLIDAYS_FILE")
         return cls(
             environment=environment,  # type: ignore[arg-type]  # checked above
@@ -99,6 +114,9 @@ class Settings:
                 get("LATE_AFTER_WORKING_DAYS"), 5, "LATE_AFTER_WORKING_DAYS"
             ),
             ingest_batch_size=_int(get("INGEST_BATCH_SIZE"), 5000, "INGEST_BATCH_SIZE"),
+            read_urls=reads,
+            source_api_token=get("SOURCE_API_TOKEN"),
+            source_timeout=_seconds(get("SOURCE_TIMEOUT"), 3.0, "SOURCE_TIMEOUT"),
         )
 
 
@@ -111,4 +129,16 @@ def _int(value: str | None, default: int, name: str) -> int:
         raise SettingsError(f"JIANGUAN_{name} must be a whole number, not {value!r}") from None
     if number < 1:
         raise SettingsError(f"JIANGUAN_{name} must be at least 1, not {number}")
+    return number
+
+
+def _seconds(value: str | None, default: float, name: str) -> float:
+    if value is None:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise SettingsError(f"JIANGUAN_{name} must be a number of seconds, not {value!r}") from None
+    if not 0 < number <= 600:
+        raise SettingsError(f"JIANGUAN_{name} must be between 0 and 600 seconds, not {number}")
     return number

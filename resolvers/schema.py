@@ -1,86 +1,82 @@
-"""The GraphQL schema: root fields assembled from the sources.
-
-This first version serves the public matter catalogue only; the joined schema over the four
-sources, with authorisation, comes with the gateway issue.
-"""
+"""The GraphQL schema: one graph over the four sources, assembled from the table definitions."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 import strawberry
-from sqlalchemy import select
+from strawberry.extensions import DisableIntrospection, MaskErrors
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
 
-from resolvers.database import SourceDatabases
-from resolvers.supervision.tables import Matter as MatterRow
+from gateway.limits import extensions
+from resolvers.connectors.base import Filter, SourceUnavailable
+from resolvers.graph.errors import InvalidArgument, SourceFailed, is_unexpected
+from resolvers.graph.relations import attach
+from resolvers.graph.root import connection_field, find_node
+from resolvers.graph.types import Node, decorate, plain_classes, to_node
+from standard.codes import check_uscc
 
-MAX_PAGE = 100
-
-
-@strawberry.type(
-    description="监管事项目录清单: one item of the regulatory matter catalogue (public)."
-)
-class Matter:
-    code: str = strawberry.field(description="事项编码: 14-digit matter code.")
-    name: str = strawberry.field(description="事项名称: matter name.")
-    status: str = strawberry.field(
-        description="事项状态: in_use 在用, cancelled 取消, stopped 停用."
-    )
-    version: str = strawberry.field(description="版本号: catalogue version.")
-    department_code: str = strawberry.field(description="监管部门编码: responsible department.")
-    valid_from: date = strawberry.field(description="生效日期: first day in force.")
-    valid_to: date | None = strawberry.field(description="失效日期: last day in force.")
-    licensing_item_code: str | None = strawberry.field(
-        description="对应许可事项编码: linked government-service licensing item."
-    )
+QUERY_DOC = "Root of every query: lists of every table, the subject dossier, and node(id)."
 
 
-class PageTooLarge(ValueError):
-    """``first`` asks for more than ``MAX_PAGE`` items."""
+def _mask_errors() -> MaskErrors:
+    return MaskErrors(should_mask_error=is_unexpected, error_message="Unexpected error.")
 
 
-@strawberry.type(description="Root of every query.")
-class Query:
-    @strawberry.field(description="监管事项目录清单: the matter catalogue, ordered by matter code.")
-    async def matters(
-        self,
-        info: Info[dict[str, Any], None],
-        first: int = 20,
-        status: str | None = None,
-    ) -> list[Matter]:
-        if not 0 < first <= MAX_PAGE:
-            raise PageTooLarge(f"first must be between 1 and {MAX_PAGE}")
-        databases: SourceDatabases = info.context["databases"]
-        stmt = (
-            select(MatterRow)
-            .where(MatterRow.cd_operation != "d")
-            .order_by(MatterRow.matter_code, MatterRow.version, MatterRow.id)
-            .limit(first)
+def build_schema(*, production: bool = False) -> strawberry.Schema:
+    """Build the types from the tables, join them, and put a root over them."""
+    classes, infos = plain_classes()
+    attach(classes, infos)
+    decorate(classes)
+    nodes = {infos[t].type_name: (classes[t], infos[t]) for t in classes}
+    subject_cls, subject_info = classes["subjects"], infos["subjects"]
+
+    async def subject(self: Any, info: Info[Any, None], uscc: str) -> Any:
+        uscc = uscc.strip().upper()
+        finding = check_uscc(uscc, legacy="warn")
+        if finding is not None and not finding.warning:
+            raise InvalidArgument(f"uscc: {finding.reason}")
+        loader = info.context.loaders.by("supervision", "subjects", "uscc")
+        try:
+            rows = await loader.load(uscc)
+        except SourceUnavailable as exc:
+            raise SourceFailed(exc.source) from None
+        # Several providers may register the same subject: the newest record is shown.
+        return (
+            to_node(subject_cls, subject_info, max(rows, key=lambda r: r["id"])) if rows else None
         )
-        if status is not None:
-            stmt = stmt.where(MatterRow.status == status)
-        async with databases.sessions("supervision")() as session:
-            rows = (await session.scalars(stmt)).all()
-        return [
-            Matter(
-                code=row.matter_code,
-                name=row.name,
-                status=row.status,
-                version=row.version,
-                department_code=row.department_code,
-                valid_from=row.valid_from,
-                valid_to=row.valid_to,
-                licensing_item_code=row.licensing_item_code,
-            )
-            for row in rows
-        ]
 
+    subject.__annotations__ = {"info": Info, "uscc": str, "return": subject_cls | None}
 
-schema = strawberry.Schema(query=Query)
+    async def node(self: Any, info: Info[Any, None], id: strawberry.ID) -> Node | None:
+        return await find_node(info, str(id), nodes)  # type: ignore[no-any-return]
+
+    namespace: dict[str, Any] = {
+        table: connection_field(classes[table], infos[table]) for table in classes
+    }
+    namespace["subject"] = strawberry.field(
+        resolver=subject,
+        description="监管对象档案: one regulated subject by USCC, with everything every source "
+        "holds about it.",
+    )
+    namespace["node"] = strawberry.field(resolver=node, description="Any object by its global ID.")
+    query = strawberry.type(type("Query", (), namespace), description=QUERY_DOC)
+    return strawberry.Schema(
+        query=query,
+        types=[c for c, _ in nodes.values()],
+        extensions=[
+            *extensions(),
+            *([DisableIntrospection] if production else []),
+            _mask_errors,
+        ],
+        config=StrawberryConfig(disable_field_suggestions=production),
+    )
 
 
 def schema_sdl() -> str:
     """The schema in SDL, as committed in ``schema.graphql``."""
-    return schema.as_str() + "\n"
+    return build_schema().as_str() + "\n"
+
+
+__all__ = ["Filter", "build_schema", "schema_sdl"]

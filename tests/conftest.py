@@ -12,6 +12,7 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import text
 
+from demo.seed import seed
 from gateway.settings import SOURCES, Settings
 from resolvers.database import SourceDatabases
 from resolvers.migrate import upgrade
@@ -38,9 +39,8 @@ async def _admin() -> asyncpg.Connection:
         pytest.exit(START_HINT.format(dsn=ADMIN_DSN, error=exc), returncode=3)
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def pg_settings(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Settings]:
-    """Settings whose four sources are four fresh PostgreSQL databases, migrated to head."""
+async def _pg_databases(tmp: Path) -> tuple[Settings, dict[str, str]]:
+    """Four fresh PostgreSQL databases, migrated to head."""
     run = uuid.uuid4().hex[:8]
     names = {source: f"jg_test_{run}_{source}" for source in SOURCES}
     admin = await _admin()
@@ -50,14 +50,16 @@ async def pg_settings(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator
     finally:
         await admin.close()
     settings = Settings(
-        var_dir=tmp_path_factory.mktemp("pg-var"),
-        source_urls={source: _pg_url(db) for source, db in names.items()},
+        var_dir=tmp, source_urls={source: _pg_url(db) for source, db in names.items()}
     )
     databases = SourceDatabases(settings)
     for source in SOURCES:
         await upgrade(databases.engine(source), source)
     await databases.dispose()
-    yield settings
+    return settings, names
+
+
+async def _drop(names: dict[str, str]) -> None:
     admin = await _admin()
     try:
         for database in names.values():
@@ -67,14 +69,55 @@ async def pg_settings(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def sqlite_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """Settings on the embedded default: one SQLite file per source, migrated to head."""
-    settings = Settings(var_dir=tmp_path_factory.mktemp("sqlite-var"))
+async def pg_settings(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Settings]:
+    """Settings whose four sources are four fresh PostgreSQL databases, migrated to head."""
+    settings, names = await _pg_databases(tmp_path_factory.mktemp("pg-var"))
+    yield settings
+    await _drop(names)
+
+
+async def _sqlite_databases(tmp: Path) -> Settings:
+    settings = Settings(var_dir=tmp)
     databases = SourceDatabases(settings)
     for source in SOURCES:
         await upgrade(databases.engine(source), source)
     await databases.dispose()
     return settings
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def seeded_pg(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Settings]:
+    """PostgreSQL sources holding the small demo data set (seed 42), shared read-only."""
+    settings, names = await _pg_databases(tmp_path_factory.mktemp("seeded-pg"))
+    databases = SourceDatabases(settings)
+    await seed(databases, scale="small", seed=42)
+    await databases.dispose()
+    yield settings
+    await _drop(names)
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def seeded_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """SQLite sources holding the small demo data set (seed 42), shared read-only."""
+    settings = await _sqlite_databases(tmp_path_factory.mktemp("seeded-sqlite"))
+    databases = SourceDatabases(settings)
+    await seed(databases, scale="small", seed=42)
+    await databases.dispose()
+    return settings
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def seeded_settings(request: pytest.FixtureRequest) -> Settings:
+    """Demo data on each backend (read-only: tests must not write to it)."""
+    name = "seeded_pg" if request.param == "postgresql" else "seeded_sqlite"
+    settings: Settings = request.getfixturevalue(name)
+    return settings
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def sqlite_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings on the embedded default: one SQLite file per source, migrated to head."""
+    return await _sqlite_databases(tmp_path_factory.mktemp("sqlite-var"))
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])

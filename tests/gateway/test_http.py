@@ -88,35 +88,35 @@ def test_health(gateway: str) -> None:
     assert response.status_code == 200 and response.json() == {"status": "ok"}
 
 
-def test_matters_query(gateway: str) -> None:
-    query = "{ matters(first: 10) { code name status validFrom } }"
-    response = httpx.post(f"{gateway}/graphql", json={"query": query})
+def test_ready_when_every_source_answers(gateway: str) -> None:
+    response = httpx.get(f"{gateway}/readyz")
     assert response.status_code == 200
-    assert response.json() == {
-        "data": {
-            "matters": [
-                {
-                    "code": "61010000000001",
-                    "name": "乙",
-                    "status": "in_use",
-                    "validFrom": "2025-01-01",
-                },
-                {
-                    "code": "61010000000002",
-                    "name": "食品生产经营监督检查",
-                    "status": "in_use",
-                    "validFrom": "2025-01-01",
-                },
-            ]
-        }
+    assert response.json()["sources"] == {
+        "supervision": "ok",
+        "complaints": "ok",
+        "credit": "ok",
+        "gov_services": "ok",
     }
 
 
+def test_matters_query(gateway: str) -> None:
+    query = "{ matters(first: 10) { edges { node { matterCode name status validFrom } } } }"
+    response = httpx.post(f"{gateway}/graphql", json={"query": query})
+    assert response.status_code == 200
+    nodes = [
+        {"matterCode": "61010000000002", "name": "食品生产经营监督检查"},
+        {"matterCode": "61010000000001", "name": "乙"},
+    ]
+    expected = [{"node": {**n, "status": "in_use", "validFrom": "2025-01-01"}} for n in nodes]
+    assert response.json() == {"data": {"matters": {"edges": expected}}}
+
+
 def test_page_size_is_capped(gateway: str) -> None:
-    response = httpx.post(f"{gateway}/graphql", json={"query": "{ matters(first: 1000) { code } }"})
-    body = response.json()
-    assert body["data"] is None
+    query = "{ matters(first: 1000) { edges { cursor } } }"
+    body = httpx.post(f"{gateway}/graphql", json={"query": query}).json()
+    assert body["data"] == {"matters": None}
     assert "between 1 and 100" in body["errors"][0]["message"]
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
 
 
 def test_committed_schema_matches_the_code() -> None:

@@ -1,0 +1,25 @@
+"""What every resolver can reach in one request (``info.context``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from gateway.settings import Settings
+from gateway.sources import RequestSources
+from resolvers.graph.loaders import Loaders
+
+
+@dataclass(slots=True)
+class Context:
+    """Per request: the sources (counting round trips) and fresh DataLoaders."""
+
+    settings: Settings
+    sources: RequestSources
+    request: Any = None
+    response: Any = None
+    loaders: Loaders = field(init=False)
+
+    def __post_init__(self) -> None:
+        # Loaders are never shared between requests: their caches would leak data across callers.
+        self.loaders = Loaders(self.sources)

@@ -1,0 +1,153 @@
+"""The four sources as the gateway sees them: a connector each, chosen by URL, and guarded.
+
+Guarding means a timeout on every call, retries with backoff for reads that failed for a
+passing reason, and a circuit breaker per source, so a source that is down costs one timeout,
+not one per field. Counting wraps the guarded connectors per request, for tests and metrics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from typing import Any, TypeVar
+
+from purgatory import AsyncCircuitBreakerFactory
+from purgatory.domain.model import OpenedState
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
+
+from gateway.settings import SOURCES, Settings
+from resolvers.connectors.base import (
+    BadRequest,
+    Connector,
+    Filter,
+    Page,
+    PageRequest,
+    Row,
+    SourceUnavailable,
+)
+from resolvers.connectors.sql import SqlConnector
+from resolvers.database import create_engine
+
+T = TypeVar("T")
+RETRIES = 2
+
+
+def connect(settings: Settings, source: str) -> Connector:
+    """The connector for ``source``: HTTP for an ``http(s)://`` URL, SQL otherwise."""
+    url = settings.read_url(source)
+    if url.startswith(("http://", "https://")):
+        from resolvers.connectors.http import HttpConnector
+
+        if not settings.source_api_token:
+            raise ValueError(f"{source} is read over HTTP ({url}); set JIANGUAN_SOURCE_API_TOKEN")
+        return HttpConnector(
+            source, url, token=settings.source_api_token, timeout=settings.source_timeout
+        )
+    return SqlConnector(source, create_engine(url))
+
+
+class Guarded:
+    """A connector behind a timeout, retries and a circuit breaker."""
+
+    def __init__(
+        self, inner: Connector, *, timeout: float, breakers: AsyncCircuitBreakerFactory
+    ) -> None:
+        self.inner = inner
+        self.source = inner.source
+        self.timeout = timeout
+        self.breakers = breakers
+
+    async def call(self, make: Callable[[], Awaitable[T]]) -> T:
+        """Run one read through the breaker; retries share one deadline, never exceed it."""
+        try:
+            breaker = await self.breakers.get_breaker(self.source)
+            async with breaker, asyncio.timeout(self.timeout):
+                async for attempt in AsyncRetrying(
+                    retry=retry_if_exception_type(SourceUnavailable),
+                    stop=stop_after_attempt(RETRIES + 1),
+                    wait=wait_exponential(multiplier=0.05, max=0.5),
+                    reraise=True,
+                ):
+                    with attempt:
+                        return await make()
+        except OpenedState:
+            raise SourceUnavailable(self.source, "circuit open after repeated failures") from None
+        except TimeoutError:
+            raise SourceUnavailable(self.source, f"no answer within {self.timeout:g} s") from None
+        raise AssertionError("unreachable")  # pragma: no cover  # AsyncRetrying re-raises
+
+
+class Sources:
+    """The guarded connectors of one process, shared by every request."""
+
+    def __init__(self, settings: Settings, connectors: dict[str, Connector] | None = None) -> None:
+        self.settings = settings
+        made = connectors if connectors is not None else {s: connect(settings, s) for s in SOURCES}
+        breakers = AsyncCircuitBreakerFactory(
+            default_threshold=5, default_ttl=10, exclude=[BadRequest]
+        )
+        self.guarded = {
+            name: Guarded(c, timeout=settings.source_timeout, breakers=breakers)
+            for name, c in made.items()
+        }
+
+    def for_request(self) -> RequestSources:
+        """A per-request view that counts round trips."""
+        return RequestSources(self)
+
+    async def close(self) -> None:
+        """Close every connector."""
+        for guarded in self.guarded.values():
+            await guarded.inner.close()
+
+
+class RequestSources:
+    """The sources as one request uses them; ``calls`` counts round trips per source."""
+
+    def __init__(self, sources: Sources) -> None:
+        self.sources = sources
+        self.calls: Counter[str] = Counter()
+
+    def _guarded(self, source: str) -> Guarded:
+        self.calls[source] += 1
+        return self.sources.guarded[source]
+
+    async def lookup(
+        self,
+        source: str,
+        table: str,
+        column: str,
+        keys: Sequence[Hashable],
+        *,
+        where: Sequence[Filter] = (),
+        per_key: int | None = None,
+    ) -> list[Row]:
+        """Batch look-up by key (what DataLoaders call)."""
+        guarded = self._guarded(source)
+        return await guarded.call(
+            lambda: guarded.inner.lookup(table, column, keys, where=where, per_key=per_key)
+        )
+
+    async def page(self, source: str, table: str, request: PageRequest) -> Page:
+        """One keyset page."""
+        guarded = self._guarded(source)
+        return await guarded.call(lambda: guarded.inner.page(table, request))
+
+    async def count(self, source: str, table: str, where: Sequence[Filter] = ()) -> int:
+        """How many rows match."""
+        guarded = self._guarded(source)
+        return await guarded.call(lambda: guarded.inner.count(table, where))
+
+    async def ping(self, source: str) -> None:
+        """Whether a source answers (for /readyz)."""
+        guarded = self._guarded(source)
+        await guarded.call(guarded.inner.ping)
+
+
+Any_ = Any  # re-exported for callers typing loosely

@@ -1,0 +1,128 @@
+"""The SQL connector: a source's exchange database through SQLAlchemy (PostgreSQL or SQLite)."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Table, func, select
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from resolvers.connectors.base import (
+    BadRequest,
+    Filter,
+    Page,
+    PageRequest,
+    Row,
+    SourceUnavailable,
+    check_request,
+)
+from resolvers.registry import source as source_named
+
+
+class SqlConnector:
+    """Reads one source database; every driver error becomes ``SourceUnavailable``."""
+
+    def __init__(self, source: str, engine: AsyncEngine) -> None:
+        self.source = source
+        self.engine = engine
+        self.tables: dict[str, Table] = {
+            name: model.__table__  # type: ignore[attr-defined]
+            for name, model in source_named(source).tables.items()
+        }
+
+    def _table(self, name: str) -> Table:
+        try:
+            return self.tables[name]
+        except KeyError:
+            raise BadRequest(f"source {self.source!r} has no table {name!r}") from None
+
+    def _where(self, table: Table, where: Sequence[Filter]) -> list[ColumnElement[bool]]:
+        check_request(table.c.keys(), table.name, (), where)
+        conditions: list[ColumnElement[bool]] = [table.c.cd_operation != "d"]
+        for f in where:
+            column = table.c[f.column]
+            if f.op == "eq":
+                conditions.append(column == f.value)
+            elif f.op == "in":
+                conditions.append(column.in_(list(f.value)))
+            elif f.op == "gte":
+                conditions.append(column >= f.value)
+            elif f.op == "lte":
+                conditions.append(column <= f.value)
+            else:
+                conditions.append(column.startswith(str(f.value), autoescape=True))
+        return conditions
+
+    async def _rows(self, stmt: Any) -> list[Row]:
+        try:
+            async with self.engine.connect() as connection:
+                result = await connection.execute(stmt)
+                names = [str(name) for name in result.keys()]  # noqa: SIM118  # a Result, not a dict
+                return [dict(zip(names, row, strict=True)) for row in result]
+        except (DBAPIError, SQLAlchemyError, OSError) as exc:
+            raise SourceUnavailable(self.source, type(exc).__name__) from exc
+
+    async def lookup(
+        self,
+        table: str,
+        column: str,
+        keys: Sequence[Hashable],
+        *,
+        where: Sequence[Filter] = (),
+        per_key: int | None = None,
+    ) -> list[Row]:
+        """Rows whose ``column`` is among ``keys``, in ``id`` order; ``per_key`` caps each key."""
+        core = self._table(table)
+        check_request(core.c.keys(), table, (column,), ())
+        if not keys:
+            return []
+        conditions = [*self._where(core, where), core.c[column].in_(list(keys))]
+        if per_key is None:
+            return await self._rows(select(core).where(*conditions).order_by(core.c.id))
+        # Both backends have window functions: the cap is applied in one statement.
+        rank = (
+            func.row_number().over(partition_by=core.c[column], order_by=core.c.id).label("_rank")
+        )
+        ranked = select(core, rank).where(*conditions).subquery()
+        stmt = (
+            select(*[ranked.c[c.name] for c in core.columns])
+            .where(ranked.c._rank <= per_key)
+            .order_by(ranked.c.id)
+        )
+        return await self._rows(stmt)
+
+    async def page(self, table: str, request: PageRequest) -> Page:
+        """A keyset page: ``first`` rows after ``after``, or ``last`` rows before ``before``."""
+        core = self._table(table)
+        conditions = self._where(core, request.where)
+        if request.after is not None:
+            conditions.append(core.c.id > request.after)
+        if request.before is not None:
+            conditions.append(core.c.id < request.before)
+        backwards = request.last is not None and request.first is None
+        size = (request.last if backwards else request.first) or 0
+        order = core.c.id.desc() if backwards else core.c.id
+        rows = await self._rows(select(core).where(*conditions).order_by(order).limit(size + 1))
+        more = len(rows) > size
+        rows = rows[:size]
+        if backwards:
+            rows.reverse()
+            return Page(rows, has_next=request.before is not None, has_previous=more)
+        return Page(rows, has_next=more, has_previous=request.after is not None)
+
+    async def count(self, table: str, where: Sequence[Filter] = ()) -> int:
+        """How many live rows match."""
+        core = self._table(table)
+        stmt = select(func.count()).select_from(core).where(*self._where(core, where))
+        rows = await self._rows(stmt)
+        return int(next(iter(rows[0].values())))
+
+    async def ping(self) -> None:
+        """A trivial statement."""
+        await self._rows(select(1))
+
+    async def close(self) -> None:
+        """Dispose of the pool."""
+        await self.engine.dispose()

@@ -1,0 +1,217 @@
+"""The JSON of the source-exchange API: rows and filters, encoded and decoded in one place.
+
+Server and client both use this module, so a value leaves and arrives as the same Python type:
+dates and instants travel as ISO 8601 strings (instants with their offset), decimals as strings,
+and the column types of the registry model say how to read them back.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, Literal, cast
+
+import orjson
+from sqlalchemy import JSON, Boolean, Date, Integer, Numeric, String
+from sqlalchemy.types import TypeEngine
+
+from resolvers.connectors.base import BadRequest, Filter, Op, Row, check_request
+from resolvers.exchange import UTCDateTime
+from resolvers.registry import SOURCES
+
+Kind = Literal["instant", "date", "decimal", "boolean", "integer", "string", "json"]
+FILTER_KEYS = frozenset({"column", "op", "value"})
+INT64 = (-(2**63), 2**63 - 1)
+
+
+class Malformed(BadRequest):
+    """JSON whose shape or values are not what the wire format says."""
+
+
+def dumps(payload: Any) -> bytes:
+    """Encode with orjson; decimals become strings, instants keep their offset."""
+    # SQLAlchemy labels some row keys with str subclasses, which orjson takes only with this.
+    return orjson.dumps(payload, default=_default, option=orjson.OPT_NON_STR_KEYS)
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} cannot be sent as JSON")
+
+
+def loads(content: bytes) -> Any:
+    """Decode JSON; anything that is not JSON is ``Malformed``."""
+    try:
+        return orjson.loads(content)
+    except orjson.JSONDecodeError:
+        raise Malformed("the body is not valid JSON") from None
+
+
+def encode_filters(where: Sequence[Filter]) -> list[dict[str, Any]]:
+    """Filters as JSON objects; ``in`` sends a list and ``prefix`` a string, as SQL reads them."""
+    encoded = []
+    for f in where:
+        value = list(f.value) if f.op == "in" else str(f.value) if f.op == "prefix" else f.value
+        encoded.append({"column": f.column, "op": f.op, "value": value})
+    return encoded
+
+
+@functools.cache
+def codec(source: str, table: str) -> TableCodec:
+    """The codec of one table of one source; unknown names are a ``BadRequest``."""
+    tables = SOURCES[source].tables if source in SOURCES else {}
+    if table not in tables:
+        raise BadRequest(f"source {source!r} has no table {table!r}")
+    model = tables[table]
+    columns = model.__table__.columns  # type: ignore[attr-defined]
+    return TableCodec(table, {column.name: _kind(column.type) for column in columns})
+
+
+def _kind(type_: TypeEngine[Any]) -> Kind:
+    # Order matters: the more specific types come first.
+    if isinstance(type_, UTCDateTime):
+        return "instant"
+    if isinstance(type_, Date):
+        return "date"
+    if isinstance(type_, Boolean):
+        return "boolean"
+    if isinstance(type_, Integer):
+        return "integer"
+    if isinstance(type_, Numeric) and type_.asdecimal:
+        return "decimal"
+    if isinstance(type_, String):
+        return "string"
+    if isinstance(type_, JSON):
+        return "json"
+    # A new column type needs its own rule here rather than a silent guess.
+    raise TypeError(f"no wire encoding for column type {type_!r}")
+
+
+class TableCodec:
+    """Reads one table's JSON values back into the Python types its columns hold."""
+
+    def __init__(self, table: str, kinds: Mapping[str, Kind]) -> None:
+        self.table = table
+        self.kinds = kinds
+
+    def value(self, column: str, raw: Any) -> Any:
+        """One JSON value of ``column`` as its Python type; ``None`` stays ``None``."""
+        if raw is None:
+            return None
+        kind = self.kinds[column]
+        try:
+            return _DECODERS[kind](raw)
+        except (TypeError, ValueError, InvalidOperation):
+            raise Malformed(
+                f"column {column!r} of table {self.table!r} needs {_EXPECTED[kind]},"
+                f" not {_short(raw)}"
+            ) from None
+
+    def row(self, raw: Any) -> Row:
+        """A row object; columns the table does not have are left out."""
+        if not isinstance(raw, dict):
+            raise Malformed("a row must be a JSON object")
+        return {k: self.value(k, v) for k, v in raw.items() if k in self.kinds}
+
+    def rows(self, raw: Any) -> list[Row]:
+        """A list of row objects."""
+        if not isinstance(raw, list):
+            raise Malformed("rows must be a JSON list")
+        return [self.row(item) for item in raw]
+
+    def filters(self, raw: Any) -> tuple[Filter, ...]:
+        """Filter objects, checked like SQL checks them, their values read by column type."""
+        if raw is None:
+            return ()
+        if not isinstance(raw, list):
+            raise Malformed("'where' must be a list of filters")
+        shaped = tuple(self._shape(item) for item in raw)
+        check_request(self.kinds, self.table, (), shaped)
+        return tuple(self._decoded(f) for f in shaped)
+
+    @staticmethod
+    def _shape(raw: Any) -> Filter:
+        if not isinstance(raw, dict) or set(raw) != FILTER_KEYS:
+            raise Malformed('a filter must be an object {"column", "op", "value"}')
+        column, op = raw["column"], raw["op"]
+        if not isinstance(column, str) or not isinstance(op, str):
+            raise Malformed("a filter's column and op must be strings")
+        return Filter(column, cast(Op, op), raw["value"])  # check_request refuses unknown ops
+
+    def _decoded(self, f: Filter) -> Filter:
+        if f.op == "in":
+            if not isinstance(f.value, list):
+                raise Malformed(f"'in' on column {f.column!r} needs a list of values")
+            return Filter(f.column, f.op, tuple(self.value(f.column, v) for v in f.value))
+        if f.op == "prefix":
+            if not isinstance(f.value, str):
+                raise Malformed(f"'prefix' on column {f.column!r} needs a string")
+            return f
+        return Filter(f.column, f.op, self.value(f.column, f.value))
+
+
+def _instant(raw: Any) -> datetime:
+    value = datetime.fromisoformat(_string(raw))
+    if value.tzinfo is None:
+        raise ValueError("an instant needs an offset")
+    return value.astimezone(UTC)
+
+
+def _date(raw: Any) -> date:
+    return date.fromisoformat(_string(raw))
+
+
+def _decimal(raw: Any) -> Decimal:
+    if isinstance(raw, bool) or not isinstance(raw, str | int | float):
+        raise TypeError
+    value = Decimal(str(raw))
+    if not value.is_finite():
+        raise ValueError("not a finite number")
+    return value
+
+
+def _string(raw: Any) -> str:
+    if not isinstance(raw, str):
+        raise TypeError
+    return raw
+
+
+def _integer(raw: Any) -> int:
+    # Out of BIGINT range is the caller's mistake, not a failure of the database.
+    if isinstance(raw, bool) or not isinstance(raw, int) or not INT64[0] <= raw <= INT64[1]:
+        raise TypeError
+    return raw
+
+
+def _boolean(raw: Any) -> bool:
+    if not isinstance(raw, bool):
+        raise TypeError
+    return raw
+
+
+def _short(raw: Any) -> str:
+    text = repr(raw)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+_DECODERS: Mapping[Kind, Callable[[Any], Any]] = {
+    "instant": _instant,
+    "date": _date,
+    "decimal": _decimal,
+    "boolean": _boolean,
+    "integer": _integer,
+    "string": _string,
+    "json": lambda raw: raw,
+}
+_EXPECTED: Mapping[Kind, str] = {
+    "instant": "an ISO 8601 instant with offset",
+    "date": "an ISO 8601 date",
+    "decimal": "a decimal number as a string",
+    "boolean": "true or false",
+    "integer": "a whole number within 64 bits",
+    "string": "a string",
+    "json": "JSON",
+}

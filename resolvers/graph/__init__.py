@@ -1,0 +1,1 @@
+"""The GraphQL view of the data standard, built from the table definitions."""

@@ -1,0 +1,112 @@
+"""GraphQL object types made from the table definitions, so the schema and the data standard
+cannot disagree: every column becomes a field with its Chinese name in the description.
+
+Types are built in two steps: plain classes for every table first, so that relation fields
+can name any other type, then all of them are made Strawberry types at once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import strawberry
+from sqlalchemy import JSON, Boolean, Date, Integer, Numeric
+from strawberry.scalars import JSON as JSONScalar
+
+from resolvers.exchange import ExchangeRecord, UTCDateTime
+from resolvers.graph import ids
+from resolvers.masking import mask
+from resolvers.registry import SOURCES
+
+HIDDEN_COLUMNS = frozenset({"id", "content_hash", "cd_operation"})
+
+
+@strawberry.interface(description="An object with a global ID (Relay).")
+class Node:
+    id: strawberry.ID = strawberry.field(description="全局标识: opaque global ID.")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TableInfo:
+    """What the graph knows of one table."""
+
+    source: str
+    table: str
+    model: type[ExchangeRecord]
+    type_name: str
+    fields: tuple[str, ...]
+    personal: dict[str, str | None]  # personal column -> its check, for masking
+
+
+def _python_type(column: Any) -> Any:
+    kind = column.type
+    if isinstance(kind, UTCDateTime):
+        py: Any = datetime
+    elif isinstance(kind, Date):
+        py = date
+    elif isinstance(kind, Boolean):
+        py = bool
+    elif isinstance(kind, Integer):
+        py = int
+    elif isinstance(kind, Numeric):
+        py = Decimal
+    elif isinstance(kind, JSON):
+        py = JSONScalar if column.info.get("json") == "object" else list[str]
+    else:
+        py = str
+    return py | None if column.nullable or column.info.get("personal") else py
+
+
+def _description(column: Any) -> str:
+    info = column.info
+    text = f"{info.get('zh', column.name)}: {info.get('en', '')}".rstrip(": ")
+    if "choices" in info:
+        text += " (" + "; ".join(f"{k} {v}" for k, v in info["choices"].items()) + ")"
+    if info.get("personal"):
+        text += ". Personal information: masked unless the provider granted it in clear."
+    return text
+
+
+def plain_classes() -> tuple[dict[str, type], dict[str, TableInfo]]:
+    """One undecorated class per table, keyed by table name, and what each holds."""
+    classes: dict[str, type] = {}
+    infos: dict[str, TableInfo] = {}
+    for source in SOURCES.values():
+        for table, model in source.tables.items():
+            core = model.__table__  # type: ignore[attr-defined]
+            name = model.__name__
+            annotations: dict[str, Any] = {"pk": strawberry.Private[int]}
+            namespace: dict[str, Any] = {}
+            shown = [c for c in core.columns if c.name not in HIDDEN_COLUMNS]
+            for column in shown:
+                annotations[column.key] = _python_type(column)
+                namespace[column.key] = strawberry.field(description=_description(column))
+            namespace["__annotations__"] = annotations
+            namespace["__doc__"] = f"{getattr(model, '__doc_zh__', '')}: {model.__doc__}"
+            classes[table] = type(name, (Node,), namespace)
+            infos[table] = TableInfo(
+                source=source.name,
+                table=table,
+                model=model,
+                type_name=name,
+                fields=tuple(c.key for c in shown),
+                personal={c.key: c.info.get("check") for c in shown if c.info.get("personal")},
+            )
+    return classes, infos
+
+
+def decorate(classes: dict[str, type]) -> None:
+    """Make every class a Strawberry type (in place) once relations are attached."""
+    for cls in classes.values():
+        strawberry.type(cls, description=(cls.__doc__ or "").strip())
+
+
+def to_node(cls: type, info: TableInfo, row: dict[str, Any]) -> Any:
+    """A row as a GraphQL object, personal fields masked."""
+    values = {name: row.get(name) for name in info.fields}
+    for name, check in info.personal.items():
+        values[name] = mask(name, check, values[name])
+    return cls(id=ids.encode(info.type_name, row["id"]), pk=row["id"], **values)

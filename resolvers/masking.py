@@ -1,0 +1,54 @@
+"""Masking of personal information (PIPL) in what the gateway returns.
+
+Deny by default: every column marked ``personal`` is masked unless the caller's scope shows it
+in clear (grants arrive with provider-owns-data authorisation). The masks keep what staff need
+to tell records apart and nothing that identifies a person.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+HIDDEN = "***"
+
+
+def mask_name(value: str) -> str:
+    """张三 → 张*; keeps the surname only."""
+    return value[:1] + "*" * max(1, len(value) - 1)
+
+
+def mask_mobile(value: str) -> str:
+    """13812348000 → 138****8000."""
+    return value[:3] + "****" + value[-4:] if len(value) >= 8 else HIDDEN
+
+
+def mask_id_number(value: str) -> str:
+    """A citizen ID keeps its division (6) and last character; a USCC stays (it is public)."""
+    if len(value) == 18 and value[:17].isdigit():
+        return value[:6] + "*" * 11 + value[-1]
+    return value
+
+
+def mask_address(value: str) -> str:
+    """Keeps the text up to the district or county (区/县), hides the rest."""
+    for marker in ("区", "县", "市"):
+        at = value.find(marker)
+        if at >= 0:
+            return value[: at + 1] + HIDDEN
+    return HIDDEN
+
+
+def mask(column: str, check: str | None, value: Any) -> Any:
+    """The masked form of a personal value, chosen by the column's check and name."""
+    if value is None:
+        return None
+    text = str(value)
+    if check == "mobile" or column.endswith("_phone"):
+        return mask_mobile(text)
+    if check == "id_number" or column.endswith(("_id_number", "counterparty_id")):
+        return mask_id_number(text)
+    if column.endswith("address"):
+        return mask_address(text)
+    if column.endswith(("_name", "legal_representative")):
+        return mask_name(text)
+    return HIDDEN
