@@ -1,0 +1,75 @@
+"""Real servers for tests: an ASGI app under uvicorn on a free port, and a source's API."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from types import TracebackType
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.types import ASGIApp
+
+from gateway.settings import Settings
+from resolvers.connectors.sql import SqlConnector
+from resolvers.database import SourceDatabases
+from resolvers.source_api import create_source_api
+
+TOKEN = "test-token-7f3c9a1e5b2d4c6f"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class LiveServer:
+    """An ASGI app under uvicorn on a free 127.0.0.1 port, in a thread with its own event loop."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        # Bound before uvicorn starts: no window for another process to take the port.
+        self._socket = socket.socket()
+        self._socket.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._socket.getsockname()[1]}"
+        config = uvicorn.Config(
+            app, lifespan="on", log_config=None, access_log=False, ws="none", http="h11"
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True
+        )
+
+    async def start(self) -> None:
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the test server did not start")
+            await asyncio.sleep(0.01)
+
+    async def stop(self) -> None:
+        if self._thread.is_alive():
+            self._server.should_exit = True
+            await asyncio.to_thread(self._thread.join, 10)
+        self._socket.close()
+
+    async def __aenter__(self) -> LiveServer:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+
+def source_api(settings: Settings, source: str) -> Starlette:
+    """The API of ``source`` over its own engine, which lives in the server's event loop."""
+    engine = SourceDatabases(settings).engine(source)
+    return create_source_api(source, SqlConnector(source, engine), token=TOKEN)
