@@ -7,19 +7,20 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from strawberry.asgi import GraphQL
 
 from gateway.context import Context
+from gateway.http import Deadline, GraphQLView
 from gateway.settings import Settings
 from gateway.sources import Sources
 from resolvers.connectors.base import SourceUnavailable
 from resolvers.schema import build_schema
 
 
-class _GraphQL(GraphQL[Context, None]):
+class _GraphQL(GraphQLView):
     def __init__(self, sources: Sources, settings: Settings) -> None:
         production = settings.environment == "production"
         super().__init__(
@@ -68,6 +69,7 @@ def create_app(settings: Settings, sources: Sources | None = None) -> Starlette:
 
     graphql = _GraphQL(live, settings)
     app = Starlette(
+        middleware=[Middleware(Deadline, seconds=settings.request_timeout)],
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),

@@ -51,6 +51,7 @@ class Settings:
     read_urls: Mapping[str, str] = field(default_factory=dict)
     source_api_token: str | None = field(default=None, repr=False)
     source_timeout: float = 3.0
+    request_timeout: float = 10.0
 
     def __post_init__(self) -> None:
         urls = {name: _default_url(self.var_dir, name) for name in SOURCES}
@@ -117,6 +118,7 @@ class Settings:
             read_urls=reads,
             source_api_token=get("SOURCE_API_TOKEN"),
             source_timeout=_seconds(get("SOURCE_TIMEOUT"), 3.0, "SOURCE_TIMEOUT"),
+            request_timeout=_seconds(get("REQUEST_TIMEOUT"), 10.0, "REQUEST_TIMEOUT"),
         )
 
 

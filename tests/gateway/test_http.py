@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -9,13 +10,16 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
 import pytest
 
+from gateway.http import GRAPHQL_RESPONSE, Deadline
 from resolvers.schema import schema_sdl
 from tests.ingest.factory import Factory
+from tests.servers import LiveServer
 
 ROOT = Path(__file__).parents[2]
 
@@ -123,3 +127,45 @@ def test_committed_schema_matches_the_code() -> None:
     assert (ROOT / "schema.graphql").read_text(encoding="utf-8") == schema_sdl(), (
         "schema.graphql is out of date: run `jianguan export-schema`"
     )
+
+
+def post(gateway: str, query: str, accept: str | None = None) -> httpx.Response:
+    headers = {"accept": accept} if accept else {}
+    return httpx.post(f"{gateway}/graphql", json={"query": query}, headers=headers)
+
+
+def test_graphql_response_media_type(gateway: str) -> None:
+    ok = post(gateway, "{ matters(first: 1) { totalCount } }", GRAPHQL_RESPONSE)
+    assert ok.status_code == 200
+    assert ok.headers["content-type"].startswith(GRAPHQL_RESPONSE)
+    broken = post(gateway, "{ matters(first: 1) { totalCount }", GRAPHQL_RESPONSE)
+    assert broken.status_code == 400 and "Syntax Error" in broken.json()["errors"][0]["message"]
+    invalid = post(gateway, "{ nothing }", GRAPHQL_RESPONSE)
+    assert invalid.status_code == 400
+    legacy = post(gateway, "{ nothing }", "application/json")
+    assert legacy.status_code == 200 and legacy.headers["content-type"].startswith(
+        "application/json"
+    )
+    assert legacy.json()["errors"]
+
+
+def test_only_json_bodies_and_get_or_post(gateway: str) -> None:
+    form = httpx.post(
+        f"{gateway}/graphql",
+        content="query={matters}",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert form.status_code == 400 and "Unsupported content type" in form.text
+    assert httpx.put(f"{gateway}/graphql", json={"query": "{ __typename }"}).status_code == 405
+    get = httpx.get(f"{gateway}/graphql", params={"query": "{ matters(first: 1) { totalCount } }"})
+    assert get.status_code == 200 and get.json()["data"]["matters"]["totalCount"] == 2
+
+
+async def test_a_request_past_its_deadline_answers_504() -> None:
+    async def slow(scope: Any, receive: Any, send: Any) -> None:
+        await asyncio.sleep(5)
+
+    async with LiveServer(Deadline(slow, seconds=0.2)) as server, httpx.AsyncClient() as client:
+        response = await client.get(server.url)
+    assert response.status_code == 504
+    assert response.json()["errors"][0]["extensions"]["code"] == "REQUEST_TIMEOUT"
