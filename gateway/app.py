@@ -14,6 +14,7 @@ from starlette.routing import Route
 
 from gateway.context import Context
 from gateway.http import Deadline, GraphQLView
+from gateway.persisted import PersistedQueries
 from gateway.settings import Settings
 from gateway.sources import Sources
 from resolvers.connectors.base import SourceUnavailable
@@ -30,6 +31,9 @@ class _GraphQL(GraphQLView):
         )
         self.sources = sources
         self.settings = settings
+        self.persisted = PersistedQueries.from_paths(
+            settings.persisted_queries, only=settings.persisted_only
+        )
 
     async def get_context(self, request: Any, response: Any) -> Context:
         return Context(

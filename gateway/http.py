@@ -12,11 +12,14 @@ from contextvars import ContextVar
 from typing import Any
 
 import orjson
+from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.types import ExecutionResult
+
+from gateway.persisted import PersistedQueries
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
@@ -37,7 +40,15 @@ def negotiate(accept: str | None) -> str:
 
 
 class GraphQLView(GraphQL[Any, None]):
-    """Strawberry's ASGI view, answering in the negotiated media type with its status codes."""
+    """Strawberry's ASGI view: persisted operations, the negotiated media type and its codes."""
+
+    persisted: PersistedQueries = PersistedQueries({})
+
+    async def parse_http_body(self, request: Any) -> Any:
+        data = await super().parse_http_body(request)
+        if isinstance(data, list):
+            raise HTTPException(400, "Batched requests are not accepted; send one operation.")
+        return self.persisted.resolve(data)
 
     async def process_result(self, request: Request, result: ExecutionResult) -> Any:
         _media.set(negotiate(request.headers.get("accept")))

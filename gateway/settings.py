@@ -11,6 +11,9 @@ from typing import Literal
 SOURCES = ("supervision", "complaints", "credit", "gov_services")
 """The four sources; each has its own database (R3, R5)."""
 
+CLIENT_OPERATIONS = Path(__file__).parents[1] / "client" / "operations"
+"""The partner client's operations: always on the persisted allow-list when present."""
+
 Environment = Literal["development", "production"]
 UsccLegacy = Literal["reject", "warn"]
 
@@ -52,6 +55,8 @@ class Settings:
     source_api_token: str | None = field(default=None, repr=False)
     source_timeout: float = 3.0
     request_timeout: float = 10.0
+    persisted_queries: tuple[Path, ...] = (CLIENT_OPERATIONS,)
+    persisted_only: bool = False
 
     def __post_init__(self) -> None:
         urls = {name: _default_url(self.var_dir, name) for name in SOURCES}
@@ -119,6 +124,11 @@ class Settings:
             source_api_token=get("SOURCE_API_TOKEN"),
             source_timeout=_seconds(get("SOURCE_TIMEOUT"), 3.0, "SOURCE_TIMEOUT"),
             request_timeout=_seconds(get("REQUEST_TIMEOUT"), 10.0, "REQUEST_TIMEOUT"),
+            persisted_queries=(
+                CLIENT_OPERATIONS,
+                *(Path(p) for p in (get("PERSISTED_QUERIES") or "").split(os.pathsep) if p),
+            ),
+            persisted_only=_flag(get("PERSISTED_ONLY"), "PERSISTED_ONLY"),
         )
 
 
@@ -144,3 +154,13 @@ def _seconds(value: str | None, default: float, name: str) -> float:
     if not 0 < number <= 600:
         raise SettingsError(f"JIANGUAN_{name} must be between 0 and 600 seconds, not {number}")
     return number
+
+
+def _flag(value: str | None, name: str) -> bool:
+    if value is None:
+        return False
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"JIANGUAN_{name} must be true or false, not {value!r}")

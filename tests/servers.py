@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import subprocess
+import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from types import TracebackType
 
+import httpx
 import uvicorn
 from starlette.applications import Starlette
 from starlette.types import ASGIApp
@@ -73,3 +79,46 @@ def source_api(settings: Settings, source: str) -> Starlette:
     """The API of ``source`` over its own engine, which lives in the server's event loop."""
     engine = SourceDatabases(settings).engine(source)
     return create_source_api(source, SqlConnector(source, engine), token=TOKEN)
+
+
+ROOT = Path(__file__).parents[1]
+
+
+def jianguan(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run the ``jianguan`` command line in a child process."""
+    return subprocess.run(
+        [sys.executable, "-m", "gateway.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+        timeout=300,
+    )
+
+
+@contextmanager
+def serve(env: dict[str, str]) -> Iterator[str]:
+    """``jianguan serve`` in a child process on a free port; yields its base URL."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(150):
+            try:
+                if httpx.get(f"{url}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError("the gateway did not start")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
