@@ -14,6 +14,7 @@ from starlette.routing import Route
 
 from gateway.context import Context
 from gateway.http import Deadline, GraphQLView
+from gateway.observability import RequestIds, metrics
 from gateway.persisted import PersistedQueries
 from gateway.settings import Settings
 from gateway.sources import Sources
@@ -73,10 +74,14 @@ def create_app(settings: Settings, sources: Sources | None = None) -> Starlette:
 
     graphql = _GraphQL(live, settings)
     app = Starlette(
-        middleware=[Middleware(Deadline, seconds=settings.request_timeout)],
+        middleware=[
+            Middleware(RequestIds),
+            Middleware(Deadline, seconds=settings.request_timeout),
+        ],
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", metrics),
             Route("/graphql", graphql, methods=["GET", "POST"]),
         ],
         lifespan=lifespan,

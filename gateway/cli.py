@@ -255,8 +255,10 @@ def serve(
     import uvicorn
 
     from gateway.app import create_app
+    from gateway.observability import configure_logging
 
     settings = _settings()
+    configure_logging()
     console.print(f"Jianguan Gateway on http://{host}:{port}/graphql ({settings.environment})")
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 

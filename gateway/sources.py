@@ -8,6 +8,7 @@ not one per field. Counting wraps the guarded connectors per request, for tests 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Any, TypeVar
@@ -21,6 +22,7 @@ from tenacity import (
     wait_exponential,
 )
 
+from gateway.observability import BREAKER_OPEN, SOURCE_CALLS
 from gateway.settings import SOURCES, Settings
 from resolvers.connectors.base import (
     BadRequest,
@@ -65,6 +67,8 @@ class Guarded:
 
     async def call(self, make: Callable[[], Awaitable[T]]) -> T:
         """Run one read through the breaker; retries share one deadline, never exceed it."""
+        started = time.perf_counter()
+        outcome = "error"
         try:
             breaker = await self.breakers.get_breaker(self.source)
             async with breaker, asyncio.timeout(self.timeout):
@@ -75,11 +79,19 @@ class Guarded:
                     reraise=True,
                 ):
                     with attempt:
-                        return await make()
+                        result = await make()
+                        outcome = "ok"
+                        BREAKER_OPEN.labels(self.source).set(0)
+                        return result
         except OpenedState:
+            outcome = "breaker_open"
+            BREAKER_OPEN.labels(self.source).set(1)
             raise SourceUnavailable(self.source, "circuit open after repeated failures") from None
         except TimeoutError:
+            outcome = "timeout"
             raise SourceUnavailable(self.source, f"no answer within {self.timeout:g} s") from None
+        finally:
+            SOURCE_CALLS.labels(self.source, outcome).observe(time.perf_counter() - started)
         raise AssertionError("unreachable")  # pragma: no cover  # AsyncRetrying re-raises
 
 

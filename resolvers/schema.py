@@ -10,6 +10,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
 
 from gateway.limits import extensions
+from gateway.observability import MaskUnexpected
 from resolvers.connectors.base import Filter, SourceUnavailable
 from resolvers.graph.errors import InvalidArgument, SourceFailed, is_unexpected
 from resolvers.graph.relations import attach
@@ -21,7 +22,7 @@ QUERY_DOC = "Root of every query: lists of every table, the subject dossier, and
 
 
 def _mask_errors() -> MaskErrors:
-    return MaskErrors(should_mask_error=is_unexpected, error_message="Unexpected error.")
+    return MaskUnexpected(should_mask_error=is_unexpected, error_message="Unexpected error.")
 
 
 def build_schema(*, production: bool = False) -> strawberry.Schema:

@@ -14,7 +14,7 @@ from typing import Any
 
 from graphql import GraphQLError
 
-log = logging.getLogger("jianguan.graphql")
+log = logging.getLogger("jianguan.graphql")  # its lines carry the request id
 
 
 class GatewayError(GraphQLError):

@@ -127,3 +127,14 @@ async def test_a_request_past_its_deadline_answers_504() -> None:
         response = await client.get(server.url)
     assert response.status_code == 504
     assert response.json()["errors"][0]["extensions"]["code"] == "REQUEST_TIMEOUT"
+
+
+def test_request_ids_and_metrics(gateway: str) -> None:
+    mine = httpx.get(f"{gateway}/healthz", headers={"x-request-id": "partner-req-0001"})
+    assert mine.headers["x-request-id"] == "partner-req-0001"
+    odd = httpx.get(f"{gateway}/healthz", headers={"x-request-id": "<script>"})
+    assert odd.headers["x-request-id"] != "<script>" and len(odd.headers["x-request-id"]) == 32
+    post(gateway, "{ matters(first: 1) { totalCount } }")
+    text = httpx.get(f"{gateway}/metrics").text
+    assert 'jianguan_http_requests_total{path="/graphql",status="200"}' in text
+    assert 'jianguan_source_call_seconds_count{outcome="ok",source="supervision"}' in text
