@@ -24,7 +24,7 @@ RUN groupadd --system jianguan \
  && useradd --system --gid jianguan --home-dir /var/lib/jianguan --create-home jianguan
 COPY --from=build /opt/jianguan /opt/jianguan
 # The partner client's operations: always on the persisted-operations allow-list.
-COPY client/operations /opt/jianguan/client-operations
+COPY client/persisted /opt/jianguan/client-operations
 ENV JIANGUAN_PERSISTED_QUERIES=/opt/jianguan/client-operations
 USER jianguan
 WORKDIR /var/lib/jianguan

@@ -7,7 +7,7 @@ PORT ?= 8000
 DEMO_ENV := env -u JIANGUAN_SUPERVISION_DATABASE_URL -u JIANGUAN_COMPLAINTS_DATABASE_URL \
 	-u JIANGUAN_CREDIT_DATABASE_URL -u JIANGUAN_GOV_SERVICES_DATABASE_URL
 
-.PHONY: demo test install services lint typecheck unit docs schema clean
+.PHONY: demo test install services lint typecheck unit docs schema client clean
 
 $(BIN)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -45,5 +45,8 @@ docs: install
 schema: install
 	$(BIN)/jianguan export-schema
 
+client: install
+	scripts/generate-client
+
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .venv-codegen var .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -11,8 +11,8 @@ from typing import Literal
 SOURCES = ("supervision", "complaints", "credit", "gov_services")
 """The four sources; each has its own database (R3, R5)."""
 
-CLIENT_OPERATIONS = Path(__file__).parents[1] / "client" / "operations"
-"""The partner client's operations: always on the persisted allow-list when present."""
+CLIENT_OPERATIONS = Path(__file__).parents[1] / "client" / "persisted"
+"""The partner client's operations as it sends them: always on the persisted allow-list."""
 
 Environment = Literal["development", "production"]
 UsccLegacy = Literal["reject", "warn"]

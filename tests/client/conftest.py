@@ -1,0 +1,133 @@
+"""Fixtures: real gateway processes over seeded SQLite demo data, and the generated client."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+
+ROOT = Path(__file__).resolve().parents[2]
+CLIENT = ROOT / "client"
+# The generated package is a project of its own (client/pyproject.toml), not installed in .venv.
+if str(CLIENT) not in sys.path:
+    sys.path.insert(0, str(CLIENT))
+
+from jianguan_client import JianguanClient  # noqa: E402  # needs client/ on sys.path
+
+START_TIMEOUT = 30.0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _cli(*args: str, env: Mapping[str, str]) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", *args],
+        cwd=ROOT,
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.fail(f"jianguan {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+
+
+@contextmanager
+def _gateway(env: Mapping[str, str], log: Path) -> Iterator[str]:
+    """`python -m gateway.cli serve` on a free port until /healthz answers; its URL."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port)],
+            cwd=ROOT,
+            env=dict(env),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + START_TIMEOUT
+            while True:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"the gateway did not start:\n{log.read_text(errors='replace')}")
+                try:
+                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            yield f"{url}/graphql"
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@pytest.fixture(scope="module")
+def demo_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """An environment whose four sources are SQLite files holding the small demo data set."""
+    var_dir = tmp_path_factory.mktemp("client-var")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JIANGUAN_")}
+    env["JIANGUAN_VAR_DIR"] = str(var_dir)
+    _cli("db", "upgrade", env=env)
+    _cli("seed", "--scale", "small", env=env)
+    return env
+
+
+@pytest.fixture(scope="module")
+def gateway_url(
+    demo_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A gateway that runs only allow-listed documents: those the generated client sends."""
+    env = demo_env | {
+        "JIANGUAN_PERSISTED_QUERIES": str(CLIENT / "persisted"),
+        "JIANGUAN_PERSISTED_ONLY": "true",
+    }
+    with _gateway(env, tmp_path_factory.mktemp("gateway") / "gateway.log") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def degraded_gateway_url(
+    demo_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A gateway whose complaints source is read over HTTP from a port nobody listens on."""
+    with socket.socket() as closed:  # bound, never listening: connections are refused
+        closed.bind(("127.0.0.1", 0))
+        env = demo_env | {
+            "JIANGUAN_COMPLAINTS_URL": f"http://127.0.0.1:{closed.getsockname()[1]}",
+            "JIANGUAN_SOURCE_API_TOKEN": "test-token-unused",
+            "JIANGUAN_SOURCE_TIMEOUT": "1",
+        }
+        with _gateway(env, tmp_path_factory.mktemp("degraded") / "gateway.log") as url:
+            yield url
+
+
+@pytest_asyncio.fixture
+async def client(gateway_url: str) -> AsyncIterator[JianguanClient]:
+    """The generated client, as a partner would make it."""
+    async with JianguanClient(url=gateway_url) as jianguan:
+        yield jianguan
+
+
+@pytest_asyncio.fixture
+async def degraded_client(degraded_gateway_url: str) -> AsyncIterator[JianguanClient]:
+    """The generated client against the gateway whose complaints source is down."""
+    async with JianguanClient(url=degraded_gateway_url) as jianguan:
+        yield jianguan
