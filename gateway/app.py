@@ -6,6 +6,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -45,6 +47,17 @@ class _GraphQL(GraphQLView):
         )
 
 
+async def _redis_state(url: str) -> str:
+    client = Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+    try:
+        await client.ping()
+    except RedisError:
+        return "unavailable"
+    finally:
+        await client.aclose()
+    return "ok"
+
+
 def create_app(settings: Settings, sources: Sources | None = None) -> Starlette:
     """Build the application; connectors are closed on shutdown."""
     live = sources if sources is not None else Sources(settings)
@@ -66,6 +79,8 @@ def create_app(settings: Settings, sources: Sources | None = None) -> Starlette:
                 states[name] = "ok"
             except SourceUnavailable:
                 states[name] = "unavailable"
+        if settings.redis_url is not None:
+            states["redis"] = await _redis_state(settings.redis_url)
         ready = all(state == "ok" for state in states.values())
         return JSONResponse(
             {"status": "ok" if ready else "unavailable", "sources": states},

@@ -15,7 +15,7 @@ import pytest
 from gateway.http import GRAPHQL_RESPONSE, Deadline
 from resolvers.schema import schema_sdl
 from tests.ingest.factory import Factory
-from tests.servers import LiveServer, jianguan, serve
+from tests.servers import LiveServer, free_port, jianguan, serve
 
 ROOT = Path(__file__).parents[2]
 
@@ -23,7 +23,11 @@ ROOT = Path(__file__).parents[2]
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("http")
-    env = {**os.environ, "JIANGUAN_VAR_DIR": str(tmp / "var")}
+    env = {
+        **os.environ,
+        "JIANGUAN_VAR_DIR": str(tmp / "var"),
+        "JIANGUAN_REDIS_URL": "redis://127.0.0.1:6379/0",
+    }
     assert jianguan("db", "upgrade", env=env).returncode == 0
     factory = Factory()
     matters = [factory.matter("61010000000002"), factory.matter("61010000000001", name="乙")]
@@ -58,7 +62,22 @@ def test_ready_when_every_source_answers(gateway: str) -> None:
         "complaints": "ok",
         "credit": "ok",
         "gov_services": "ok",
+        "redis": "ok",
     }
+
+
+def test_not_ready_when_redis_is_down(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "JIANGUAN_VAR_DIR": str(tmp_path / "var"),
+        "JIANGUAN_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",  # nobody listens there
+    }
+    assert jianguan("db", "upgrade", env=env).returncode == 0
+    with serve(env) as url:
+        response = httpx.get(f"{url}/readyz")
+    assert response.status_code == 503
+    assert response.json()["sources"]["redis"] == "unavailable"
+    assert response.json()["sources"]["supervision"] == "ok"
 
 
 def test_matters_query(gateway: str) -> None:
