@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from gateway.cache import MemoryStore, RedisStore, cache_extension
 from gateway.context import Context
 from gateway.http import Deadline, GraphQLView
 from gateway.observability import RequestIds, metrics
@@ -27,8 +28,12 @@ from resolvers.schema import build_schema
 class _GraphQL(GraphQLView):
     def __init__(self, sources: Sources, settings: Settings) -> None:
         production = settings.environment == "production"
+        cache = None
+        if settings.public_cache_seconds:
+            store = RedisStore(settings.redis_url) if settings.redis_url else MemoryStore()
+            cache = cache_extension(store, settings.public_cache_seconds)
         super().__init__(
-            build_schema(production=production),
+            build_schema(production=production, cache=cache),
             graphql_ide=None if production else "graphiql",
             allow_queries_via_get=True,  # queries only: Strawberry refuses mutations over GET
         )

@@ -57,6 +57,7 @@ class Settings:
     request_timeout: float = 10.0
     persisted_queries: tuple[Path, ...] = (CLIENT_OPERATIONS,)
     persisted_only: bool = False
+    public_cache_seconds: int = 60
 
     def __post_init__(self) -> None:
         urls = {name: _default_url(self.var_dir, name) for name in SOURCES}
@@ -129,6 +130,7 @@ class Settings:
                 *(Path(p) for p in (get("PERSISTED_QUERIES") or "").split(os.pathsep) if p),
             ),
             persisted_only=_flag(get("PERSISTED_ONLY"), "PERSISTED_ONLY"),
+            public_cache_seconds=_whole(get("PUBLIC_CACHE_SECONDS"), 60, "PUBLIC_CACHE_SECONDS"),
         )
 
 
@@ -164,3 +166,16 @@ def _flag(value: str | None, name: str) -> bool:
     if value.lower() in ("0", "false", "no", "off"):
         return False
     raise SettingsError(f"JIANGUAN_{name} must be true or false, not {value!r}")
+
+
+def _whole(value: str | None, default: int, name: str) -> int:
+    """A whole number that may be 0 (off)."""
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise SettingsError(f"JIANGUAN_{name} must be a whole number, not {value!r}") from None
+    if number < 0:
+        raise SettingsError(f"JIANGUAN_{name} must be 0 or more, not {number}")
+    return number

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import strawberry
-from strawberry.extensions import DisableIntrospection, MaskErrors
+from strawberry.extensions import DisableIntrospection, MaskErrors, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
 
@@ -25,7 +26,9 @@ def _mask_errors() -> MaskErrors:
     return MaskUnexpected(should_mask_error=is_unexpected, error_message="Unexpected error.")
 
 
-def build_schema(*, production: bool = False) -> strawberry.Schema:
+def build_schema(
+    *, production: bool = False, cache: Callable[[], SchemaExtension] | None = None
+) -> strawberry.Schema:
     """Build the types from the tables, join them, and put a root over them."""
     classes, infos = plain_classes()
     attach(classes, infos)
@@ -69,6 +72,7 @@ def build_schema(*, production: bool = False) -> strawberry.Schema:
         extensions=[
             *extensions(),
             *([DisableIntrospection] if production else []),
+            *([cache] if cache is not None else []),
             _mask_errors,
         ],
         config=StrawberryConfig(disable_field_suggestions=production),
