@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import orjson
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
@@ -31,7 +33,12 @@ class _GraphQL(GraphQLView):
         cache = None
         if settings.public_cache_seconds:
             store = RedisStore(settings.redis_url) if settings.redis_url else MemoryStore()
-            cache = cache_extension(store, settings.public_cache_seconds)
+            sources_read = orjson.dumps(dict(sorted(settings.read_urls.items())))
+            cache = cache_extension(
+                store,
+                settings.public_cache_seconds,
+                namespace=hashlib.sha256(sources_read).hexdigest(),
+            )
         super().__init__(
             build_schema(production=production, cache=cache),
             graphql_ide=None if production else "graphiql",
