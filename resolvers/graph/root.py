@@ -32,7 +32,7 @@ class PageInfo:
     end_cursor: str | None = strawberry.field(description="Cursor of the last edge.")
 
 
-def _connection(node: type, info: TableInfo) -> type:
+def _connection(node: type, info: TableInfo) -> tuple[type, type]:
     name = info.type_name
     edge = strawberry.type(
         type(
@@ -55,7 +55,7 @@ def _connection(node: type, info: TableInfo) -> type:
         return count
 
     total_count.__annotations__ = {"info_": Info, "return": int | None}
-    return strawberry.type(
+    connection = strawberry.type(
         type(
             f"{name}Connection",
             (),
@@ -75,6 +75,7 @@ def _connection(node: type, info: TableInfo) -> type:
         ),
         description=f"A page of {name} items (Relay cursor connection), oldest first.",
     )
+    return connection, edge
 
 
 def _filter_input(info: TableInfo) -> type:
@@ -152,9 +153,8 @@ def _page_request(
 
 def connection_field(node: type, info: TableInfo) -> Any:
     """The root field listing ``info.table`` as a connection."""
-    connection = _connection(node, info)
+    connection, edge = _connection(node, info)
     filter_input = _filter_input(info)
-    edge = connection.__annotations__["edges"].__args__[0]
 
     async def resolve(
         self: Any,
