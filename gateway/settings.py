@@ -130,19 +130,21 @@ class Settings:
                 *(Path(p) for p in (get("PERSISTED_QUERIES") or "").split(os.pathsep) if p),
             ),
             persisted_only=_flag(get("PERSISTED_ONLY"), "PERSISTED_ONLY"),
-            public_cache_seconds=_whole(get("PUBLIC_CACHE_SECONDS"), 60, "PUBLIC_CACHE_SECONDS"),
+            public_cache_seconds=_int(
+                get("PUBLIC_CACHE_SECONDS"), 60, "PUBLIC_CACHE_SECONDS", minimum=0
+            ),
         )
 
 
-def _int(value: str | None, default: int, name: str) -> int:
+def _int(value: str | None, default: int, name: str, *, minimum: int = 1) -> int:
     if value is None:
         return default
     try:
         number = int(value)
     except ValueError:
         raise SettingsError(f"JIANGUAN_{name} must be a whole number, not {value!r}") from None
-    if number < 1:
-        raise SettingsError(f"JIANGUAN_{name} must be at least 1, not {number}")
+    if number < minimum:
+        raise SettingsError(f"JIANGUAN_{name} must be at least {minimum}, not {number}")
     return number
 
 
@@ -166,16 +168,3 @@ def _flag(value: str | None, name: str) -> bool:
     if value.lower() in ("0", "false", "no", "off"):
         return False
     raise SettingsError(f"JIANGUAN_{name} must be true or false, not {value!r}")
-
-
-def _whole(value: str | None, default: int, name: str) -> int:
-    """A whole number that may be 0 (off)."""
-    if value is None:
-        return default
-    try:
-        number = int(value)
-    except ValueError:
-        raise SettingsError(f"JIANGUAN_{name} must be a whole number, not {value!r}") from None
-    if number < 0:
-        raise SettingsError(f"JIANGUAN_{name} must be 0 or more, not {number}")
-    return number
