@@ -21,7 +21,9 @@ def create_engine(url: str) -> AsyncEngine:
     """An async engine; SQLite files get their folder, WAL and a busy timeout."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_async_engine(url, pool_pre_ping=True)
+        # A gateway under load runs a handful of look-ups per request concurrently: keep enough
+        # connections open that they are reused rather than reopened for every burst.
+        return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(url, connect_args={"timeout": 30})

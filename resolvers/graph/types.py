@@ -39,6 +39,7 @@ class TableInfo:
     type_name: str
     fields: tuple[str, ...]
     personal: dict[str, str | None]  # personal column -> its check, for masking
+    blank: dict[str, None]  # every field as null: what a row lacks stays null
 
 
 def _python_type(column: Any) -> Any:
@@ -94,6 +95,7 @@ def plain_classes() -> tuple[dict[str, type], dict[str, TableInfo]]:
                 type_name=name,
                 fields=tuple(c.key for c in shown),
                 personal={c.key: c.info.get("check") for c in shown if c.info.get("personal")},
+                blank=dict.fromkeys(c.key for c in shown),
             )
     return classes, infos
 
@@ -105,8 +107,17 @@ def decorate(classes: dict[str, type]) -> None:
 
 
 def to_node(cls: type, info: TableInfo, row: dict[str, Any]) -> Any:
-    """A row as a GraphQL object, personal fields masked."""
-    values = {name: row.get(name) for name in info.fields}
+    """A row as a GraphQL object, personal fields masked.
+
+    The row becomes the object's attributes as it is (no per-field copy through ``__init__``:
+    this runs for every row of every page); fields a source does not send read as null.
+    """
+    node: Any = object.__new__(cls)
+    values = node.__dict__
+    values.update(info.blank)
+    values.update(row)
     for name, check in info.personal.items():
         values[name] = mask(name, check, values[name])
-    return cls(id=ids.encode(info.type_name, row["id"]), pk=row["id"], **values)
+    values["pk"] = row["id"]
+    values["id"] = ids.encode(info.type_name, row["id"])
+    return node
