@@ -19,6 +19,7 @@ class Context:
     request: Any = None
     response: Any = None
     loaders: Loaders = field(init=False)
+    lazy_loads: int = 0  # relation fields loaded one parent at a time (not prefetched)
 
     def __post_init__(self) -> None:
         # Loaders are never shared between requests: their caches would leak data across callers.

@@ -14,6 +14,7 @@ from gateway.limits import extensions
 from gateway.observability import MaskUnexpected
 from resolvers.connectors.base import Filter, SourceUnavailable
 from resolvers.graph.errors import InvalidArgument, SourceFailed, is_unexpected
+from resolvers.graph.prefetch import Prefetcher
 from resolvers.graph.relations import attach
 from resolvers.graph.root import connection_field, find_node
 from resolvers.graph.types import Node, decorate, plain_classes, to_node
@@ -34,6 +35,7 @@ def build_schema(
     attach(classes, infos)
     decorate(classes)
     nodes = {infos[t].type_name: (classes[t], infos[t]) for t in classes}
+    prefetcher = Prefetcher(classes, infos)
     subject_cls, subject_info = classes["subjects"], infos["subjects"]
 
     async def subject(self: Any, info: Info[Any, None], uscc: str) -> Any:
@@ -54,10 +56,10 @@ def build_schema(
     subject.__annotations__ = {"info": Info, "uscc": str, "return": subject_cls | None}
 
     async def node(self: Any, info: Info[Any, None], id: strawberry.ID) -> Node | None:
-        return await find_node(info, str(id), nodes)  # type: ignore[no-any-return]
+        return await find_node(info, str(id), nodes, prefetcher)  # type: ignore[no-any-return]
 
     namespace: dict[str, Any] = {
-        table: connection_field(classes[table], infos[table]) for table in classes
+        table: connection_field(classes[table], infos[table], prefetcher) for table in classes
     }
     namespace["subject"] = strawberry.field(
         resolver=subject,

@@ -71,10 +71,28 @@ def check_first(first: int) -> None:
         raise InvalidArgument(f"first must be between 1 and {MAX_PAGE}, got {first}")
 
 
+def keys_of(value: Any) -> list[Hashable]:
+    """The join keys a column holds: none, one, or a list of them."""
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
+
+
+def _prefetched(node: Any, slot: tuple[str, int | None]) -> Any:
+    found = node.__dict__.get("_prefetched", {}).get(slot, _MISSING)
+    if isinstance(found, SourceUnavailable):
+        raise SourceFailed(found.source)
+    return found
+
+
+_MISSING = object()
+
+
 def _resolver(rel: Relation, target: type, info_of: TableInfo) -> Any:
     source = info_of.source
 
     async def load(info: Info[Any, None], keys: list[Hashable], per_key: int | None) -> list[Row]:
+        info.context.lazy_loads += 1
         loader = info.context.loaders.by(source, rel.target, rel.remote, per_key=per_key)
         try:
             groups = await loader.load_many(keys)
@@ -82,25 +100,30 @@ def _resolver(rel: Relation, target: type, info_of: TableInfo) -> Any:
             raise SourceFailed(exc.source) from None
         return [row for group in groups for row in group]
 
-    def keys_of(value: Any) -> list[Hashable]:
-        if value is None:
-            return []
-        return list(value) if isinstance(value, list) else [value]
-
+    # Sync resolvers: a page's relations are usually prefetched (see prefetch.py) and returned
+    # as they are; otherwise they hand graphql-core a coroutine that loads them.
     if rel.many:
 
-        async def many(self: Any, info: Info[Any, None], first: int) -> list[Any] | None:
-            check_first(first)
+        async def load_many(self: Any, info: Info[Any, None], first: int) -> list[Any]:
             rows = await load(info, keys_of(getattr(self, rel.local)), first)
             return [to_node(target, info_of, row) for row in rows[:first]]
+
+        def many(self: Any, info: Info[Any, None], first: int) -> Any:
+            check_first(first)
+            found = _prefetched(self, (rel.field, first))
+            return load_many(self, info, first) if found is _MISSING else found
 
         many.__annotations__ = {"info": Info, "first": int, "return": list[target] | None}  # type: ignore[valid-type]
         return many
 
-    async def one(self: Any, info: Info[Any, None]) -> Any | None:
+    async def load_one(self: Any, info: Info[Any, None]) -> Any:
         rows = await load(info, keys_of(getattr(self, rel.local)), None)
         # Several rows may share a key (versions, or several providers): the newest wins.
         return to_node(target, info_of, max(rows, key=lambda r: r["id"])) if rows else None
+
+    def one(self: Any, info: Info[Any, None]) -> Any:
+        found = _prefetched(self, (rel.field, None))
+        return load_one(self, info) if found is _MISSING else found
 
     one.__annotations__ = {"info": Info, "return": target | None}
     return one

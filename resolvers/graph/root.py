@@ -11,6 +11,7 @@ from strawberry.types import Info
 from resolvers.connectors.base import Filter, PageRequest, SourceUnavailable
 from resolvers.graph import ids
 from resolvers.graph.errors import InvalidArgument, SourceFailed
+from resolvers.graph.prefetch import Prefetcher, child
 from resolvers.graph.relations import MAX_PAGE
 from resolvers.graph.types import Node, TableInfo, to_node
 from standard.workdays import SHANGHAI
@@ -151,7 +152,7 @@ def _page_request(
     )
 
 
-def connection_field(node: type, info: TableInfo) -> Any:
+def connection_field(node: type, info: TableInfo, prefetcher: Prefetcher) -> Any:
     """The root field listing ``info.table`` as a connection."""
     connection, edge = _connection(node, info)
     filter_input = _filter_input(info)
@@ -175,6 +176,8 @@ def connection_field(node: type, info: TableInfo) -> Any:
             edge(node=to_node(node, info, row), cursor=ids.encode(info.type_name, row["id"]))
             for row in page.rows
         ]
+        selected = child(child(info_.selected_fields[0].selections, "edges"), "node")
+        await prefetcher.prefetch(info_, info.table, [e.node for e in edges], selected)
         return connection(
             edges=edges,
             page_info=PageInfo(
@@ -203,7 +206,10 @@ def connection_field(node: type, info: TableInfo) -> Any:
 
 
 async def find_node(
-    info_: Info[Any, None], id: str, nodes: dict[str, tuple[type, TableInfo]]
+    info_: Info[Any, None],
+    id: str,  # the argument's name in the schema
+    nodes: dict[str, tuple[type, TableInfo]],
+    prefetcher: Prefetcher,
 ) -> Any:
     """``node(id:)``: any object by its global ID."""
     try:
@@ -218,7 +224,11 @@ async def find_node(
         rows = await loader.load(pk)
     except SourceUnavailable as exc:
         raise SourceFailed(exc.source) from None
-    return to_node(cls, info, rows[0]) if rows else None
+    if not rows:
+        return None
+    found = to_node(cls, info, rows[0])
+    await prefetcher.prefetch(info_, info.table, [found], info_.selected_fields[0].selections)
+    return found
 
 
 __all__ = ["Node", "PageInfo", "connection_field", "find_node"]

@@ -57,6 +57,8 @@ async def test_round_trips_depend_on_the_query_not_the_rows(sources: Sources) ->
     assert len(large["data"]["subjects"]["edges"]) == 100
     # one page + one look-up per nested relation, whatever the page size
     assert small_context.sources.calls == large_context.sources.calls
+    # every relation was fetched ahead for the whole page, none parent by parent
+    assert small_context.lazy_loads == large_context.lazy_loads == 0
     assert dict(large_context.sources.calls) == {
         "supervision": 4,  # subjects page, actions, their matters, their officers
         "gov_services": 2,  # licences, their licensing items
@@ -128,6 +130,18 @@ async def test_filters(sources: Sources) -> None:
     nodes = [e["node"] for e in body["data"]["actions"]["edges"]]
     assert nodes and all(n["kind"] == "penalty" for n in nodes)
     assert all(n["producedAt"] >= "2025-05-31T16:00:00" for n in nodes)
+
+
+async def test_relations_two_levels_down_are_prefetched_too(sources: Sources) -> None:
+    # page size from a variable; relations of relations are fetched ahead as well
+    query = """query Q($n: Int!) { matters(first: 5) { edges { node { matterCode
+      inspectionItems(first: $n) { name matter { matterCode } } } } } }"""
+    body, context = await run(sources, query, n=2)
+    assert "errors" not in body
+    nodes = [e["node"] for e in body["data"]["matters"]["edges"]]
+    items = [i for n in nodes for i in n["inspectionItems"]]
+    assert items and all(i["matter"]["matterCode"] for i in items)
+    assert context.lazy_loads == 0
 
 
 async def test_node_by_global_id(sources: Sources) -> None:
