@@ -120,6 +120,16 @@ def cache_extension(
     ``namespace`` tells apart deployments that share a Redis but read different sources.
     """
 
+    verdicts: OrderedDict[str, bool] = OrderedDict()  # query text -> is_public, remembered
+
+    def public(schema: GraphQLSchema, query: str, document: DocumentNode) -> bool:
+        verdict = verdicts.get(query)
+        if verdict is None:
+            verdict = verdicts[query] = is_public(schema, document)
+            while len(verdicts) > MAX_ENTRIES:
+                verdicts.popitem(last=False)
+        return verdict
+
     class PublicCache(SchemaExtension):
         async def on_execute(self) -> AsyncIterator[None]:
             context = self.execution_context
@@ -127,7 +137,7 @@ def cache_extension(
             key = hit = None
             # Strawberry keeps graphql-core's schema in ``_schema``; TypeInfo needs that one.
             query = context.query
-            if document is not None and query and is_public(context.schema._schema, document):
+            if document is not None and query and public(context.schema._schema, query, document):
                 key = _key(namespace, query, context.operation_name, context.variables)
                 hit = await store.get(key)
             if hit is not None:

@@ -21,6 +21,7 @@ from graphql import (
     value_from_ast_untyped,
 )
 from strawberry.extensions import (
+    AddValidationRules,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
@@ -123,10 +124,17 @@ class NodeBudget(SchemaExtension):
 
 
 def extensions() -> list[Any]:
-    """The limit extensions every schema gets (factories: one instance per request)."""
+    """The limit extensions every schema gets (factories: one instance per request).
+
+    The depth and alias rules are built once and shared: the validation cache is keyed by the
+    rule classes, and fresh classes per request would make every request miss it.
+    """
+    rules = [
+        *QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
+    ]
     return [
-        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
-        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: AddValidationRules(rules),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         lambda: ParserCache(maxsize=1_000),
         lambda: ValidationCache(maxsize=1_000),
