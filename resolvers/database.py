@@ -23,7 +23,7 @@ def create_engine(url: str) -> AsyncEngine:
     if parsed.get_backend_name() != "sqlite":
         # A gateway under load runs a handful of look-ups per request concurrently: keep enough
         # connections open that they are reused rather than reopened for every burst.
-        return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        return create_async_engine(url, pool_pre_ping=True, pool_size=15, max_overflow=5)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(url, connect_args={"timeout": 30})
