@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -23,7 +24,13 @@ def create_engine(url: str) -> AsyncEngine:
     if parsed.get_backend_name() != "sqlite":
         # A gateway under load runs a handful of look-ups per request concurrently: keep enough
         # connections open that they are reused rather than reopened for every burst.
-        return create_async_engine(url, pool_pre_ping=True, pool_size=15, max_overflow=5)
+        return create_async_engine(
+            url,
+            pool_pre_ping=True,
+            pool_size=15,
+            max_overflow=5,
+            json_deserializer=orjson.loads,  # the stdlib decoder showed in the gateway's profile
+        )
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(url, connect_args={"timeout": 30})

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Hashable, Sequence
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]  # no stubs; only its error class is used
 from sqlalchemy import ColumnElement, Table, func, select
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from resolvers.connectors.base import (
     BadRequest,
@@ -58,11 +59,37 @@ class SqlConnector:
     async def _rows(self, stmt: Any) -> list[Row]:
         try:
             async with self.engine.connect() as connection:
+                if connection.dialect.name == "postgresql":
+                    return await self._asyncpg_rows(connection, stmt)
                 result = await connection.execute(stmt)
                 names = [str(name) for name in result.keys()]  # noqa: SIM118  # a Result, not a dict
                 return [dict(zip(names, row, strict=True)) for row in result]
-        except (DBAPIError, SQLAlchemyError, OSError) as exc:
+        except (
+            DBAPIError,
+            SQLAlchemyError,
+            OSError,
+            asyncpg.PostgresError,
+            asyncpg.InterfaceError,
+        ) as exc:
             raise SourceUnavailable(self.source, type(exc).__name__) from exc
+
+    async def _asyncpg_rows(self, connection: AsyncConnection, stmt: Any) -> list[Row]:
+        """Read through asyncpg directly: SQLAlchemy's result processing was a fifth of the
+        gateway's time on a nested page. Bind values go through the column types as usual;
+        only JSON columns need decoding on the way out (instants arrive as aware UTC)."""
+        compiled = stmt.compile(
+            dialect=connection.dialect, compile_kwargs={"render_postcompile": True}
+        )
+        processors = compiled._bind_processors
+        params = []
+        for name in compiled.positiontup or ():
+            value = compiled.params[name]
+            process = processors.get(name)
+            params.append(process(value) if process is not None and value is not None else value)
+        raw = await connection.get_raw_connection()
+        driver: Any = raw.driver_connection
+        records = await driver.fetch(str(compiled), *params)
+        return [dict(record) for record in records]
 
     async def lookup(
         self,
