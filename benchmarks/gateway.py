@@ -458,7 +458,7 @@ def _normalise(sql: str) -> str:
 async def check_same_sql(urls: dict[str, str]) -> dict[str, int]:
     """Run each query in process through the gateway's schema and through the floor, recording
     the statements sent to PostgreSQL; they must be the same. Returns statements per query."""
-    from sqlalchemy import event
+    import asyncpg
 
     from gateway.context import Context
     from gateway.sources import Sources
@@ -468,13 +468,12 @@ async def check_same_sql(urls: dict[str, str]) -> dict[str, int]:
     sources = Sources(settings)
     schema = build_schema(production=True)
     seen: list[str] = []
-    for guarded in sources.guarded.values():
-        engine = guarded.inner.engine  # type: ignore[attr-defined]
-        event.listen(
-            engine.sync_engine,
-            "before_cursor_execute",
-            lambda _c, _cur, statement, *_: seen.append(statement),
-        )
+    # The SQL connector reads PostgreSQL through asyncpg's fetch: record what it sends there.
+    original_fetch = asyncpg.Connection.fetch
+
+    async def recording_fetch(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
+        seen.append(query)
+        return await original_fetch(self, query, *args, **kwargs)
 
     class Recording(Pools):
         async def fetch(self, source: str, sql: str, *args: Any) -> list[Record]:
@@ -486,9 +485,13 @@ async def check_same_sql(urls: dict[str, str]) -> dict[str, int]:
     try:
         for name, query in QUERIES.items():
             seen.clear()
-            result = await schema.execute(
-                query, context_value=Context(settings=settings, sources=sources.for_request())
-            )
+            asyncpg.Connection.fetch = recording_fetch  # type: ignore[method-assign]
+            try:
+                result = await schema.execute(
+                    query, context_value=Context(settings=settings, sources=sources.for_request())
+                )
+            finally:
+                asyncpg.Connection.fetch = original_fetch  # type: ignore[method-assign]
             if result.errors:
                 raise SystemExit(f"the gateway failed on {name}: {result.errors}")
             gateway_sql = Counter(map(_normalise, seen))
