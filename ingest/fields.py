@@ -15,10 +15,9 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, Boolean, Date, Integer, Numeric, String, Text
 from sqlalchemy.orm import Mapper
 
-from resolvers.exchange import ExchangeRecord, UTCDateTime
+from resolvers.exchange import ExchangeRecord, column_kind
 from standard.codes import Check
 from standard.workdays import SHANGHAI
 
@@ -169,25 +168,23 @@ def _kind(value: Any) -> str:
 
 def _parser(column: Any) -> tuple[Parser, bool]:
     """The parser for a column and whether it holds a list."""
-    info = column.info
-    kind = column.type
-    if "choices" in info:
-        return _choice(info["choices"]), False
-    if isinstance(kind, UTCDateTime):
-        return parse_instant, False
-    if isinstance(kind, Date):
-        return _date, False
-    if isinstance(kind, Boolean):
-        return _boolean, False
-    if isinstance(kind, Integer):
-        return _integer, False
-    if isinstance(kind, Numeric):
-        return _decimal, False
-    if isinstance(kind, JSON):
-        return (_object, False) if info.get("json") == "object" else (_list, True)
-    if isinstance(kind, String | Text):
-        return _text(getattr(kind, "length", None)), False
-    raise TypeError(f"no parser for column {column.name} of type {kind!r}")
+    if "choices" in column.info:
+        return _choice(column.info["choices"]), False
+    kind = column_kind(column)
+    if kind == "text":
+        return _text(getattr(column.type, "length", None)), False
+    return PARSERS[kind], kind == "list"
+
+
+PARSERS: dict[str, Parser] = {
+    "instant": parse_instant,
+    "date": _date,
+    "boolean": _boolean,
+    "integer": _integer,
+    "decimal": _decimal,
+    "list": _list,
+    "object": _object,
+}
 
 
 def field_specs(table: type[ExchangeRecord]) -> list[FieldSpec]:

@@ -10,16 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     Integer,
     MetaData,
+    Numeric,
     String,
     Table,
     UniqueConstraint,
@@ -73,6 +75,30 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 # Absent lists and objects are SQL NULL on every path (ORM, executemany and binary COPY).
 JSONValue = JSON(none_as_null=True)
+
+
+ColumnKind = Literal["instant", "date", "boolean", "integer", "decimal", "text", "list", "object"]
+
+
+def column_kind(column: Any) -> ColumnKind:
+    """What a column of the data standard holds; every reader of columns dispatches on this."""
+    kind = column.type
+    if isinstance(kind, UTCDateTime):  # before its DateTime base
+        return "instant"
+    if isinstance(kind, Date):
+        return "date"
+    if isinstance(kind, Boolean):
+        return "boolean"
+    if isinstance(kind, Integer):
+        return "integer"
+    if isinstance(kind, Numeric):
+        return "decimal"
+    if isinstance(kind, JSON):
+        return "object" if column.info.get("json") == "object" else "list"
+    if isinstance(kind, String):  # Text is a String
+        return "text"
+    # A new column type needs its own rule rather than a silent guess.
+    raise TypeError(f"column {column.name} has a type the data standard does not know: {kind!r}")
 
 
 def field(

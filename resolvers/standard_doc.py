@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, Integer, Numeric, String, Text
-
-from resolvers.exchange import EXCHANGE_COLUMNS, UTCDateTime
+from resolvers.exchange import EXCHANGE_COLUMNS, column_kind
 from resolvers.registry import SOURCES
 
 CHECKS = {
@@ -53,24 +51,11 @@ and never published as open data.
 
 
 def _type(column: Any) -> str:
-    kind = column.type
-    if isinstance(kind, UTCDateTime):
-        return "instant"
-    if isinstance(kind, Date):
-        return "date"
-    if isinstance(kind, Boolean):
-        return "boolean"
-    if isinstance(kind, Integer):
-        return "integer"
-    if isinstance(kind, Numeric):
-        return f"decimal({kind.precision},{kind.scale})"
-    if isinstance(kind, JSON):
-        return "object" if column.info.get("json") == "object" else "list"
-    if isinstance(kind, Text):
-        return "text"
-    if isinstance(kind, String):
-        return f"text({kind.length})"
-    return str(kind)
+    kind = column_kind(column)
+    if kind == "decimal":
+        return f"decimal({column.type.precision},{column.type.scale})"
+    length = getattr(column.type, "length", None)
+    return f"text({length})" if kind == "text" and length else kind
 
 
 def _rule(info: dict[str, Any]) -> str:

@@ -14,11 +14,9 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Literal, cast
 
 import orjson
-from sqlalchemy import JSON, Boolean, Date, Integer, Numeric, String
-from sqlalchemy.types import TypeEngine
 
 from resolvers.connectors.base import BadRequest, Filter, Op, Row, check_request
-from resolvers.exchange import UTCDateTime
+from resolvers.exchange import column_kind
 from resolvers.registry import SOURCES
 
 Kind = Literal["instant", "date", "decimal", "boolean", "integer", "string", "json"]
@@ -67,27 +65,19 @@ def codec(source: str, table: str) -> TableCodec:
         raise BadRequest(f"source {source!r} has no table {table!r}")
     model = tables[table]
     columns = model.__table__.columns  # type: ignore[attr-defined]
-    return TableCodec(table, {column.name: _kind(column.type) for column in columns})
+    return TableCodec(table, {c.name: WIRE_KINDS[column_kind(c)] for c in columns})
 
 
-def _kind(type_: TypeEngine[Any]) -> Kind:
-    # Order matters: the more specific types come first.
-    if isinstance(type_, UTCDateTime):
-        return "instant"
-    if isinstance(type_, Date):
-        return "date"
-    if isinstance(type_, Boolean):
-        return "boolean"
-    if isinstance(type_, Integer):
-        return "integer"
-    if isinstance(type_, Numeric) and type_.asdecimal:
-        return "decimal"
-    if isinstance(type_, String):
-        return "string"
-    if isinstance(type_, JSON):
-        return "json"
-    # A new column type needs its own rule here rather than a silent guess.
-    raise TypeError(f"no wire encoding for column type {type_!r}")
+WIRE_KINDS: dict[str, Kind] = {
+    "instant": "instant",
+    "date": "date",
+    "boolean": "boolean",
+    "integer": "integer",
+    "decimal": "decimal",
+    "text": "string",
+    "list": "json",
+    "object": "json",
+}
 
 
 class TableCodec:

@@ -13,10 +13,9 @@ from decimal import Decimal
 from typing import Any
 
 import strawberry
-from sqlalchemy import JSON, Boolean, Date, Integer, Numeric
 from strawberry.scalars import JSON as JSONScalar
 
-from resolvers.exchange import ExchangeRecord, UTCDateTime
+from resolvers.exchange import ExchangeRecord, column_kind
 from resolvers.graph import ids
 from resolvers.masking import mask
 from resolvers.registry import SOURCES
@@ -42,22 +41,20 @@ class TableInfo:
     blank: dict[str, None]  # every field as null: what a row lacks stays null
 
 
+PYTHON_TYPES: dict[str, Any] = {
+    "instant": datetime,
+    "date": date,
+    "boolean": bool,
+    "integer": int,
+    "decimal": Decimal,
+    "text": str,
+    "list": list[str],
+    "object": JSONScalar,
+}
+
+
 def _python_type(column: Any) -> Any:
-    kind = column.type
-    if isinstance(kind, UTCDateTime):
-        py: Any = datetime
-    elif isinstance(kind, Date):
-        py = date
-    elif isinstance(kind, Boolean):
-        py = bool
-    elif isinstance(kind, Integer):
-        py = int
-    elif isinstance(kind, Numeric):
-        py = Decimal
-    elif isinstance(kind, JSON):
-        py = JSONScalar if column.info.get("json") == "object" else list[str]
-    else:
-        py = str
+    py = PYTHON_TYPES[column_kind(column)]
     return py | None if column.nullable or column.info.get("personal") else py
 
 
