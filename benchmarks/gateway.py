@@ -97,15 +97,24 @@ def page_sql(table: str) -> str:
     return _sql[key]
 
 
+def _sql_type(table: str, column: str) -> str:
+    """The column's SQL type as the gateway's statements cast array parameters to it."""
+    from sqlalchemy.dialects import postgresql
+
+    from resolvers.registry import SOURCES
+
+    model = next(s.tables[table] for s in SOURCES.values() if table in s.tables)
+    return str(model.__table__.c[column].type.compile(dialect=postgresql.dialect()))  # type: ignore[attr-defined]
+
+
 def lookup_sql(table: str, column: str, count: int) -> str:
     """SqlConnector.lookup without a cap: every row whose ``column`` is one of ``count`` keys."""
     key = ("lookup", table, column, count)
     if key not in _sql:
         cols = ", ".join(f"{table}.{c}" for c in COLUMNS[table])
-        keys = ", ".join(f"${n}::VARCHAR" for n in range(2, count + 2))
         _sql[key] = (
             f"SELECT {cols} FROM {table} WHERE {table}.cd_operation != $1::VARCHAR "  # noqa: S608  # our own table names
-            f"AND {table}.{column} IN ({keys}) ORDER BY {table}.id"
+            f"AND {table}.{column} = ANY ($2::{_sql_type(table, column)}[]) ORDER BY {table}.id"
         )
     return _sql[key]
 
@@ -116,12 +125,12 @@ def capped_sql(table: str, column: str, count: int) -> str:
     if key not in _sql:
         outer = ", ".join(f"anon_1.{c}" for c in COLUMNS[table])
         inner = ", ".join(f"{table}.{c} AS {c}" for c in COLUMNS[table])
-        keys = ", ".join(f"${n}::VARCHAR" for n in range(3, count + 3))
+        keys = f"$2::{_sql_type(table, column)}[]"
         _sql[key] = (
             f"SELECT {outer} FROM (SELECT {inner}, row_number() OVER "  # noqa: S608  # our own table names
             f"(PARTITION BY {table}.{column} ORDER BY {table}.id) AS _rank FROM {table} "
-            f"WHERE {table}.cd_operation != $1::VARCHAR AND {table}.{column} IN ({keys})) "
-            f"AS anon_1 WHERE anon_1._rank <= $2::INTEGER ORDER BY anon_1.id"
+            f"WHERE {table}.cd_operation != $1::VARCHAR AND {table}.{column} = ANY ({keys})) "
+            f"AS anon_1 WHERE anon_1._rank <= $3::INTEGER ORDER BY anon_1.id"
         )
     return _sql[key]
 
@@ -142,7 +151,7 @@ class Pools:
         grouped: dict[str, list[Record]] = defaultdict(list)
         if keys:
             sql = capped_sql(table, column, len(keys))
-            for row in await self.fetch(source, sql, "d", per_key, *keys):
+            for row in await self.fetch(source, sql, "d", list(keys), per_key):
                 grouped[row[column]].append(row)
         return grouped
 
@@ -152,7 +161,7 @@ class Pools:
         """The highest-id row per key (a DataLoader batch of a single-object field)."""
         if not keys:
             return {}
-        rows = await self.fetch(source, lookup_sql(table, column, len(keys)), "d", *keys)
+        rows = await self.fetch(source, lookup_sql(table, column, len(keys)), "d", list(keys))
         return {row[column]: row for row in rows}  # ascending ids: the last one wins
 
 

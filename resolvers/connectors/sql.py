@@ -6,7 +6,8 @@ from collections.abc import Hashable, Sequence
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]  # no stubs; only its error class is used
-from sqlalchemy import ColumnElement, Table, func, select
+from sqlalchemy import ColumnElement, Table, any_, bindparam, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -47,7 +48,7 @@ class SqlConnector:
             if f.op == "eq":
                 conditions.append(column == f.value)
             elif f.op == "in":
-                conditions.append(column.in_(list(f.value)))
+                conditions.append(self._among(column, list(f.value)))
             elif f.op == "gte":
                 conditions.append(column >= f.value)
             elif f.op == "lte":
@@ -55,6 +56,13 @@ class SqlConnector:
             else:
                 conditions.append(column.startswith(str(f.value), autoescape=True))
         return conditions
+
+    def _among(self, column: Any, values: list[Any]) -> ColumnElement[bool]:
+        """``column IN values``; on PostgreSQL one array parameter, so a look-up of 500 keys
+        compiles as fast as one of 5 (compiling expanded IN lists was the gateway's top cost)."""
+        if self.engine.dialect.name == "postgresql":
+            return column == any_(bindparam(None, values, type_=ARRAY(column.type)))  # type: ignore[no-any-return]
+        return column.in_(values)  # type: ignore[no-any-return]
 
     async def _rows(self, stmt: Any) -> list[Row]:
         try:
@@ -105,7 +113,7 @@ class SqlConnector:
         check_request(core.c.keys(), table, (column,), ())
         if not keys:
             return []
-        conditions = [*self._where(core, where), core.c[column].in_(list(keys))]
+        conditions = [*self._where(core, where), self._among(core.c[column], list(keys))]
         if per_key is None:
             return await self._rows(select(core).where(*conditions).order_by(core.c.id))
         # Both backends have window functions: the cap is applied in one statement.
