@@ -496,9 +496,7 @@ async def check_same_sql(urls: dict[str, str]) -> dict[str, int]:
             seen.clear()
             asyncpg.Connection.fetch = recording_fetch  # type: ignore[method-assign]
             try:
-                result = await schema.execute(
-                    query, context_value=Context(settings=settings, sources=sources.for_request())
-                )
+                result = await schema.execute(query, context_value=Context.new(sources))
             finally:
                 asyncpg.Connection.fetch = original_fetch  # type: ignore[method-assign]
             if result.errors:

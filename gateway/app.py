@@ -51,12 +51,7 @@ class _GraphQL(GraphQLView):
         )
 
     async def get_context(self, request: Any, response: Any) -> Context:
-        return Context(
-            settings=self.settings,
-            sources=self.sources.for_request(),
-            request=request,
-            response=response,
-        )
+        return Context.new(self.sources, request, response)
 
 
 async def _redis_state(url: str) -> str:

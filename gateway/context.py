@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.settings import Settings
-from gateway.sources import RequestSources
+from gateway.sources import RequestSources, Sources
 from resolvers.graph.loaders import Loaders
 
 
@@ -20,6 +20,16 @@ class Context:
     response: Any = None
     loaders: Loaders = field(init=False)
     lazy_loads: int = 0  # relation fields loaded one parent at a time (not prefetched)
+
+    @classmethod
+    def new(cls, sources: Sources, request: Any = None, response: Any = None) -> Context:
+        """A fresh context for one request over the process's sources."""
+        return cls(
+            settings=sources.settings,
+            sources=sources.for_request(),
+            request=request,
+            response=response,
+        )
 
     def __post_init__(self) -> None:
         # Loaders are never shared between requests: their caches would leak data across callers.

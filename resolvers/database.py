@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from gateway.settings import SOURCES, Settings
+from gateway.settings import Settings
 
 
 def create_engine(url: str) -> AsyncEngine:
@@ -71,8 +71,3 @@ class SourceDatabases:
             await engine.dispose()
         self._engines.clear()
         self._sessions.clear()
-
-    @staticmethod
-    def names() -> tuple[str, ...]:
-        """The source names, in a fixed order."""
-        return SOURCES

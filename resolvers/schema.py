@@ -12,10 +12,10 @@ from strawberry.types import Info
 
 from gateway.limits import extensions
 from gateway.observability import MaskUnexpected
-from resolvers.connectors.base import Filter, SourceUnavailable
+from resolvers.connectors.base import SourceUnavailable
 from resolvers.graph.errors import InvalidArgument, SourceFailed, is_unexpected
 from resolvers.graph.prefetch import Prefetcher
-from resolvers.graph.relations import attach
+from resolvers.graph.relations import attach, newest
 from resolvers.graph.root import connection_field, find_node
 from resolvers.graph.types import Node, decorate, plain_classes, to_node
 from standard.codes import check_uscc
@@ -48,10 +48,12 @@ def build_schema(
             rows = await loader.load(uscc)
         except SourceUnavailable as exc:
             raise SourceFailed(exc.source) from None
-        # Several providers may register the same subject: the newest record is shown.
-        return (
-            to_node(subject_cls, subject_info, max(rows, key=lambda r: r["id"])) if rows else None
-        )
+        if not rows:
+            return None
+        found = to_node(subject_cls, subject_info, newest(rows))
+        # the dossier's relations are fetched ahead, one look-up each, like a page's
+        await prefetcher.prefetch(info, "subjects", [found], info.selected_fields[0].selections)
+        return found
 
     subject.__annotations__ = {"info": Info, "uscc": str, "return": subject_cls | None}
 
@@ -86,4 +88,4 @@ def schema_sdl() -> str:
     return build_schema().as_str() + "\n"
 
 
-__all__ = ["Filter", "build_schema", "schema_sdl"]
+__all__ = ["build_schema", "schema_sdl"]

@@ -16,8 +16,8 @@ from strawberry.types import Info
 from strawberry.types.nodes import SelectedField, Selection
 
 from resolvers.connectors.base import SourceUnavailable
-from resolvers.graph.relations import MAX_PAGE, RELATIONS, Relation, keys_of
-from resolvers.graph.types import TableInfo, to_node
+from resolvers.graph.relations import MAX_PAGE, RELATIONS, Relation, keys_of, related
+from resolvers.graph.types import TableInfo
 
 PREFETCHED = "_prefetched"
 
@@ -104,18 +104,12 @@ class Prefetcher:
             return
         by_key = dict(zip(keys, groups, strict=True))
         cls = self.classes[rel.target]
-        related: list[Any] = []
+        children: list[Any] = []
         for node in nodes:
             rows = [row for k in keys_of(getattr(node, rel.local)) for row in by_key[k]]
-            value: Any
-            if rel.many:
-                value = [to_node(cls, target, row) for row in rows[:first]]
-                related.extend(value)
-            else:
-                newest = max(rows, key=lambda r: r["id"]) if rows else None
-                value = to_node(cls, target, newest) if newest is not None else None
-                if value is not None:
-                    related.append(value)
+            value = related(rel, cls, target, rows, first)
+            if value is not None:
+                children.extend(value if rel.many else [value])
             node.__dict__.setdefault(PREFETCHED, {})[slot] = value
         nested = [s for field in fields for s in field.selections]
-        await self.prefetch(info, rel.target, related, nested)
+        await self.prefetch(info, rel.target, children, nested)

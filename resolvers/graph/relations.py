@@ -78,6 +78,20 @@ def keys_of(value: Any) -> list[Hashable]:
     return list(value) if isinstance(value, list) else [value]
 
 
+def newest(rows: list[Row]) -> Row:
+    """Several rows may share a key (versions, or several providers): the newest wins."""
+    return max(rows, key=lambda r: r["id"])
+
+
+def related(
+    rel: Relation, target: type, info_of: TableInfo, rows: list[Row], first: int | None
+) -> Any:
+    """A relation field's value for one parent: its first rows, or its newest row."""
+    if rel.many:
+        return [to_node(target, info_of, row) for row in rows[:first]]
+    return to_node(target, info_of, newest(rows)) if rows else None
+
+
 def _prefetched(node: Any, slot: tuple[str, int | None]) -> Any:
     found = node.__dict__.get("_prefetched", {}).get(slot, _MISSING)
     if isinstance(found, SourceUnavailable):
@@ -106,7 +120,7 @@ def _resolver(rel: Relation, target: type, info_of: TableInfo) -> Any:
 
         async def load_many(self: Any, info: Info[Any, None], first: int) -> list[Any]:
             rows = await load(info, keys_of(getattr(self, rel.local)), first)
-            return [to_node(target, info_of, row) for row in rows[:first]]
+            return related(rel, target, info_of, rows, first)  # type: ignore[no-any-return]
 
         def many(self: Any, info: Info[Any, None], first: int) -> Any:
             check_first(first)
@@ -118,8 +132,7 @@ def _resolver(rel: Relation, target: type, info_of: TableInfo) -> Any:
 
     async def load_one(self: Any, info: Info[Any, None]) -> Any:
         rows = await load(info, keys_of(getattr(self, rel.local)), None)
-        # Several rows may share a key (versions, or several providers): the newest wins.
-        return to_node(target, info_of, max(rows, key=lambda r: r["id"])) if rows else None
+        return related(rel, target, info_of, rows, None)
 
     def one(self: Any, info: Info[Any, None]) -> Any:
         found = _prefetched(self, (rel.field, None))

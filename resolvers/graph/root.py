@@ -13,7 +13,7 @@ from resolvers.graph import ids
 from resolvers.graph.errors import InvalidArgument, SourceFailed
 from resolvers.graph.prefetch import Prefetcher, child
 from resolvers.graph.relations import MAX_PAGE
-from resolvers.graph.types import Node, TableInfo, to_node
+from resolvers.graph.types import TableInfo, to_node
 from standard.workdays import SHANGHAI
 
 # Columns a list can be filtered on (equality), where the table has them; never personal ones.
@@ -231,4 +231,4 @@ async def find_node(
     return found
 
 
-__all__ = ["Node", "PageInfo", "connection_field", "find_node"]
+__all__ = ["PageInfo", "connection_field", "find_node"]

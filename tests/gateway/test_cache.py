@@ -54,7 +54,7 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
 
 
 async def run(schema: Any, sources: Sources, query: str, **variables: Any) -> tuple[Any, int]:
-    context = Context(settings=sources.settings, sources=sources.for_request())
+    context = Context.new(sources)
     result = await schema.execute(query, variable_values=variables, context_value=context)
     assert not result.errors, result.errors
     return result.data, sum(context.sources.calls.values())

@@ -12,17 +12,13 @@ from gateway.context import Context
 from gateway.settings import Settings
 from gateway.sources import Sources
 from resolvers.exchange import EXCHANGE_COLUMNS
+from resolvers.graph.prefetch import camel
 from resolvers.graph.relations import RELATIONS
 from resolvers.registry import SOURCES
 from resolvers.schema import build_schema
 
 schema = build_schema()
 TABLES = [table for source in SOURCES.values() for table in source.tables]
-
-
-def camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -33,7 +29,7 @@ async def sources(seeded_settings: Settings) -> AsyncIterator[Sources]:
 
 
 async def run(sources: Sources, query: str) -> dict[str, Any]:
-    context = Context(settings=sources.settings, sources=sources.for_request())
+    context = Context.new(sources)
     result = await schema.execute(query, context_value=context)
     assert not result.errors, result.errors
     assert result.data is not None

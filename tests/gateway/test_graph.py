@@ -38,7 +38,7 @@ async def sources(seeded_settings: Settings) -> AsyncIterator[Sources]:
 
 
 async def run(sources: Sources, query: str, **variables: Any) -> tuple[dict[str, Any], Context]:
-    context = Context(settings=sources.settings, sources=sources.for_request())
+    context = Context.new(sources)
     result = await schema.execute(query, variable_values=variables, context_value=context)
     body: dict[str, Any] = {"data": result.data}
     if result.errors:
@@ -94,8 +94,9 @@ async def test_subject_dossier_joins_every_source(sources: Sources) -> None:
         creditRatings(first: 10) { rating } actions(first: 10) { kind } } }"""
     found = []
     for uscc in usccs:
-        body, _ = await run(sources, query, uscc=uscc)
+        body, context = await run(sources, query, uscc=uscc)
         assert "errors" not in body, body["errors"]
+        assert context.lazy_loads == 0  # the dossier's relations are fetched ahead
         found.append(body["data"]["subject"])
     assert all(s["uscc"] in usccs for s in found)
     assert any(s["licences"] for s in found) and any(s["creditRatings"] for s in found)

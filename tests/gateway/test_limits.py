@@ -19,7 +19,7 @@ production = build_schema(production=True)
 async def run(schema: Any, query: str, settings: Settings, **variables: Any) -> Any:
     sources = Sources(settings)
     try:
-        context = Context(settings=settings, sources=sources.for_request())
+        context = Context.new(sources)
         return await schema.execute(query, variable_values=variables, context_value=context)
     finally:
         await sources.close()

@@ -24,7 +24,7 @@ DOSSIER = """{ subjects(first: 30) { totalCount edges { node { uscc name
 async def answer(settings: Settings) -> tuple[Any, dict[str, int]]:
     sources = Sources(settings)
     try:
-        context = Context(settings=settings, sources=sources.for_request())
+        context = Context.new(sources)
         result = await schema.execute(DOSSIER, context_value=context)
         assert not result.errors, result.errors
         return result.data, dict(context.sources.calls)

@@ -39,7 +39,7 @@ async def proxied(seeded_pg: Settings) -> AsyncIterator[tuple[Sources, Proxy]]:
 
 
 async def run(sources: Sources) -> tuple[dict[str, Any], list[Any], float]:
-    context = Context(settings=sources.settings, sources=sources.for_request())
+    context = Context.new(sources)
     start = time.monotonic()
     result = await schema.execute(QUERY, context_value=context)
     return result.data or {}, list(result.errors or []), time.monotonic() - start
