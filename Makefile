@@ -5,7 +5,8 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 # The demo runs on the embedded defaults: SQLite files under var/, in-process caches.
 DEMO_ENV := env -u JIANGUAN_SUPERVISION_DATABASE_URL -u JIANGUAN_COMPLAINTS_DATABASE_URL \
-	-u JIANGUAN_CREDIT_DATABASE_URL -u JIANGUAN_GOV_SERVICES_DATABASE_URL
+	-u JIANGUAN_CREDIT_DATABASE_URL -u JIANGUAN_GOV_SERVICES_DATABASE_URL \
+	-u JIANGUAN_DATABASE_URL -u JIANGUAN_REDIS_URL
 
 .PHONY: demo test install services lint typecheck unit docs schema client clean
 
@@ -22,6 +23,7 @@ install: $(BIN)/.installed
 demo: install
 	$(DEMO_ENV) $(BIN)/jianguan db upgrade
 	$(DEMO_ENV) $(BIN)/jianguan seed --scale small --if-empty
+	$(DEMO_ENV) $(BIN)/jianguan demo-credentials
 	$(DEMO_ENV) $(BIN)/jianguan serve --port $(PORT)
 
 services:

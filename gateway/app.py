@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
+from opentelemetry.sdk.trace import TracerProvider
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
@@ -16,19 +18,26 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from gateway.auth_http import Guard
+from gateway.auth_http import routes as auth_routes
 from gateway.cache import MemoryStore, RedisStore, cache_extension
 from gateway.context import Context
 from gateway.http import Deadline, GraphQLView
 from gateway.observability import RequestIds, metrics
 from gateway.persisted import PersistedQueries
+from gateway.principal import caller
+from gateway.services import Services
 from gateway.settings import Settings
 from gateway.sources import Sources
+from gateway.tracing import Tracing, configure_tracing
 from resolvers.connectors.base import SourceUnavailable
 from resolvers.schema import build_schema
 
 
 class _GraphQL(GraphQLView):
-    def __init__(self, sources: Sources, settings: Settings) -> None:
+    def __init__(
+        self, sources: Sources, settings: Settings, services: Services, *, tracing: bool = False
+    ) -> None:
         production = settings.environment == "production"
         cache = None
         if settings.public_cache_seconds:
@@ -40,18 +49,21 @@ class _GraphQL(GraphQLView):
                 namespace=hashlib.sha256(sources_read).hexdigest(),
             )
         super().__init__(
-            build_schema(production=production, cache=cache),
+            build_schema(production=production, cache=cache, tracing=tracing),
             graphql_ide=None if production else "graphiql",
             allow_queries_via_get=True,  # queries only: Strawberry refuses mutations over GET
         )
         self.sources = sources
         self.settings = settings
+        self.services = services
         self.persisted = PersistedQueries.from_paths(
             settings.persisted_queries, only=settings.persisted_only
         )
 
     async def get_context(self, request: Any, response: Any) -> Context:
-        return Context.new(self.sources, request, response)
+        # The Guard in front named the caller; their scope is decided here, once.
+        scope = await self.services.policies.scope(caller.get())
+        return Context.new(self.sources, request, response, scope=scope, services=self.services)
 
 
 async def _redis_state(url: str) -> str:
@@ -65,14 +77,28 @@ async def _redis_state(url: str) -> str:
     return "ok"
 
 
-def create_app(settings: Settings, sources: Sources | None = None) -> Starlette:
-    """Build the application; connectors are closed on shutdown."""
+def create_app(
+    settings: Settings,
+    sources: Sources | None = None,
+    *,
+    tracer_provider: TracerProvider | None = None,
+    services: Services | None = None,
+) -> Starlette:
+    """Build the application; connectors, the gateway's services and a tracer provider it
+    made are closed on shutdown."""
     live = sources if sources is not None else Sources(settings)
+    own = services if services is not None else Services.create(settings)
+    made = configure_tracing(settings) if tracer_provider is None else None
+    provider = tracer_provider if tracer_provider is not None else made
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await own.start()
         yield
+        await own.close()
         await live.close()
+        if made is not None:  # a provider passed in belongs to the caller
+            await asyncio.to_thread(made.shutdown)  # exports the last batch: blocking I/O
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -94,9 +120,12 @@ def create_app(settings: Settings, sources: Sources | None = None) -> Starlette:
             status_code=200 if ready else 503,
         )
 
-    graphql = _GraphQL(live, settings)
+    graphql = _GraphQL(live, settings, own, tracing=provider is not None)
+    guarded = Guard(graphql, own.auth, own.limiter, settings.rate_limit)
     app = Starlette(
         middleware=[
+            # outermost, so the server span covers the rest and sees the X-Request-ID header
+            *([Middleware(Tracing, provider=provider)] if provider is not None else []),
             Middleware(RequestIds),
             Middleware(Deadline, seconds=settings.request_timeout),
         ],
@@ -104,10 +133,12 @@ def create_app(settings: Settings, sources: Sources | None = None) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/graphql", guarded, methods=["GET", "POST"]),
+            *auth_routes(own.auth),
         ],
         lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.sources = live
+    app.state.services = own
     return app

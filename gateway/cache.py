@@ -39,6 +39,7 @@ ALLOWED_PARENTS = frozenset(
     | {f"{name}Connection" for name in PUBLIC_TYPES}
     | {f"{name}Edge" for name in PUBLIC_TYPES}
 )
+PUBLIC_TABLES = ("matters", "inspection_items", "officers", "departments", "licensing_items")
 MAX_ENTRIES = 1_000
 
 
@@ -138,7 +139,11 @@ def cache_extension(
             # Strawberry keeps graphql-core's schema in ``_schema``; TypeInfo needs that one.
             query = context.query
             if document is not None and query and public(context.schema._schema, query, document):
-                key = _key(namespace, query, context.operation_name, context.variables)
+                # What the caller may see of the public tables is part of the key: a policy
+                # that narrowed them for someone must not let them read another's answer.
+                seen = getattr(context.context, "scope", None)
+                visible = "" if seen is None else repr([seen.table(t) for t in PUBLIC_TABLES])
+                key = _key(namespace + visible, query, context.operation_name, context.variables)
                 hit = await store.get(key)
             if hit is not None:
                 context.result = ExecutionResult(data=orjson.loads(hit))

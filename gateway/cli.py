@@ -13,6 +13,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from gateway.audit_cli import audit_app
+from gateway.cli_admin import bootstrap, client_app, party_app, user_app
 from gateway.settings import SOURCES, Settings, SettingsError
 
 T = TypeVar("T")
@@ -24,6 +26,11 @@ docs_app = typer.Typer(help="Generated documentation.")
 app.add_typer(db_app, name="db")
 app.add_typer(holidays_app, name="holidays")
 app.add_typer(docs_app, name="docs")
+app.add_typer(audit_app, name="audit")
+app.add_typer(party_app, name="party")
+app.add_typer(user_app, name="user")
+app.add_typer(client_app, name="client")
+app.command("bootstrap")(bootstrap)
 console = Console()
 errors = Console(stderr=True)
 
@@ -51,20 +58,36 @@ def _sources(source: str | None) -> tuple[str, ...]:
 
 @db_app.command("upgrade")
 def db_upgrade(
-    source: Annotated[str | None, typer.Option(help="Only this source.")] = None,
+    source: Annotated[
+        str | None, typer.Option(help="Only this source, or 'gateway' for the gateway's own.")
+    ] = None,
     revision: Annotated[str, typer.Option(help="Target revision.")] = "head",
 ) -> None:
-    """Create or migrate each source's schema in its own database."""
-    from resolvers.database import SourceDatabases
-    from resolvers.migrate import upgrade
+    """Create or migrate each source's schema in its own database, and the gateway's own."""
+    from gateway.policies import ensure_seed
+    from resolvers.database import SourceDatabases, create_engine
+    from resolvers.migrate import GATEWAY, upgrade
 
     settings = _settings()
+    names = (GATEWAY,) if source == GATEWAY else _sources(source)
+    if source is None:
+        names = (GATEWAY, *names)
 
     async def run() -> None:
         databases = SourceDatabases(settings)
         try:
-            for name in _sources(source):
-                await upgrade(databases.engine(name), name, revision)
+            for name in names:
+                if name == GATEWAY:
+                    engine = create_engine(settings.gateway_url)
+                    try:
+                        await upgrade(engine, name, revision)
+                        added = await ensure_seed(engine)
+                    finally:
+                        await engine.dispose()
+                    if added:
+                        console.print(f"{name}: {added} seed policy line(s) added")
+                else:
+                    await upgrade(databases.engine(name), name, revision)
                 console.print(f"{name}: at {revision}")
         finally:
             await databases.dispose()
@@ -209,6 +232,36 @@ def seed(
         console.print("demo data already present; nothing to do")
         return
     console.print(f"seeded {sum(counts.values()):,} records ({scale}, seed {seed_value})")
+
+
+@app.command("demo-credentials")
+def demo_credentials(
+    output: Annotated[Path, typer.Option(help="Where to write.")] = Path(
+        "var/demo-credentials.json"
+    ),
+) -> None:
+    """Create the demo's principals and grants, and write a ready token for each."""
+    from demo.principals import demo_credentials as make
+    from demo.principals import write_credentials
+    from gateway.services import Services
+
+    settings = _settings()
+
+    async def run() -> Any:
+        services = Services.create(settings)
+        try:
+            return await make(services)
+        finally:
+            await services.close()
+
+    made = _run(run())
+    write_credentials(made, output)
+    table = Table(title=f"Demo principals (tokens valid 12 h; full list in {output})")
+    for column in ("name", "kind", "role", "party / USCC", "token"):
+        table.add_column(column)
+    for c in made:
+        table.add_row(c.name, c.kind, c.role or "", c.uscc or c.party, c.token[:12] + "…")
+    console.print(table)
 
 
 @holidays_app.command("check")

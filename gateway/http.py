@@ -20,6 +20,7 @@ from strawberry.asgi import GraphQL
 from strawberry.types import ExecutionResult
 
 from gateway.persisted import PersistedQueries
+from gateway.principal import caller
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
@@ -48,7 +49,7 @@ class GraphQLView(GraphQL[Any, None]):
         data = await super().parse_http_body(request)
         if isinstance(data, list):
             raise HTTPException(400, "Batched requests are not accepted; send one operation.")
-        return self.persisted.resolve(data)
+        return self.persisted.resolve(data, only=caller.get().persisted_only)
 
     async def process_result(self, request: Request, result: ExecutionResult) -> Any:
         _media.set(negotiate(request.headers.get("accept")))

@@ -55,9 +55,21 @@ class Settings:
     source_api_token: str | None = field(default=None, repr=False)
     source_timeout: float = 3.0
     request_timeout: float = 10.0
+    otel_endpoint: str | None = None
     persisted_queries: tuple[Path, ...] = (CLIENT_OPERATIONS,)
     persisted_only: bool = False
     public_cache_seconds: int = 60
+    gateway_url: str = ""
+    password_max_age_days: int = 90
+    lockout_attempts: int = 5
+    lockout_minutes: int = 15
+    session_idle_minutes: int = 30
+    session_max_hours: int = 12
+    token_minutes: int = 15
+    rate_limit: str = "600/minute"
+    audit_retention_days: int = 180
+    audit_checkpoint_every: int = 1000
+    audit_key_file: Path | None = None
 
     def __post_init__(self) -> None:
         urls = {name: _default_url(self.var_dir, name) for name in SOURCES}
@@ -72,6 +84,12 @@ class Settings:
             raise SettingsError(f"unknown source(s) {sorted(unknown)}; sources are {SOURCES}")
         reads.update({k: normalise_database_url(v) for k, v in self.read_urls.items()})
         object.__setattr__(self, "read_urls", reads)
+        gateway = self.gateway_url or _default_url(self.var_dir, "gateway")
+        object.__setattr__(self, "gateway_url", normalise_database_url(gateway))
+        if self.audit_retention_days < 180:
+            raise SettingsError(
+                "JIANGUAN_AUDIT_RETENTION_DAYS must be at least 180 (Cybersecurity Law, 6 months)"
+            )
 
     def database_url(self, source: str) -> str:
         """The database URL of one source."""
@@ -125,6 +143,7 @@ class Settings:
             source_api_token=get("SOURCE_API_TOKEN"),
             source_timeout=_seconds(get("SOURCE_TIMEOUT"), 3.0, "SOURCE_TIMEOUT"),
             request_timeout=_seconds(get("REQUEST_TIMEOUT"), 10.0, "REQUEST_TIMEOUT"),
+            otel_endpoint=_http_url(get("OTEL_ENDPOINT"), "OTEL_ENDPOINT"),
             persisted_queries=(
                 CLIENT_OPERATIONS,
                 *(Path(p) for p in (get("PERSISTED_QUERIES") or "").split(os.pathsep) if p),
@@ -133,6 +152,21 @@ class Settings:
             public_cache_seconds=_int(
                 get("PUBLIC_CACHE_SECONDS"), 60, "PUBLIC_CACHE_SECONDS", minimum=0
             ),
+            gateway_url=get("DATABASE_URL") or "",
+            password_max_age_days=_int(get("PASSWORD_MAX_AGE_DAYS"), 90, "PASSWORD_MAX_AGE_DAYS"),
+            lockout_attempts=_int(get("LOCKOUT_ATTEMPTS"), 5, "LOCKOUT_ATTEMPTS"),
+            lockout_minutes=_int(get("LOCKOUT_MINUTES"), 15, "LOCKOUT_MINUTES"),
+            session_idle_minutes=_int(get("SESSION_IDLE_MINUTES"), 30, "SESSION_IDLE_MINUTES"),
+            session_max_hours=_int(get("SESSION_MAX_HOURS"), 12, "SESSION_MAX_HOURS"),
+            token_minutes=_int(get("TOKEN_MINUTES"), 15, "TOKEN_MINUTES"),
+            rate_limit=_rate(get("RATE_LIMIT"), "600/minute", "RATE_LIMIT"),
+            audit_retention_days=_int(
+                get("AUDIT_RETENTION_DAYS"), 180, "AUDIT_RETENTION_DAYS", minimum=180
+            ),
+            audit_checkpoint_every=_int(
+                get("AUDIT_CHECKPOINT_EVERY"), 1000, "AUDIT_CHECKPOINT_EVERY"
+            ),
+            audit_key_file=Path(key) if (key := get("AUDIT_KEY_FILE")) else None,
         )
 
 
@@ -146,6 +180,18 @@ def _int(value: str | None, default: int, name: str, *, minimum: int = 1) -> int
     if number < minimum:
         raise SettingsError(f"JIANGUAN_{name} must be at least {minimum}, not {number}")
     return number
+
+
+def _rate(value: str | None, default: str, name: str) -> str:
+    from gateway.ratelimit import parse_rate
+
+    text = value or default
+    try:
+        return parse_rate(text)
+    except ValueError:
+        raise SettingsError(
+            f"JIANGUAN_{name} must be a rate such as '600/minute', not {text!r}"
+        ) from None
 
 
 def _seconds(value: str | None, default: float, name: str) -> float:
@@ -168,3 +214,9 @@ def _flag(value: str | None, name: str) -> bool:
     if value.lower() in ("0", "false", "no", "off"):
         return False
     raise SettingsError(f"JIANGUAN_{name} must be true or false, not {value!r}")
+
+
+def _http_url(value: str | None, name: str) -> str | None:
+    if value is not None and not value.startswith(("http://", "https://")):
+        raise SettingsError(f"JIANGUAN_{name} must be an http(s):// URL, not {value!r}")
+    return value

@@ -8,9 +8,11 @@ not one per field. Counting wraps the guarded connectors per request, for tests 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from purgatory import AsyncCircuitBreakerFactory
@@ -23,11 +25,13 @@ from tenacity import (
 )
 
 from gateway.observability import BREAKER_OPEN, SOURCE_CALLS
+from gateway.scope import DENY, Scope
 from gateway.settings import SOURCES, Settings
+from gateway.tracing import source_span
 from resolvers.connectors.base import (
     BadRequest,
+    Condition,
     Connector,
-    Filter,
     Page,
     PageRequest,
     Row,
@@ -35,6 +39,7 @@ from resolvers.connectors.base import (
 )
 from resolvers.connectors.sql import SqlConnector
 from resolvers.database import create_engine
+from resolvers.masking import PERSONAL, mask_row
 
 T = TypeVar("T")
 RETRIES = 2
@@ -65,34 +70,45 @@ class Guarded:
         self.timeout = timeout
         self.breakers = breakers
 
-    async def call(self, make: Callable[[], Awaitable[T]]) -> T:
+    async def call(
+        self,
+        make: Callable[[], Awaitable[T]],
+        *,
+        operation: str = "read",
+        table: str | None = None,
+    ) -> T:
         """Run one read through the breaker; retries share one deadline, never exceed it."""
-        started = time.perf_counter()
-        outcome = "error"
-        try:
-            breaker = await self.breakers.get_breaker(self.source)
-            async with breaker, asyncio.timeout(self.timeout):
-                async for attempt in AsyncRetrying(
-                    retry=retry_if_exception_type(SourceUnavailable),
-                    stop=stop_after_attempt(RETRIES + 1),
-                    wait=wait_exponential(multiplier=0.05, max=0.5),
-                    reraise=True,
-                ):
-                    with attempt:
-                        result = await make()
-                        outcome = "ok"
-                        BREAKER_OPEN.labels(self.source).set(0)
-                        return result
-        except OpenedState:
-            outcome = "breaker_open"
-            BREAKER_OPEN.labels(self.source).set(1)
-            raise SourceUnavailable(self.source, "circuit open after repeated failures") from None
-        except TimeoutError:
-            outcome = "timeout"
-            raise SourceUnavailable(self.source, f"no answer within {self.timeout:g} s") from None
-        finally:
-            SOURCE_CALLS.labels(self.source, outcome).observe(time.perf_counter() - started)
-        raise AssertionError("unreachable")  # pragma: no cover  # AsyncRetrying re-raises
+        with source_span(self.source, operation, table=table):
+            started = time.perf_counter()
+            outcome = "error"
+            try:
+                breaker = await self.breakers.get_breaker(self.source)
+                async with breaker, asyncio.timeout(self.timeout):
+                    async for attempt in AsyncRetrying(
+                        retry=retry_if_exception_type(SourceUnavailable),
+                        stop=stop_after_attempt(RETRIES + 1),
+                        wait=wait_exponential(multiplier=0.05, max=0.5),
+                        reraise=True,
+                    ):
+                        with attempt:
+                            result = await make()
+                            outcome = "ok"
+                            BREAKER_OPEN.labels(self.source).set(0)
+                            return result
+            except OpenedState:
+                outcome = "breaker_open"
+                BREAKER_OPEN.labels(self.source).set(1)
+                raise SourceUnavailable(
+                    self.source, "circuit open after repeated failures"
+                ) from None
+            except TimeoutError:
+                outcome = "timeout"
+                raise SourceUnavailable(
+                    self.source, f"no answer within {self.timeout:g} s"
+                ) from None
+            finally:
+                SOURCE_CALLS.labels(self.source, outcome).observe(time.perf_counter() - started)
+            raise AssertionError("unreachable")  # pragma: no cover  # AsyncRetrying re-raises
 
 
 class Sources:
@@ -109,9 +125,9 @@ class Sources:
             for name, c in made.items()
         }
 
-    def for_request(self) -> RequestSources:
-        """A per-request view that counts round trips."""
-        return RequestSources(self)
+    def for_request(self, scope: Scope = DENY) -> RequestSources:
+        """A per-request view that applies the caller's scope and counts round trips."""
+        return RequestSources(self, scope)
 
     async def close(self) -> None:
         """Close every connector."""
@@ -120,15 +136,48 @@ class Sources:
 
 
 class RequestSources:
-    """The sources as one request uses them; ``calls`` counts round trips per source."""
+    """The sources as one request may see them.
 
-    def __init__(self, sources: Sources) -> None:
+    Every read carries the caller's scope as a condition, so rows outside it never leave the
+    source, and every row's personal fields are masked here unless the scope shows them: one
+    place, so lists, ``node``, nested joins and counts agree. A table the caller may not see
+    costs no round trip. ``calls`` counts round trips per source; ``reads`` records the tables,
+    providers and rows read, for the audit log.
+    """
+
+    def __init__(self, sources: Sources, scope: Scope = DENY) -> None:
         self.sources = sources
+        self.scope = scope
         self.calls: Counter[str] = Counter()
+        self.reads: dict[str, Read] = {}
 
     def _guarded(self, source: str) -> Guarded:
         self.calls[source] += 1
         return self.sources.guarded[source]
+
+    def _scoped(self, table: str, where: Sequence[Condition]) -> tuple[Condition, ...] | None:
+        seen = self.scope.table(table)
+        if not seen.visible:
+            return None
+        condition = seen.condition
+        return (*where, condition) if condition is not None else tuple(where)
+
+    def _release(self, table: str, rows: list[Row]) -> list[Row]:
+        seen = self.scope.table(table)
+        read = self.reads.setdefault(table, Read())
+        read.rows += len(rows)
+        personal = PERSONAL.get(table)
+        for row in rows:
+            read.providers.add(row.get("provider"))
+            if personal:
+                mask_row(table, row, seen.clear_for(row) if seen.shows_any else ())
+        return rows
+
+    def note(self, resource: str, rows: int, providers: Iterable[str]) -> None:
+        """Record a read that did not go through a source (the audit log), for auditing."""
+        read = self.reads.setdefault(resource, Read())
+        read.rows += rows
+        read.providers.update(providers)
 
     async def lookup(
         self,
@@ -137,29 +186,57 @@ class RequestSources:
         column: str,
         keys: Sequence[Hashable],
         *,
-        where: Sequence[Filter] = (),
+        where: Sequence[Condition] = (),
         per_key: int | None = None,
     ) -> list[Row]:
         """Batch look-up by key (what DataLoaders call)."""
+        scoped = self._scoped(table, where)
+        if scoped is None or not keys:
+            return []
         guarded = self._guarded(source)
-        return await guarded.call(
-            lambda: guarded.inner.lookup(table, column, keys, where=where, per_key=per_key)
+        rows = await guarded.call(
+            lambda: guarded.inner.lookup(table, column, keys, where=scoped, per_key=per_key),
+            operation="lookup",
+            table=table,
         )
+        return self._release(table, rows)
 
     async def page(self, source: str, table: str, request: PageRequest) -> Page:
         """One keyset page."""
+        scoped = self._scoped(table, request.where)
+        if scoped is None:
+            return Page([], has_next=False, has_previous=False)
         guarded = self._guarded(source)
-        return await guarded.call(lambda: guarded.inner.page(table, request))
+        page = await guarded.call(
+            lambda: guarded.inner.page(table, dataclasses.replace(request, where=scoped)),
+            operation="page",
+            table=table,
+        )
+        self._release(table, page.rows)
+        return page
 
-    async def count(self, source: str, table: str, where: Sequence[Filter] = ()) -> int:
-        """How many rows match."""
+    async def count(self, source: str, table: str, where: Sequence[Condition] = ()) -> int:
+        """How many rows match, of those the caller may see."""
+        scoped = self._scoped(table, where)
+        if scoped is None:
+            return 0
         guarded = self._guarded(source)
-        return await guarded.call(lambda: guarded.inner.count(table, where))
+        return await guarded.call(
+            lambda: guarded.inner.count(table, scoped), operation="count", table=table
+        )
 
     async def ping(self, source: str) -> None:
         """Whether a source answers (for /readyz)."""
         guarded = self._guarded(source)
-        await guarded.call(guarded.inner.ping)
+        await guarded.call(guarded.inner.ping, operation="ping")
+
+
+@dataclass(slots=True)
+class Read:
+    """What one request read from one table."""
+
+    rows: int = 0
+    providers: set[Any] = field(default_factory=set)
 
 
 Any_ = Any  # re-exported for callers typing loosely

@@ -7,9 +7,23 @@ to tell records apart and nothing that identifies a person.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from resolvers.registry import SOURCES
+
 HIDDEN = "***"
+
+PERSONAL: Mapping[str, Mapping[str, str | None]] = {
+    table: {
+        c.name: c.info.get("check")
+        for c in model.__table__.columns  # type: ignore[attr-defined]
+        if c.info.get("personal")
+    }
+    for source in SOURCES.values()
+    for table, model in source.tables.items()
+}
+"""Every table of the data standard: its personal columns and their checks."""
 
 
 def mask_name(value: str) -> str:
@@ -52,3 +66,11 @@ def mask(column: str, check: str | None, value: Any) -> Any:
     if column.endswith(("_name", "legal_representative")):
         return mask_name(text)
     return HIDDEN
+
+
+def mask_row(table: str, row: dict[str, Any], clear: Iterable[str] = ()) -> None:
+    """Mask, in place, every personal field of ``row`` not shown in ``clear``."""
+    shown = frozenset(clear)
+    for name, check in PERSONAL[table].items():
+        if name in row and name not in shown:
+            row[name] = mask(name, check, row[name])

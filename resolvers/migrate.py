@@ -6,12 +6,25 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection
+from sqlalchemy import Connection, MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from resolvers import migrations
 
 MIGRATIONS = Path(migrations.__file__).parent
+GATEWAY = "gateway"
+"""The gateway's own database (identities, grants, audit) migrates beside the four sources."""
+
+
+def metadata_of(name: str) -> MetaData:
+    """The models of a source database, or of the gateway's own database."""
+    if name == GATEWAY:
+        from gateway.tables import metadata
+
+        return metadata
+    from resolvers.registry import source
+
+    return source(name).metadata
 
 
 def alembic_config(source: str) -> Config:

@@ -12,7 +12,10 @@ from strawberry.types import Info
 
 from gateway.limits import extensions
 from gateway.observability import MaskUnexpected
+from gateway.operation_audit import AuditOperations
+from gateway.tracing import OperationSpan
 from resolvers.connectors.base import SourceUnavailable
+from resolvers.graph import admin, ingest
 from resolvers.graph.errors import InvalidArgument, SourceFailed, is_unexpected
 from resolvers.graph.prefetch import Prefetcher
 from resolvers.graph.relations import attach, newest
@@ -20,7 +23,11 @@ from resolvers.graph.root import connection_field, find_node
 from resolvers.graph.types import Node, decorate, plain_classes, to_node
 from standard.codes import check_uscc
 
-QUERY_DOC = "Root of every query: lists of every table, the subject dossier, and node(id)."
+QUERY_DOC = (
+    "Root of every query: lists of every table, the subject dossier, node(id), and "
+    "administration. What each caller sees is limited by their scope (provider-owns-data)."
+)
+MUTATION_DOC = "Pushing records (R4) and administration: grants, accounts."
 
 
 def _mask_errors() -> MaskErrors:
@@ -28,7 +35,10 @@ def _mask_errors() -> MaskErrors:
 
 
 def build_schema(
-    *, production: bool = False, cache: Callable[[], SchemaExtension] | None = None
+    *,
+    production: bool = False,
+    cache: Callable[[], SchemaExtension] | None = None,
+    tracing: bool = False,
 ) -> strawberry.Schema:
     """Build the types from the tables, join them, and put a root over them."""
     classes, infos = plain_classes()
@@ -69,14 +79,22 @@ def build_schema(
         "holds about it.",
     )
     namespace["node"] = strawberry.field(resolver=node, description="Any object by its global ID.")
+    admin_queries, admin_mutations = admin.fields()
+    namespace.update(admin_queries)
     query = strawberry.type(type("Query", (), namespace), description=QUERY_DOC)
+    mutation = strawberry.type(
+        type("Mutation", (), {**ingest.fields(), **admin_mutations}), description=MUTATION_DOC
+    )
     return strawberry.Schema(
         query=query,
+        mutation=mutation,
         types=[c for c, _ in nodes.values()],
         extensions=[
+            *([OperationSpan] if tracing else []),  # first: its span encloses the others
             *extensions(),
             *([DisableIntrospection] if production else []),
             *([cache] if cache is not None else []),
+            AuditOperations,
             _mask_errors,
         ],
         config=StrawberryConfig(disable_field_suggestions=production),

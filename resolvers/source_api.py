@@ -27,10 +27,11 @@ from gateway.settings import Settings
 from resolvers.connectors import wire
 from resolvers.connectors.base import (
     BadRequest,
-    Filter,
+    Condition,
     PageRequest,
     SourceUnavailable,
     check_request,
+    flat,
 )
 from resolvers.connectors.sql import SqlConnector
 from resolvers.database import SourceDatabases
@@ -192,9 +193,9 @@ async def _body(request: Request, fields: set[str]) -> dict[str, Any]:
     return body
 
 
-def _where(codec: wire.TableCodec, body: Mapping[str, Any]) -> tuple[Filter, ...]:
+def _where(codec: wire.TableCodec, body: Mapping[str, Any]) -> tuple[Condition, ...]:
     where = codec.filters(body.get("where"))
-    for f in where:
+    for f in flat(where):
         if f.op == "in":
             _cap(f"values of 'in' on {f.column!r}", len(f.value))
     return where

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -154,3 +155,73 @@ async def _empty(dbs: SourceDatabases) -> None:
 def data_dir() -> Iterator[Path]:
     """Sample files shipped with the tests."""
     yield Path(__file__).parent / "data"
+
+
+# The gateway's own database (identities, grants, audit). Each test gets a fresh copy of a
+# migrated template: the audit log refuses deletes, so emptying it in place is not an option.
+REDIS_URL = os.environ.get("JIANGUAN_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def gateway_template(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[dict[str, str]]:
+    """A migrated gateway database on each backend, copied for every test."""
+    from resolvers.database import create_engine
+    from resolvers.migrate import GATEWAY
+
+    run = uuid.uuid4().hex[:8]
+    name = f"jg_test_{run}_gateway_tmpl"
+    admin = await _admin()
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    sqlite = tmp_path_factory.mktemp("gateway-tmpl") / "gateway.db"
+    for url in (_pg_url(name), f"sqlite+aiosqlite:///{sqlite}"):
+        engine = create_engine(url)
+        await upgrade(engine, GATEWAY)
+        await engine.dispose()
+    yield {"postgresql": name, "sqlite": str(sqlite)}
+    await _drop({"tmpl": name})
+
+
+@pytest_asyncio.fixture(loop_scope="session", params=["postgresql", "sqlite"])
+async def gateway_url(
+    request: pytest.FixtureRequest, gateway_template: dict[str, str], tmp_path: Path
+) -> AsyncIterator[str]:
+    """A fresh, migrated gateway database URL on each backend, dropped after the test."""
+    if request.param == "sqlite":
+        copy = tmp_path / "gateway.db"
+        shutil.copyfile(gateway_template["sqlite"], copy)
+        yield f"sqlite+aiosqlite:///{copy}"
+        return
+    name = f"jg_test_{uuid.uuid4().hex[:10]}_gateway"
+    admin = await _admin()
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{gateway_template["postgresql"]}"')
+    finally:
+        await admin.close()
+    yield _pg_url(name)
+    await _drop({"db": name})
+
+
+@pytest.fixture
+def pg_gateway_url(gateway_template: dict[str, str]) -> Iterator[str]:
+    """Only PostgreSQL (for tests of several processes sharing one database)."""
+    import asyncio
+
+    name = f"jg_test_{uuid.uuid4().hex[:10]}_gateway"
+
+    async def create() -> None:
+        admin = await _admin()
+        try:
+            await admin.execute(
+                f'CREATE DATABASE "{name}" TEMPLATE "{gateway_template["postgresql"]}"'
+            )
+        finally:
+            await admin.close()
+
+    asyncio.run(create())
+    yield _pg_url(name)
+    asyncio.run(_drop({"db": name}))

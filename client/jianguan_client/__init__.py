@@ -25,6 +25,7 @@ from .credit_records import (
     CreditRecordsPenaltyPublicityEdges,
     CreditRecordsPenaltyPublicityEdgesNode,
 )
+from .enums import RecordStatus, Role
 from .exceptions import (
     GraphQLClientError,
     GraphQLClientGraphQLError,
@@ -57,6 +58,7 @@ from .matters import (
     MattersMattersEdgesNodeLicensingItem,
     MattersMattersPageInfo,
 )
+from .me import Me, MeMe
 from .officers import (
     Officers,
     OfficersOfficers,
@@ -64,6 +66,12 @@ from .officers import (
     OfficersOfficersEdgesNode,
     OfficersOfficersEdgesNodeDepartment,
     OfficersOfficersPageInfo,
+)
+from .push_records import (
+    PushRecords,
+    PushRecordsIngest,
+    PushRecordsIngestOutcomes,
+    PushRecordsIngestOutcomesProblems,
 )
 from .subject_dossier import (
     SubjectDossier,
@@ -128,6 +136,8 @@ __all__ = [
     "MattersMattersEdgesNodeDepartment",
     "MattersMattersEdgesNodeLicensingItem",
     "MattersMattersPageInfo",
+    "Me",
+    "MeMe",
     "OfficerFields",
     "Officers",
     "OfficersOfficers",
@@ -137,6 +147,12 @@ __all__ = [
     "OfficersOfficersPageInfo",
     "PageInfoFields",
     "PenaltyPublicityFields",
+    "PushRecords",
+    "PushRecordsIngest",
+    "PushRecordsIngestOutcomes",
+    "PushRecordsIngestOutcomesProblems",
+    "RecordStatus",
+    "Role",
     "SubjectDossier",
     "SubjectDossierSubject",
     "SubjectDossierSubjectActions",

@@ -8,7 +8,9 @@ from .base_model import UNSET, UnsetType
 from .complaints_by_subject import ComplaintsBySubject
 from .credit_records import CreditRecords
 from .matters import Matters
+from .me import Me
 from .officers import Officers
+from .push_records import PushRecords
 from .subject_dossier import SubjectDossier
 from .subjects import Subjects
 
@@ -245,6 +247,26 @@ class JianguanClient(AsyncBaseClient):
         data = self.get_data(response)
         return Matters.model_validate(data)
 
+    async def me(self, **kwargs: Any) -> Me:
+        query = gql("""
+            query Me {
+              me {
+                id
+                kind
+                party
+                partyKind
+                role
+                uscc
+              }
+            }
+            """)
+        variables: dict[str, object] = {}
+        response = await self.execute(
+            query=query, operation_name="Me", variables=variables, **kwargs
+        )
+        data = self.get_data(response)
+        return Me.model_validate(data)
+
     async def officers(
         self,
         first: int,
@@ -304,6 +326,48 @@ class JianguanClient(AsyncBaseClient):
         )
         data = self.get_data(response)
         return Officers.model_validate(data)
+
+    async def push_records(
+        self,
+        source: str,
+        records: list[Any],
+        table: Union[Optional[str], UnsetType] = UNSET,
+        **kwargs: Any,
+    ) -> PushRecords:
+        query = gql("""
+            mutation PushRecords($source: String!, $table: String, $records: [JSON!]!) {
+              ingest(source: $source, table: $table, records: $records) {
+                batch
+                received
+                inserted
+                updated
+                deleted
+                unchanged
+                rejected
+                late
+                outcomes {
+                  index
+                  cdId
+                  status
+                  late
+                  problems {
+                    field
+                    reason
+                  }
+                }
+              }
+            }
+            """)
+        variables: dict[str, object] = {
+            "source": source,
+            "table": table,
+            "records": records,
+        }
+        response = await self.execute(
+            query=query, operation_name="PushRecords", variables=variables, **kwargs
+        )
+        data = self.get_data(response)
+        return PushRecords.model_validate(data)
 
     async def subject_dossier(self, uscc: str, **kwargs: Any) -> SubjectDossier:
         query = gql("""

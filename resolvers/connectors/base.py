@@ -43,10 +43,33 @@ class Filter:
 
 
 @dataclass(frozen=True, slots=True)
+class AnyOf:
+    """Rows meeting at least one alternative, each all of its filters: how a caller's scope
+    (own records, granted providers, a grant's district …) reaches a source. No alternatives:
+    no rows."""
+
+    alternatives: tuple[tuple[Filter, ...], ...]
+
+
+Condition = Filter | AnyOf
+
+
+def flat(where: Sequence[Condition]) -> list[Filter]:
+    """Every filter in ``where``, alternatives included (for checking names)."""
+    found: list[Filter] = []
+    for item in where:
+        if isinstance(item, AnyOf):
+            found.extend(f for alternative in item.alternatives for f in alternative)
+        else:
+            found.append(item)
+    return found
+
+
+@dataclass(frozen=True, slots=True)
 class PageRequest:
     """A keyset page over ``id``: ``first`` after a cursor, or ``last`` before one."""
 
-    where: tuple[Filter, ...] = ()
+    where: tuple[Condition, ...] = ()
     first: int | None = None
     after: int | None = None
     last: int | None = None
@@ -73,7 +96,7 @@ class Connector(Protocol):
         column: str,
         keys: Sequence[Hashable],
         *,
-        where: Sequence[Filter] = (),
+        where: Sequence[Condition] = (),
         per_key: int | None = None,
     ) -> list[Row]:
         """Rows whose ``column`` is one of ``keys``; at most ``per_key`` per key (lowest ids)."""
@@ -83,7 +106,7 @@ class Connector(Protocol):
         """One page of ``table`` in ``id`` order."""
         ...
 
-    async def count(self, table: str, where: Sequence[Filter] = ()) -> int:
+    async def count(self, table: str, where: Sequence[Condition] = ()) -> int:
         """How many rows match."""
         ...
 
@@ -97,12 +120,13 @@ class Connector(Protocol):
 
 
 def check_request(
-    columns: Container[str], table: str, names: Sequence[str], where: Sequence[Filter]
+    columns: Container[str], table: str, names: Sequence[str], where: Sequence[Condition]
 ) -> None:
     """Refuse unknown columns and operators before they reach a query."""
-    for name in (*names, *(f.column for f in where)):
+    filters = flat(where)
+    for name in (*names, *(f.column for f in filters)):
         if name not in columns:
             raise BadRequest(f"table {table!r} has no column {name!r}")
-    for f in where:
+    for f in filters:
         if f.op not in OPS:
             raise BadRequest(f"unknown operator {f.op!r}; operators are {', '.join(OPS)}")

@@ -10,7 +10,7 @@ import httpx
 from resolvers.connectors import wire
 from resolvers.connectors.base import (
     BadRequest,
-    Filter,
+    Condition,
     Page,
     PageRequest,
     Row,
@@ -55,7 +55,7 @@ class HttpConnector:
         column: str,
         keys: Sequence[Hashable],
         *,
-        where: Sequence[Filter] = (),
+        where: Sequence[Condition] = (),
         per_key: int | None = None,
     ) -> list[Row]:
         """Rows whose ``column`` is among ``keys``, in ``id`` order; ``per_key`` caps each key."""
@@ -96,7 +96,7 @@ class HttpConnector:
             raise SourceUnavailable(self.source, "malformed response")
         return Page(rows, has_next=has_next, has_previous=has_previous)
 
-    async def count(self, table: str, where: Sequence[Filter] = ()) -> int:
+    async def count(self, table: str, where: Sequence[Condition] = ()) -> int:
         """How many live rows match."""
         wire.codec(self.source, table)
         body = {"where": wire.encode_filters(where)}

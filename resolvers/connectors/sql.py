@@ -6,13 +6,15 @@ from collections.abc import Hashable, Sequence
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]  # no stubs; only its error class is used
-from sqlalchemy import ColumnElement, Table, any_, bindparam, func, select
+from sqlalchemy import ColumnElement, Table, and_, any_, bindparam, false, func, or_, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from resolvers.connectors.base import (
+    AnyOf,
     BadRequest,
+    Condition,
     Filter,
     Page,
     PageRequest,
@@ -40,22 +42,35 @@ class SqlConnector:
         except KeyError:
             raise BadRequest(f"source {self.source!r} has no table {name!r}") from None
 
-    def _where(self, table: Table, where: Sequence[Filter]) -> list[ColumnElement[bool]]:
+    def _where(self, table: Table, where: Sequence[Condition]) -> list[ColumnElement[bool]]:
         check_request(table.c.keys(), table.name, (), where)
         conditions: list[ColumnElement[bool]] = [table.c.cd_operation != "d"]
-        for f in where:
-            column = table.c[f.column]
-            if f.op == "eq":
-                conditions.append(column == f.value)
-            elif f.op == "in":
-                conditions.append(self._among(column, list(f.value)))
-            elif f.op == "gte":
-                conditions.append(column >= f.value)
-            elif f.op == "lte":
-                conditions.append(column <= f.value)
+        for item in where:
+            if isinstance(item, AnyOf):
+                conditions.append(
+                    or_(
+                        false(),
+                        *(
+                            and_(*(self._condition(table, f) for f in alternative))
+                            for alternative in item.alternatives
+                        ),
+                    )
+                )
             else:
-                conditions.append(column.startswith(str(f.value), autoescape=True))
+                conditions.append(self._condition(table, item))
         return conditions
+
+    def _condition(self, table: Table, f: Filter) -> ColumnElement[bool]:
+        column = table.c[f.column]
+        if f.op == "eq":
+            return column == f.value  # type: ignore[no-any-return]
+        if f.op == "in":
+            return self._among(column, list(f.value))
+        if f.op == "gte":
+            return column >= f.value  # type: ignore[no-any-return]
+        if f.op == "lte":
+            return column <= f.value  # type: ignore[no-any-return]
+        return column.startswith(str(f.value), autoescape=True)
 
     def _among(self, column: Any, values: list[Any]) -> ColumnElement[bool]:
         """``column IN values``; on PostgreSQL one array parameter, so a look-up of 500 keys
@@ -105,7 +120,7 @@ class SqlConnector:
         column: str,
         keys: Sequence[Hashable],
         *,
-        where: Sequence[Filter] = (),
+        where: Sequence[Condition] = (),
         per_key: int | None = None,
     ) -> list[Row]:
         """Rows whose ``column`` is among ``keys``, in ``id`` order; ``per_key`` caps each key."""
@@ -147,7 +162,7 @@ class SqlConnector:
             return Page(rows, has_next=request.before is not None, has_previous=more)
         return Page(rows, has_next=more, has_previous=request.after is not None)
 
-    async def count(self, table: str, where: Sequence[Filter] = ()) -> int:
+    async def count(self, table: str, where: Sequence[Condition] = ()) -> int:
         """How many live rows match."""
         core = self._table(table)
         stmt = select(func.count()).select_from(core).where(*self._where(core, where))

@@ -15,7 +15,7 @@ from typing import Any, Literal, cast
 
 import orjson
 
-from resolvers.connectors.base import BadRequest, Filter, Op, Row, check_request
+from resolvers.connectors.base import AnyOf, BadRequest, Condition, Filter, Op, Row, check_request
 from resolvers.exchange import column_kind
 from resolvers.registry import SOURCES
 
@@ -48,10 +48,15 @@ def loads(content: bytes) -> Any:
         raise Malformed("the body is not valid JSON") from None
 
 
-def encode_filters(where: Sequence[Filter]) -> list[dict[str, Any]]:
-    """Filters as JSON objects; ``in`` sends a list and ``prefix`` a string, as SQL reads them."""
-    encoded = []
-    for f in where:
+def encode_filters(where: Sequence[Condition]) -> list[dict[str, Any]]:
+    """Filters as JSON objects; ``in`` sends a list and ``prefix`` a string, as SQL reads them.
+    Alternatives (a caller's scope) travel as ``{"any": [[filter, …], …]}``."""
+    encoded: list[dict[str, Any]] = []
+    for item in where:
+        if isinstance(item, AnyOf):
+            encoded.append({"any": [encode_filters(alt) for alt in item.alternatives]})
+            continue
+        f = item
         value = list(f.value) if f.op == "in" else str(f.value) if f.op == "prefix" else f.value
         encoded.append({"column": f.column, "op": f.op, "value": value})
     return encoded
@@ -112,12 +117,25 @@ class TableCodec:
             raise Malformed("rows must be a JSON list")
         return [self.row(item) for item in raw]
 
-    def filters(self, raw: Any) -> tuple[Filter, ...]:
+    def filters(self, raw: Any) -> tuple[Condition, ...]:
         """Filter objects, checked like SQL checks them, their values read by column type."""
         if raw is None:
             return ()
         if not isinstance(raw, list):
             raise Malformed("'where' must be a list of filters")
+        conditions: list[Condition] = []
+        for item in raw:
+            if isinstance(item, dict) and set(item) == {"any"}:
+                if not isinstance(item["any"], list) or not all(
+                    isinstance(alt, list) for alt in item["any"]
+                ):
+                    raise Malformed("'any' must be a list of lists of filters")
+                conditions.append(AnyOf(tuple(self._conjunction(alt) for alt in item["any"])))
+            else:
+                conditions.extend(self._conjunction([item]))
+        return tuple(conditions)
+
+    def _conjunction(self, raw: list[Any]) -> tuple[Filter, ...]:
         shaped = tuple(self._shape(item) for item in raw)
         check_request(self.kinds, self.table, (), shaped)
         return tuple(self._decoded(f) for f in shaped)

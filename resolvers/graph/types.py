@@ -17,7 +17,6 @@ from strawberry.scalars import JSON as JSONScalar
 
 from resolvers.exchange import ExchangeRecord, column_kind
 from resolvers.graph import ids
-from resolvers.masking import mask
 from resolvers.registry import SOURCES
 
 HIDDEN_COLUMNS = frozenset({"id", "content_hash", "cd_operation"})
@@ -104,7 +103,8 @@ def decorate(classes: dict[str, type]) -> None:
 
 
 def to_node(cls: type, info: TableInfo, row: dict[str, Any]) -> Any:
-    """A row as a GraphQL object, personal fields masked.
+    """A row as a GraphQL object (personal fields arrive masked as the scope says: the
+    request's sources mask them, so every path agrees).
 
     The row becomes the object's attributes as it is (no per-field copy through ``__init__``:
     this runs for every row of every page); fields a source does not send read as null.
@@ -113,8 +113,6 @@ def to_node(cls: type, info: TableInfo, row: dict[str, Any]) -> Any:
     values = node.__dict__
     values.update(info.blank)
     values.update(row)
-    for name, check in info.personal.items():
-        values[name] = mask(name, check, values[name])
     values["pk"] = row["id"]
     values["id"] = ids.encode(info.type_name, row["id"])
     return node

@@ -8,10 +8,10 @@ from alembic import context
 from alembic.autogenerate.api import AutogenContext
 
 from resolvers.exchange import UTCDateTime
-from resolvers.registry import source
+from resolvers.migrate import metadata_of
 
 config = context.config
-target_metadata = source(config.attributes["source"]).metadata
+target_metadata = metadata_of(config.attributes["source"])
 
 
 def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -87,7 +88,15 @@ def demo_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     env["JIANGUAN_VAR_DIR"] = str(var_dir)
     _cli("db", "upgrade", env=env)
     _cli("seed", "--scale", "small", env=env)
+    _cli("demo-credentials", "--output", str(var_dir / "credentials.json"), env=env)
     return env
+
+
+@pytest.fixture(scope="module")
+def tokens(demo_env: dict[str, str]) -> dict[str, str]:
+    """The demo principals' bearer tokens, by name (city.office, p-12345, …)."""
+    path = Path(demo_env["JIANGUAN_VAR_DIR"]) / "credentials.json"
+    return {c["name"]: c["token"] for c in json.loads(path.read_text(encoding="utf-8"))}
 
 
 @pytest.fixture(scope="module")
@@ -119,15 +128,23 @@ def degraded_gateway_url(
             yield url
 
 
+def bearer(token: str) -> dict[str, str]:
+    """The header a signed-in caller sends."""
+    return {"Authorization": f"Bearer {token}"}
+
+
 @pytest_asyncio.fixture
-async def client(gateway_url: str) -> AsyncIterator[JianguanClient]:
-    """The generated client, as a partner would make it."""
-    async with JianguanClient(url=gateway_url) as jianguan:
+async def client(gateway_url: str, tokens: dict[str, str]) -> AsyncIterator[JianguanClient]:
+    """The generated client, signed in as the city office (sees everything, masked)."""
+    async with JianguanClient(url=gateway_url, headers=bearer(tokens["city.office"])) as jianguan:
         yield jianguan
 
 
 @pytest_asyncio.fixture
-async def degraded_client(degraded_gateway_url: str) -> AsyncIterator[JianguanClient]:
+async def degraded_client(
+    degraded_gateway_url: str, tokens: dict[str, str]
+) -> AsyncIterator[JianguanClient]:
     """The generated client against the gateway whose complaints source is down."""
-    async with JianguanClient(url=degraded_gateway_url) as jianguan:
+    headers = bearer(tokens["city.office"])
+    async with JianguanClient(url=degraded_gateway_url, headers=headers) as jianguan:
         yield jianguan

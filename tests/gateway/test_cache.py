@@ -15,6 +15,7 @@ from gateway.context import Context
 from gateway.settings import Settings
 from gateway.sources import Sources
 from resolvers.schema import build_schema
+from tests.scopes import oversight
 
 PUBLIC = "query M($n: Int!) { matters(first: $n) { edges { node { matterCode name "
 PUBLIC += "department { name } licensingItem { name } inspectionItems(first: 2) { name } } } } }"
@@ -54,7 +55,7 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
 
 
 async def run(schema: Any, sources: Sources, query: str, **variables: Any) -> tuple[Any, int]:
-    context = Context.new(sources)
+    context = Context.new(sources, scope=oversight())
     result = await schema.execute(query, variable_values=variables, context_value=context)
     assert not result.errors, result.errors
     return result.data, sum(context.sources.calls.values())

@@ -28,11 +28,12 @@ def write_ndjson(path: Path, records: list[dict[str, object]]) -> Path:
     return path
 
 
-def test_db_upgrade_creates_one_database_per_source(env: dict[str, str]) -> None:
+def test_db_upgrade_creates_one_database_per_source_and_the_gateways(env: dict[str, str]) -> None:
     var = Path(env["JIANGUAN_VAR_DIR"])
     assert sorted(p.name for p in var.glob("*.db")) == [
         "complaints.db",
         "credit.db",
+        "gateway.db",
         "gov_services.db",
         "supervision.db",
     ]

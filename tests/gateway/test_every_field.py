@@ -16,6 +16,7 @@ from resolvers.graph.prefetch import camel
 from resolvers.graph.relations import RELATIONS
 from resolvers.registry import SOURCES
 from resolvers.schema import build_schema
+from tests.scopes import oversight
 
 schema = build_schema()
 TABLES = [table for source in SOURCES.values() for table in source.tables]
@@ -29,7 +30,7 @@ async def sources(seeded_settings: Settings) -> AsyncIterator[Sources]:
 
 
 async def run(sources: Sources, query: str) -> dict[str, Any]:
-    context = Context.new(sources)
+    context = Context.new(sources, scope=oversight())
     result = await schema.execute(query, context_value=context)
     assert not result.errors, result.errors
     assert result.data is not None

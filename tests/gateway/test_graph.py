@@ -12,6 +12,7 @@ from gateway.context import Context
 from gateway.settings import Settings
 from gateway.sources import Sources
 from resolvers.schema import build_schema
+from tests.scopes import oversight
 
 schema = build_schema()
 
@@ -38,7 +39,7 @@ async def sources(seeded_settings: Settings) -> AsyncIterator[Sources]:
 
 
 async def run(sources: Sources, query: str, **variables: Any) -> tuple[dict[str, Any], Context]:
-    context = Context.new(sources)
+    context = Context.new(sources, scope=oversight())
     result = await schema.execute(query, variable_values=variables, context_value=context)
     body: dict[str, Any] = {"data": result.data}
     if result.errors:

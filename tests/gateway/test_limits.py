@@ -11,6 +11,7 @@ from gateway.limits import MAX_ALIASES, MAX_DEPTH, NODE_BUDGET
 from gateway.settings import Settings
 from gateway.sources import Sources
 from resolvers.schema import build_schema
+from tests.scopes import oversight
 
 development = build_schema()
 production = build_schema(production=True)
@@ -19,7 +20,7 @@ production = build_schema(production=True)
 async def run(schema: Any, query: str, settings: Settings, **variables: Any) -> Any:
     sources = Sources(settings)
     try:
-        context = Context.new(sources)
+        context = Context.new(sources, scope=oversight())
         return await schema.execute(query, variable_values=variables, context_value=context)
     finally:
         await sources.close()

@@ -11,6 +11,7 @@ from gateway.context import Context
 from gateway.settings import SOURCES, Settings
 from gateway.sources import Sources
 from resolvers.schema import build_schema
+from tests.scopes import oversight
 from tests.servers import TOKEN, LiveServer, source_api
 
 schema = build_schema()
@@ -24,7 +25,7 @@ DOSSIER = """{ subjects(first: 30) { totalCount edges { node { uscc name
 async def answer(settings: Settings) -> tuple[Any, dict[str, int]]:
     sources = Sources(settings)
     try:
-        context = Context.new(sources)
+        context = Context.new(sources, scope=oversight())
         result = await schema.execute(DOSSIER, context_value=context)
         assert not result.errors, result.errors
         return result.data, dict(context.sources.calls)

@@ -15,6 +15,7 @@ from gateway.settings import Settings
 from gateway.sources import Sources
 from resolvers.schema import build_schema
 from tests.proxy import Proxy
+from tests.scopes import oversight
 
 schema = build_schema()
 TIMEOUT = 1.0
@@ -39,7 +40,7 @@ async def proxied(seeded_pg: Settings) -> AsyncIterator[tuple[Sources, Proxy]]:
 
 
 async def run(sources: Sources) -> tuple[dict[str, Any], list[Any], float]:
-    context = Context.new(sources)
+    context = Context.new(sources, scope=oversight())
     start = time.monotonic()
     result = await schema.execute(QUERY, context_value=context)
     return result.data or {}, list(result.errors or []), time.monotonic() - start

@@ -1,0 +1,309 @@
+"""Who is calling: staff log in with a password (and a TOTP code when enrolled), machines
+exchange a client id and secret for a short-lived token, everyone else is the public.
+
+Errors never say which part of a credential was wrong, and no token, secret or password ever
+reaches a log line or an error message. Every login, failed login, token and password change
+is written to the audit log.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import NoReturn
+
+import pyotp
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from gateway.audit import AuditEvent, AuditLog
+from gateway.passwords import (
+    PasswordPolicy,
+    check_password,
+    hash_password,
+    needs_rehash,
+    password_expired,
+    verify_password,
+)
+from gateway.principal import PUBLIC, Principal
+from gateway.settings import Settings
+from gateway.tables import Account, Client, Party
+from gateway.tokens import Issued, TokenStore
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    # Verifying against this when the account does not exist keeps a wrong username as slow as
+    # a wrong password, so timing does not tell which accounts exist.
+    return hash_password("not-a-real-password-0A!")
+
+
+class AuthError(Exception):
+    """A credential was refused; ``code`` and ``message`` are safe to show the caller."""
+
+    status = 401
+    code = "invalid_credentials"
+    message = "用户名或密码错误 / wrong username or password"
+
+    def __init__(self, message: str | None = None, *, retry_after: int | None = None) -> None:
+        super().__init__(message or self.message)
+        self.message = message or self.message
+        self.retry_after = retry_after
+
+
+class InvalidCredentials(AuthError):
+    """Wrong username, password or second factor (never said which)."""
+
+
+class AccountLocked(AuthError):
+    """Too many failed logins: try again later."""
+
+    status = 423
+    code = "account_locked"
+    message = "登录失败次数过多，账号已临时锁定 / too many failed logins: account locked"
+
+
+class InvalidClient(AuthError):
+    """Wrong client id or secret (OAuth2 ``invalid_client``)."""
+
+    code = "invalid_client"
+    message = "客户端标识或密钥错误 / wrong client id or secret"
+
+
+class InvalidToken(AuthError):
+    """A bearer token that is unknown, expired or revoked."""
+
+    code = "invalid_token"
+    message = "令牌无效或已过期 / the token is invalid, expired or revoked"
+
+
+class PasswordChangeRefused(AuthError):
+    """A new password breaks the policy, or the current one was wrong."""
+
+    status = 400
+    code = "password_rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class Login:
+    """A successful login or token exchange."""
+
+    issued: Issued
+    principal: Principal
+
+
+class Authenticator:
+    """Checks credentials against the gateway database and issues tokens."""
+
+    def __init__(
+        self, engine: AsyncEngine, tokens: TokenStore, settings: Settings, audit: AuditLog
+    ) -> None:
+        self.engine = engine
+        self.tokens = tokens
+        self.settings = settings
+        self.audit = audit
+        self.policy = PasswordPolicy(max_age_days=settings.password_max_age_days)
+
+    async def login(
+        self,
+        username: str,
+        password: str,
+        totp: str | None = None,
+        *,
+        request_id: str | None = None,
+    ) -> Login:
+        """A staff session, or an ``AuthError``; failures count towards a lockout."""
+        now = datetime.now(UTC)
+        actor = f"user:{username}"
+        async with AsyncSession(self.engine) as session:
+            found = (
+                await session.execute(
+                    select(Account, Party)
+                    .join(Party, Party.code == Account.party_code)
+                    .where(Account.username == username)
+                )
+            ).first()
+        if found is None:
+            verify_password(_dummy_hash(), password)
+            await self._event(actor, "login_failed", "denied", None, request_id, reason="unknown")
+            raise InvalidCredentials
+        account, party = found
+        if account.locked_until is not None and account.locked_until > now:
+            wait = int((account.locked_until - now).total_seconds()) + 1
+            await self._event(
+                actor, "login_failed", "denied", party.code, request_id, reason="locked"
+            )
+            raise AccountLocked(retry_after=wait)
+        good = verify_password(account.password_hash, password)
+        if good and account.totp_secret:
+            good = totp is not None and pyotp.TOTP(account.totp_secret).verify(totp, valid_window=1)
+        if not good or account.disabled or party.disabled:
+            await self._failed(account, now, request_id, party.code)
+        changes: dict[str, object] = {"failed_logins": 0, "locked_until": None}
+        if needs_rehash(account.password_hash):
+            changes["password_hash"] = hash_password(password)
+        async with self.engine.begin() as connection:
+            await connection.execute(
+                update(Account).where(Account.id == account.id).values(**changes)
+            )
+        principal = Principal(
+            kind="staff",
+            id=actor,
+            party=party.code,
+            party_kind=party.kind,
+            role=account.role,
+            password_change_required=account.must_change_password
+            or password_expired(self.policy, account.password_changed_at, now),
+        )
+        issued = await self.tokens.issue(
+            principal,
+            lifetime=timedelta(hours=self.settings.session_max_hours),
+            idle=timedelta(minutes=self.settings.session_idle_minutes),
+        )
+        await self._event(actor, "login", "ok", party.code, request_id)
+        return Login(issued, principal)
+
+    async def _failed(
+        self, account: Account, now: datetime, request_id: str | None, party: str
+    ) -> NoReturn:
+        failures = account.failed_logins + 1
+        locked = failures >= self.settings.lockout_attempts
+        values: dict[str, object] = {"failed_logins": 0 if locked else failures}
+        if locked:
+            values["locked_until"] = now + timedelta(minutes=self.settings.lockout_minutes)
+        async with self.engine.begin() as connection:
+            await connection.execute(
+                update(Account).where(Account.id == account.id).values(**values)
+            )
+        actor = f"user:{account.username}"
+        await self._event(
+            actor, "login_failed", "denied", party, request_id, failures=failures, locked=locked
+        )
+        if locked:
+            raise AccountLocked(retry_after=self.settings.lockout_minutes * 60)
+        raise InvalidCredentials
+
+    async def client_token(
+        self, client_id: str, secret: str, *, request_id: str | None = None
+    ) -> Login:
+        """A short-lived machine token for a client's id and secret, or ``InvalidClient``."""
+        now = datetime.now(UTC)
+        actor = f"client:{client_id}"
+        async with AsyncSession(self.engine) as session:
+            found = (
+                await session.execute(
+                    select(Client, Party)
+                    .join(Party, Party.code == Client.party_code)
+                    .where(Client.client_id == client_id)
+                )
+            ).first()
+        if found is None:
+            verify_password(_dummy_hash(), secret)
+            await self._event(actor, "token_failed", "denied", None, request_id)
+            raise InvalidClient
+        client, party = found
+        good = verify_password(client.secret_hash, secret)
+        if not good and client.previous_secret_hash and client.previous_valid_until:
+            # During a rotation the previous secret still works until its end.
+            good = client.previous_valid_until > now and verify_password(
+                client.previous_secret_hash, secret
+            )
+        if not good or client.disabled or party.disabled:
+            await self._event(actor, "token_failed", "denied", party.code, request_id)
+            raise InvalidClient
+        principal = Principal(
+            kind="client",
+            id=actor,
+            party=party.code,
+            party_kind=party.kind,
+            uscc=party.uscc,
+            rate_limit=client.rate_limit,
+            persisted_only=client.persisted_only,
+        )
+        lifetime = timedelta(minutes=self.settings.token_minutes)
+        issued = await self.tokens.issue(principal, lifetime=lifetime, idle=lifetime)
+        await self._event(actor, "token", "ok", party.code, request_id)
+        return Login(issued, principal)
+
+    async def principal(self, token: str | None) -> Principal:
+        """The holder of a bearer token; the public without one; ``InvalidToken`` otherwise."""
+        if token is None:
+            return PUBLIC
+        found = await self.tokens.resolve(token)
+        if found is None:
+            raise InvalidToken
+        return found
+
+    async def logout(
+        self, token: str, principal: Principal, *, request_id: str | None = None
+    ) -> None:
+        """End the session of ``token``."""
+        await self.tokens.revoke(token)
+        await self._event(principal.id, "logout", "ok", principal.party, request_id)
+
+    async def change_password(
+        self, principal: Principal, current: str, new: str, *, request_id: str | None = None
+    ) -> Login:
+        """Replace a staff password; every session ends and a fresh one is returned."""
+        username = principal.id.removeprefix("user:")
+        async with AsyncSession(self.engine) as session:
+            account = (
+                await session.execute(select(Account).where(Account.username == username))
+            ).scalar_one_or_none()
+        if principal.kind != "staff" or account is None:
+            raise InvalidToken
+        if not verify_password(account.password_hash, current):
+            await self._event(
+                principal.id, "password_change", "denied", principal.party, request_id
+            )
+            raise PasswordChangeRefused("当前密码错误 / the current password is wrong")
+        try:
+            check_password(self.policy, new, username=username, current_hash=account.password_hash)
+        except ValueError as exc:
+            raise PasswordChangeRefused(str(exc)) from None
+        async with self.engine.begin() as connection:
+            await connection.execute(
+                update(Account)
+                .where(Account.id == account.id)
+                .values(
+                    password_hash=hash_password(new),
+                    password_changed_at=datetime.now(UTC),
+                    must_change_password=False,
+                )
+            )
+        await self.tokens.revoke_all(principal.id)
+        await self._event(principal.id, "password_change", "ok", principal.party, request_id)
+        fresh = Principal(
+            kind="staff",
+            id=principal.id,
+            party=principal.party,
+            party_kind=principal.party_kind,
+            role=principal.role,
+        )
+        issued = await self.tokens.issue(
+            fresh,
+            lifetime=timedelta(hours=self.settings.session_max_hours),
+            idle=timedelta(minutes=self.settings.session_idle_minutes),
+        )
+        return Login(issued, fresh)
+
+    async def _event(
+        self,
+        actor: str,
+        event: str,
+        outcome: str,
+        party: str | None,
+        request_id: str | None,
+        **detail: object,
+    ) -> None:
+        await self.audit.append(
+            AuditEvent(
+                actor=actor,
+                event=event,
+                outcome=outcome,
+                party_code=party,
+                request_id=request_id,
+                detail=detail,
+            )
+        )

@@ -1,0 +1,200 @@
+"""``jianguan party|user|client|bootstrap``: an operator at the console manages who may call.
+
+Console actions are audited as ``cli:<operating-system user>``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from sqlalchemy import func, select
+
+from gateway.admin import Actor, AdminError
+from gateway.passwords import PasswordRejected
+from gateway.services import Services
+from gateway.settings import Settings, SettingsError
+from gateway.tables import Account
+
+T = TypeVar("T")
+party_app = typer.Typer(help="Departments, partner platforms and enterprises (parties).")
+user_app = typer.Typer(help="Real-name staff accounts (实名账号).")
+client_app = typer.Typer(help="Machine clients of partner platforms and enterprises.")
+console = Console()
+errors = Console(stderr=True)
+
+
+def _operator() -> Actor:
+    return Actor(f"cli:{getpass.getuser()}")
+
+
+def _with_services(work: Callable[[Services], Awaitable[T]]) -> T:
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        errors.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+
+    async def run() -> T:
+        services = Services.create(settings)
+        try:
+            return await work(services)
+        finally:
+            await services.close()
+
+    try:
+        return asyncio.run(run())
+    except (AdminError, PasswordRejected) as exc:
+        errors.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from None
+
+
+@party_app.command("add")
+def party_add(
+    code: Annotated[str, typer.Argument(help="Code, as in records' provider column.")],
+    name: Annotated[str, typer.Option(help="Chinese name.")],
+    kind: Annotated[str, typer.Option(help="department, city_office, partner or enterprise.")],
+    uscc: Annotated[str | None, typer.Option(help="An enterprise's USCC.")] = None,
+    division: Annotated[str | None, typer.Option(help="Division code (行政区划).")] = None,
+) -> None:
+    """Register a party."""
+    _with_services(
+        lambda s: s.admin.add_party(
+            _operator(), code=code, name=name, kind=kind, uscc=uscc, division_code=division
+        )
+    )
+    console.print(f"party {code} added")
+
+
+@user_app.command("add")
+def user_add(
+    username: Annotated[str, typer.Argument(help="Login name.")],
+    name: Annotated[str, typer.Option(help="Real name (实名).")],
+    party: Annotated[str, typer.Option(help="Department code.")],
+    role: Annotated[str, typer.Option(help="staff, dept_admin, city_office or auditor.")],
+) -> None:
+    """Create an account; prints its initial password (changed at first login)."""
+    initial = _with_services(
+        lambda s: s.admin.add_account(
+            _operator(), username=username, real_name=name, party=party, role=role
+        )
+    )
+    console.print(f"account {username} created; initial password (shown once): {initial}")
+
+
+@user_app.command("role")
+def user_role(
+    username: Annotated[str, typer.Argument(help="Login name.")],
+    role: Annotated[str, typer.Argument(help="staff, dept_admin, city_office or auditor.")],
+) -> None:
+    """Change an account's role."""
+    _with_services(lambda s: s.admin.set_role(_operator(), username=username, role=role))
+    console.print(f"{username} is now {role}")
+
+
+@user_app.command("disable")
+def user_disable(
+    username: Annotated[str, typer.Argument(help="Login name.")],
+    enable: Annotated[bool, typer.Option(help="Enable instead.")] = False,
+) -> None:
+    """Disable an account (its sessions end at once), or enable it again."""
+    ended = _with_services(
+        lambda s: s.admin.disable_account(_operator(), username=username, disabled=not enable)
+    )
+    console.print(f"{username} {'enabled' if enable else f'disabled; {ended} session(s) ended'}")
+
+
+@user_app.command("reset-password")
+def user_reset(username: Annotated[str, typer.Argument(help="Login name.")]) -> None:
+    """Give an account a new initial password."""
+    initial = _with_services(lambda s: s.admin.reset_password(_operator(), username=username))
+    console.print(f"new initial password for {username} (shown once): {initial}")
+
+
+@user_app.command("totp")
+def user_totp(username: Annotated[str, typer.Argument(help="Login name.")]) -> None:
+    """Turn on a second factor (TOTP); prints the URI to load into an authenticator app."""
+    uri = _with_services(lambda s: s.admin.enrol_totp(_operator(), username=username))
+    console.print(uri)
+
+
+@client_app.command("add")
+def client_add(
+    client_id: Annotated[str, typer.Argument(help="Client id.")],
+    name: Annotated[str, typer.Option(help="What system this is.")],
+    party: Annotated[str, typer.Option(help="Partner or enterprise code.")],
+    rate_limit: Annotated[str | None, typer.Option(help="e.g. 1200/minute.")] = None,
+    persisted_only: Annotated[bool, typer.Option(help="Persisted operations only.")] = False,
+) -> None:
+    """Register a machine client; prints its secret once."""
+    secret = _with_services(
+        lambda s: s.admin.add_client(
+            _operator(),
+            client_id=client_id,
+            name=name,
+            party=party,
+            rate_limit=rate_limit,
+            persisted_only=persisted_only,
+        )
+    )
+    console.print(f"client {client_id} added; secret (shown once): {secret}")
+
+
+@client_app.command("rotate")
+def client_rotate(
+    client_id: Annotated[str, typer.Argument(help="Client id.")],
+    overlap_hours: Annotated[int, typer.Option(help="Hours the old secret still works.")] = 24,
+) -> None:
+    """Issue a new secret; the old one keeps working for the overlap."""
+    secret = _with_services(
+        lambda s: s.admin.rotate_secret(
+            _operator(), client_id=client_id, overlap=timedelta(hours=overlap_hours)
+        )
+    )
+    console.print(f"new secret for {client_id} (shown once): {secret}")
+
+
+@client_app.command("disable")
+def client_disable(
+    client_id: Annotated[str, typer.Argument(help="Client id.")],
+    enable: Annotated[bool, typer.Option(help="Enable instead.")] = False,
+) -> None:
+    """Disable a client (its tokens end at once), or enable it again."""
+    _with_services(
+        lambda s: s.admin.disable_client(_operator(), client_id=client_id, disabled=not enable)
+    )
+    console.print(f"client {client_id} {'enabled' if enable else 'disabled'}")
+
+
+def bootstrap(
+    username: Annotated[str, typer.Option(help="Login name of the first account.")],
+    name: Annotated[str, typer.Option(help="Real name.")],
+    party: Annotated[str, typer.Option(help="City office code.")] = "XA-ZWB",
+    party_name: Annotated[str, typer.Option(help="City office name.")] = "西安市人民政府办公厅",
+) -> None:
+    """Create the city office and its first account; refused once any account exists."""
+
+    async def work(services: Services) -> str:
+        async with services.engine.connect() as connection:
+            accounts = (
+                await connection.execute(select(func.count()).select_from(Account))
+            ).scalar()
+        if accounts:
+            raise AdminError("accounts exist already; use `jianguan user add`")
+        actor = _operator()
+        await services.admin.add_party(actor, code=party, name=party_name, kind="city_office")
+        result: Any = await services.admin.add_account(
+            actor, username=username, real_name=name, party=party, role="city_office"
+        )
+        return str(result)
+
+    initial = _with_services(work)
+    console.print(
+        f"city office {party} and account {username} created; "
+        f"initial password (shown once): {initial}"
+    )

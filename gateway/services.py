@@ -1,0 +1,81 @@
+"""The gateway's own parts over its database, made once per process: audit log, sessions,
+authentication, policies, grants, administration, rate limits, and the source databases that
+pushed records are written to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gateway.admin import Admin
+from gateway.audit import AuditLog
+from gateway.audit_keys import signer_for
+from gateway.audit_query import AuditReader
+from gateway.auth import Authenticator
+from gateway.grants import Grants
+from gateway.passwords import PasswordPolicy
+from gateway.policies import PolicyHolder
+from gateway.ratelimit import RateLimiter
+from gateway.settings import Settings
+from gateway.tokens import TokenStore, token_store
+from resolvers.database import SourceDatabases, create_engine
+from standard.workdays import WorkCalendar
+
+
+@dataclass(slots=True)
+class Services:
+    """Everything that needs the gateway database, with one lifetime."""
+
+    settings: Settings
+    engine: AsyncEngine
+    audit: AuditLog
+    tokens: TokenStore
+    auth: Authenticator
+    policies: PolicyHolder
+    admin: Admin
+    grants: Grants
+    audit_reader: AuditReader
+    limiter: RateLimiter
+    source_databases: SourceDatabases
+    calendar: WorkCalendar
+
+    @classmethod
+    def create(cls, settings: Settings) -> Services:
+        """Build them (no I/O yet: ``start`` loads the policy)."""
+        engine = create_engine(settings.gateway_url)
+        audit = AuditLog(
+            engine,
+            signer=signer_for(settings),
+            checkpoint_every=settings.audit_checkpoint_every,
+        )
+        tokens = token_store(engine, settings.redis_url)
+        policies = PolicyHolder(engine, settings.redis_url)
+        password_policy = PasswordPolicy(max_age_days=settings.password_max_age_days)
+        return cls(
+            settings=settings,
+            engine=engine,
+            audit=audit,
+            tokens=tokens,
+            auth=Authenticator(engine, tokens, settings, audit),
+            policies=policies,
+            admin=Admin(engine, audit, tokens, password_policy),
+            grants=Grants(engine, audit, policies),
+            audit_reader=AuditReader(engine),
+            limiter=RateLimiter(settings.redis_url),
+            source_databases=SourceDatabases(settings),
+            calendar=WorkCalendar.load(settings.holidays_file),
+        )
+
+    async def start(self) -> None:
+        """Load the policy and follow its changes."""
+        await self.policies.start()
+
+    async def close(self) -> None:
+        """Flush the audit log and release every connection."""
+        await self.policies.stop()
+        await self.audit.close()
+        await self.tokens.close()
+        await self.limiter.close()
+        await self.source_databases.dispose()
+        await self.engine.dispose()
