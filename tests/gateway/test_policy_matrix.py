@@ -171,7 +171,7 @@ async def world(seeded_pg: Settings, gateway_template: dict[str, str]) -> AsyncI
     try:
         codes = {
             "XA-SCJG", "XA-STHJ", "XA-YJGL", "XA-WSJK", "XA-JTYS", "P-12345", "P-CREDIT",
-            "P-ZWFW", "XA-ZWB",
+            "P-ZWFW", "XA-ZWB", "YT-SCJG",
         }  # fmt: skip
         for code in sorted(codes):
             kind = "partner" if code.startswith("P-") else "department"
@@ -203,6 +203,11 @@ async def world(seeded_pg: Settings, gateway_template: dict[str, str]) -> AsyncI
                     .where(Grant.id == ids_by_grantee[EXPIRED])
                     .values(valid_from=past - timedelta(days=30), valid_until=past)
                 )
+        # Yanta's bureau registers Yanta's subjects: shared too, for the joins below.
+        await services.grants.give(
+            OPERATOR, GrantRequest("YT-SCJG", ACTIVE, "subjects", "履职需要", until)
+        )
+        facts.append(GrantFact("YT-SCJG", ACTIVE, "subjects", {}, frozenset()))
         tokens: dict[str, str | None] = {}
         for label, principal in principals.items():
             if principal is None:
@@ -276,3 +281,62 @@ def test_the_matrix_covers_every_case(world: World) -> None:
     assert len(in_clear) >= 3, "grants showing a personal field in clear"
     enterprise = world.principals["enterprise"]
     assert any(expected(enterprise, "actions", r, world) is not None for r in world.rows["actions"])
+
+
+async def _ask(world: World, who: str, query: str) -> dict[str, Any]:
+    token = world.tokens[who]
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with httpx.AsyncClient(timeout=30) as http:
+        response = await http.post(f"{world.url}/graphql", json={"query": query}, headers=headers)
+    body: dict[str, Any] = response.json()
+    assert "errors" not in body, body
+    return body["data"]  # type: ignore[no-any-return]
+
+
+async def test_every_path_masks_alike_and_hides_alike(world: World) -> None:
+    """A list, node(id) and a nested join give the same row the same fields; a row outside the
+    scope is null by id and absent from joins; personal fields cannot be filtered on."""
+    who = "department, active grant"
+    fields = "id cdId subjectUscc complainantName complainantPhone content"
+    listed = await _ask(
+        world, who, f"{{ complaints(first: 5) {{ edges {{ node {{ {fields} }} }} }} }}"
+    )
+    node = listed["complaints"]["edges"][0]["node"]
+    by_id = await _ask(
+        world, who, f'{{ node(id: "{node["id"]}") {{ ... on Complaint {{ {fields} }} }} }}'
+    )
+    assert by_id["node"] == node
+    raw = next(r for r in world.rows["complaints"] if r["cd_id"] == node["cdId"])
+    assert node["complainantName"] == mask("complainant_name", None, raw["complainant_name"])
+    registered = {r["uscc"] for r in world.rows["subjects"] if r["provider"] == "YT-SCJG"}
+    uscc = next(
+        r["subject_uscc"]
+        for r in world.rows["complaints"]
+        if r["division_code"] == "610113" and r["subject_uscc"] in registered
+    )
+    nested = await _ask(
+        world, who, f'{{ subject(uscc: "{uscc}") {{ complaints(first: 100) {{ {fields} }} }} }}'
+    )
+    filtered_list = await _ask(
+        world,
+        who,
+        f'{{ complaints(first: 100, filter: {{subjectUscc: "{uscc}"}}) '
+        f"{{ edges {{ node {{ {fields} }} }} }} }}",
+    )
+    assert nested["subject"] is not None  # the subjects grant shows the registrar's subject
+    assert nested["subject"]["complaints"] == [
+        e["node"] for e in filtered_list["complaints"]["edges"]
+    ]
+    assert nested["subject"]["complaints"], "the chosen subject has granted complaints"
+    hidden = next(r for r in world.rows["complaints"] if r["division_code"] != "610113")
+    hidden_id = ids.encode("Complaint", hidden["id"])
+    assert (await _ask(world, who, f'{{ node(id: "{hidden_id}") {{ id }} }}'))["node"] is None
+    async with httpx.AsyncClient() as http:
+        filtered = await http.post(
+            f"{world.url}/graphql",
+            json={
+                "query": '{ complaints(first: 1, filter: {complainantPhone: "1"}) { totalCount } }'
+            },
+            headers={"Authorization": f"Bearer {world.tokens[who]}"},
+        )
+    assert "unknown field 'complainantPhone'" in filtered.json()["errors"][0]["message"]

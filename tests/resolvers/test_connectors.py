@@ -25,6 +25,7 @@ from gateway.settings import Settings
 from ingest.service import IngestOptions, ingest_records
 from resolvers.complaints.tables import Complaint
 from resolvers.connectors.base import (
+    AnyOf,
     BadRequest,
     Connector,
     Filter,
@@ -337,6 +338,33 @@ async def test_count(connector: Connect, loaded: Loaded) -> None:
     assert await supervision.count("actions", [Filter("kind", "eq", "penalty")]) == 2
 
 
+async def test_scope_alternatives_reach_the_source(connector: Connect, loaded: Loaded) -> None:
+    """A caller's scope travels as alternatives (any of them, each all of its filters): the
+    same rows from SQL and over the source API, in lookups, pages and counts; none: no rows."""
+    complaints = await connector("complaints")
+    a, b, c = loaded.usccs
+    scope = AnyOf(
+        (
+            (Filter("provider", "in", ("P-12345",)), Filter("subject_uscc", "eq", a)),
+            (Filter("channel", "eq", "app"),),
+        )
+    )
+    assert await listed(complaints, "complaints", scope) == loaded.ordered(
+        "c-000001", "c-000004", "c-000005"
+    )
+    assert await complaints.count("complaints", [scope]) == 3
+    websites = Filter("channel", "eq", "website")
+    assert await complaints.count("complaints", [scope, websites]) == 0
+    rows = await complaints.lookup("complaints", "subject_uscc", [b, c], where=[scope])
+    assert cd_ids(rows) == ["c-000004"]
+    nothing = AnyOf(())
+    assert await listed(complaints, "complaints", nothing) == []
+    assert await complaints.count("complaints", [nothing]) == 0
+    assert await complaints.lookup("complaints", "subject_uscc", [a], where=[nothing]) == []
+    other = AnyOf(((Filter("provider", "in", ("XA-SCJG",)),),))
+    assert await complaints.count("complaints", [other]) == 0
+
+
 @pytest.mark.parametrize(
     ("call", "message"),
     [
@@ -481,6 +509,13 @@ BAD_BODIES: list[tuple[str, str, bytes | Any, str]] = [
     ("page", "complaints", {"first": True}, "'first' must be a whole number"),
     ("page", "complaints", b'{"after": 18446744073709551615}', "'after' must be a whole number"),
     ("count", "complaints", {"where": {"column": "id"}}, "'where' must be a list"),
+    ("count", "complaints", {"where": [{"any": {"column": "id"}}]}, "'any' must be a list"),
+    (
+        "count",
+        "complaints",
+        {"where": [{"any": [[{"column": "x", "op": "eq", "value": 1}]]}]},
+        "no column 'x'",
+    ),
     ("count", "complaints", {"where": [{"column": "id", "op": "eq"}]}, "a filter must be"),
     (
         "count",
