@@ -7,7 +7,9 @@ Makes four scratch PostgreSQL databases (or reuses ``NAME_<source>`` with ``--ke
 second run skips the minute of seeding), migrates them and seeds demo data. Then it serves, each
 in its own process with one uvicorn worker on 127.0.0.1:
 
-- the gateway, ``create_app(Settings(environment="production"))``;
+- the gateway, ``create_app(Settings(environment="production"))``, called by the city office
+  (a bearer token: every record visible, personal fields masked, each request audited), its
+  own database on PostgreSQL beside the sources;
 - a floor: one Starlette endpoint that runs, per query, the same SQL statements the gateway runs
   (checked: both are executed in process and their statements compared) through plain asyncpg
   pools, and returns the same ``data`` document encoded with orjson (checked over HTTP).
@@ -35,6 +37,8 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -333,12 +337,25 @@ class StackSampler:
         self.samples += 1
 
 
-def serve(kind: str, fd: int, urls: dict[str, str], profile_out: str | None) -> None:
+def gateway_settings(urls: dict[str, str], caller: Caller) -> Settings:
+    """The gateway's settings in production shape: its own database, a signing key."""
+    return Settings(
+        environment="production",
+        source_urls=urls,
+        gateway_url=caller.gateway_url,
+        audit_key_file=Path(caller.key_file),
+        rate_limit="1000000/minute",  # limits are not under test; their cost is
+    )
+
+
+def serve(
+    kind: str, fd: int, urls: dict[str, str], caller: Caller, profile_out: str | None
+) -> None:
     """Server process: one uvicorn worker on the socket the parent bound."""
     if kind == "gateway":
         from gateway.app import create_app
 
-        app = create_app(Settings(environment="production", source_urls=urls))
+        app = create_app(gateway_settings(urls, caller))
     else:
         app = floor_app(urls)
     config = uvicorn.Config(
@@ -358,6 +375,64 @@ def serve(kind: str, fd: int, urls: dict[str, str], profile_out: str | None) -> 
 
 
 # ---------------------------------------------------------------------------------- databases
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who the load generator calls as: the city office, with a ready token."""
+
+    gateway_url: str
+    key_file: str
+    token: str
+
+    @property
+    def header(self) -> str:
+        return f"Authorization: Bearer {self.token}"
+
+
+async def prepare_gateway(prefix: str, work: Path) -> Caller:
+    """The gateway's own database (policies, the city office, a session) and a signing key."""
+    from datetime import timedelta
+
+    from gateway.admin import Actor
+    from gateway.audit_keys import Signer
+    from gateway.policies import ensure_seed
+    from gateway.principal import Principal
+    from gateway.services import Services
+    from resolvers.database import create_engine
+    from resolvers.migrate import GATEWAY, upgrade
+
+    database = f"{prefix}_gateway"
+    await drop([database])
+    admin = await admin_connection()
+    try:
+        await admin.execute(f'CREATE DATABASE "{database}"')
+    finally:
+        await admin.close()
+    key_file = work / "audit-key.json"
+    Signer.generate(key_file)
+    caller = Caller(url_of(database), str(key_file), "")
+    engine = create_engine(caller.gateway_url)
+    try:
+        await upgrade(engine, GATEWAY)
+        await ensure_seed(engine)
+    finally:
+        await engine.dispose()
+    services = Services.create(gateway_settings({}, caller))
+    try:
+        await services.admin.add_party(
+            Actor("cli:benchmark"), code="XA-ZWB", name="西安市人民政府办公厅", kind="city_office"
+        )
+        principal = Principal(
+            kind="staff", id="user:bench", party="XA-ZWB", party_kind="city_office",
+            role="city_office",
+        )  # fmt: skip
+        issued = await services.tokens.issue(
+            principal, lifetime=timedelta(hours=6), idle=timedelta(hours=6)
+        )
+    finally:
+        await services.close()
+    return Caller(caller.gateway_url, caller.key_file, issued.token)
 
 
 async def admin_connection() -> asyncpg.Connection:
@@ -470,12 +545,18 @@ async def check_same_sql(urls: dict[str, str]) -> dict[str, int]:
     import asyncpg
 
     from gateway.context import Context
+    from gateway.principal import Principal
+    from gateway.scope import Policy, scope_for, seed_lines
     from gateway.sources import Sources
     from resolvers.schema import build_schema
 
     settings = Settings(environment="production", source_urls=urls)
     sources = Sources(settings)
     schema = build_schema(production=True)
+    city = Principal(
+        kind="staff", id="user:bench", party="XA-ZWB", party_kind="city_office", role="city_office"
+    )
+    oversight = scope_for(city, Policy(seed_lines(), []), datetime.now(UTC))
     seen: list[str] = []
     # The SQL connector reads PostgreSQL through asyncpg's fetch: record what it sends there.
     original_fetch = asyncpg.Connection.fetch
@@ -496,7 +577,8 @@ async def check_same_sql(urls: dict[str, str]) -> dict[str, int]:
             seen.clear()
             asyncpg.Connection.fetch = recording_fetch  # type: ignore[method-assign]
             try:
-                result = await schema.execute(query, context_value=Context.new(sources))
+                context = Context.new(sources, scope=oversight)
+                result = await schema.execute(query, context_value=context)
             finally:
                 asyncpg.Connection.fetch = original_fetch  # type: ignore[method-assign]
             if result.errors:
@@ -556,9 +638,14 @@ class Server:
     """A server process (``gateway`` or ``floor``) on a free 127.0.0.1 port."""
 
     def __init__(
-        self, kind: str, urls: dict[str, str], logs: Path, profile_out: str | None = None
+        self,
+        kind: str,
+        urls: dict[str, str],
+        caller: Caller,
+        logs: Path,
+        profile_out: str | None = None,
     ) -> None:
-        self.kind, self.urls, self.profile_out = kind, urls, profile_out
+        self.kind, self.urls, self.caller, self.profile_out = kind, urls, caller, profile_out
         self.log = logs / f"{kind}{'-profiled' if profile_out else ''}.log"
         self.url = ""
         self.process: asyncio.subprocess.Process | None = None
@@ -570,7 +657,7 @@ class Server:
         sock.set_inheritable(True)
         self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
         command = [sys.executable, __file__, "--serve", self.kind, "--fd", str(sock.fileno())]
-        command += ["--urls", json.dumps(self.urls)]
+        command += ["--urls", json.dumps(self.urls), "--caller", json.dumps(asdict(self.caller))]
         if self.profile_out:
             command += ["--profile-out", self.profile_out]
         # Its stderr goes to a file: a failing source makes Strawberry log a traceback per error.
@@ -606,7 +693,12 @@ class Server:
     async def query(self, query: str) -> dict[str, Any]:
         async with httpx.AsyncClient(timeout=30) as client:
             response = await client.post(
-                f"{self.url}/graphql", json={"query": query}, headers={"Accept": "application/json"}
+                f"{self.url}/graphql",
+                json={"query": query},
+                headers={
+                    "Accept": "application/json",
+                    "Authorization": f"Bearer {self.caller.token}",
+                },
             )
         if response.status_code != 200:
             raise SystemExit(f"{self.kind} answered {response.status_code}: {response.text[:500]}")
@@ -618,7 +710,7 @@ class Server:
             sys.executable, str(LOADGEN), "--url", f"{self.url}/graphql",
             "--body", json.dumps({"query": QUERIES[workload]}),
             "--duration", str(args.duration), "--concurrency", str(args.concurrency),
-            "--warmup", str(args.warmup),
+            "--warmup", str(args.warmup), "--header", self.caller.header,
             stdout=asyncio.subprocess.PIPE,
         )  # fmt: skip
         before = await sessions(self.urls)
@@ -737,13 +829,13 @@ def print_packages(by_kind: dict[str, dict[str, float]]) -> None:
 
 
 async def measure(
-    urls: dict[str, str], args: argparse.Namespace, work: Path
+    urls: dict[str, str], caller: Caller, args: argparse.Namespace, work: Path
 ) -> dict[tuple[str, str], dict[str, float]]:
     """Verify and load each server in turn; both pools at once could exceed 100 connections."""
     results: dict[tuple[str, str], dict[str, float]] = {}
     floor_documents: dict[str, dict[str, Any]] = {}
     for kind in ("floor", "gateway"):
-        async with Server(kind, urls, work) as server:
+        async with Server(kind, urls, caller, work) as server:
             for workload, query in QUERIES.items():
                 document = await server.query(query)
                 if kind == "floor":
@@ -758,12 +850,14 @@ async def measure(
     return results
 
 
-async def profile(urls: dict[str, str], args: argparse.Namespace, work: Path) -> None:
+async def profile(
+    urls: dict[str, str], caller: Caller, args: argparse.Namespace, work: Path
+) -> None:
     """The nested query again, each server with its stack sampled."""
     packages = {}
     for kind in ("gateway", "floor"):
         out = str(work / f"{kind}-profile.json")
-        async with Server(kind, urls, work, profile_out=out) as server:
+        async with Server(kind, urls, caller, work, profile_out=out) as server:
             run = await server.load("nested", args)
         served = run["sent"]
         print(f"\n{kind} profiled: {run['rps']:,.0f} req/s, {served:,.0f} requests in all")
@@ -777,6 +871,7 @@ async def main(args: argparse.Namespace) -> None:
     urls = await prepare(prefix, args.scale)
     work = Path(tempfile.mkdtemp(prefix="jg-bench-"))
     try:
+        caller = await prepare_gateway(prefix, work)
         print(
             f"{os.cpu_count()} cores shared by the server under test, the load generator and "
             f"PostgreSQL; {args.concurrency} connections, {args.warmup:g} s warm-up + "
@@ -784,10 +879,11 @@ async def main(args: argparse.Namespace) -> None:
         )
         statements = await check_same_sql(urls)
         print(f"same SQL on both sides, statements per request: {statements}")
-        print_table(await measure(urls, args, work))
+        print_table(await measure(urls, caller, args, work))
         if args.profile:
-            await profile(urls, args, work)
+            await profile(urls, caller, args, work)
     finally:
+        await drop([f"{prefix}_gateway"])
         if not args.keep_db:
             await drop(f"{prefix}_{source}" for source in SOURCES)
         tidy(work)
@@ -813,7 +909,7 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--keep-db", metavar="NAME", help="use and keep databases NAME_<source>")
     parser.add_argument("--scale", default="medium", choices=("small", "medium", "large"))
     parser.add_argument("--profile", action="store_true", help="profile the nested query")
-    for hidden in ("--serve", "--fd", "--urls", "--profile-out"):  # server processes only
+    for hidden in ("--serve", "--fd", "--urls", "--caller", "--profile-out"):  # servers only
         parser.add_argument(hidden, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.keep_db and not re.fullmatch(r"[a-z_][a-z0-9_]{0,40}", args.keep_db):
@@ -824,6 +920,12 @@ def parse() -> argparse.Namespace:
 if __name__ == "__main__":
     arguments = parse()
     if arguments.serve:
-        serve(arguments.serve, int(arguments.fd), json.loads(arguments.urls), arguments.profile_out)
+        serve(
+            arguments.serve,
+            int(arguments.fd),
+            json.loads(arguments.urls),
+            Caller(**json.loads(arguments.caller)),
+            arguments.profile_out,
+        )
     else:
         asyncio.run(main(arguments))

@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -30,11 +31,14 @@ class Tally:
     sent: int = 0  # warm-up and requests cut off at the end included: what the server served
 
 
-def request_bytes(host: str, port: int, path: str, body: bytes) -> bytes:
-    """One POST request with a JSON body, keeping the connection alive."""
+def request_bytes(
+    host: str, port: int, path: str, body: bytes, headers: Sequence[str] = ()
+) -> bytes:
+    """One POST request with a JSON body (and extra ``Name: value`` headers), kept alive."""
+    extra = "".join(f"{header}\r\n" for header in headers)
     head = (
         f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
-        f"Accept: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        f"Accept: application/json\r\n{extra}Content-Length: {len(body)}\r\n\r\n"
     )
     return head.encode() + body
 
@@ -89,13 +93,19 @@ def percentile(ordered: list[float], fraction: float) -> float:
 
 
 async def run(
-    url: str, body: bytes, *, duration: float, concurrency: int, warmup: float
+    url: str,
+    body: bytes,
+    *,
+    duration: float,
+    concurrency: int,
+    warmup: float,
+    headers: Sequence[str] = (),
 ) -> dict[str, float]:
     """Load ``url`` with ``concurrency`` connections; count answers arriving in the ``duration``
     seconds that follow ``warmup``, so slow answers started during warm-up are not lost."""
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
-    request = request_bytes(host, port, parts.path or "/", body)
+    request = request_bytes(host, port, parts.path or "/", body, headers)
     tally = Tally()
     warm_until = time.perf_counter() + warmup
     workers = [
@@ -128,6 +138,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--header", action="append", default=[], help="Name: value (repeatable)")
     args = parser.parse_args()
     result = asyncio.run(
         run(
@@ -136,6 +147,7 @@ def main() -> None:
             duration=args.duration,
             concurrency=args.concurrency,
             warmup=args.warmup,
+            headers=args.header,
         )
     )
     print(json.dumps(result))

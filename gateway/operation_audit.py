@@ -14,8 +14,9 @@ from gateway.observability import request_id
 
 
 class AuditOperations(SchemaExtension):
-    """Appends one audit entry per operation; callers without credentials read only public
-    data, so their operations are not recorded."""
+    """Appends one audit entry per operation that wrote, or read data that is not public
+    (R12 concerns non-public data). Callers without credentials read only public data, so
+    their operations are never recorded; nor are signed-in reads of public data alone."""
 
     async def on_execute(self) -> AsyncIterator[None]:
         yield
@@ -26,16 +27,19 @@ class AuditOperations(SchemaExtension):
         if audit is None or principal is None or principal.kind == "public":
             return
         reads = context.sources.reads
+        operation = execution.operation_type
+        writing = operation == OperationType.MUTATION
+        if not writing and set(reads) <= await context.services.policies.public_tables():
+            return
         result = execution.result
         errors = bool(result is not None and result.errors)
         data = result is not None and result.data is not None
         outcome = "ok" if not errors else "partial" if data else "error"
-        operation = execution.operation_type
         rid = request_id.get()
         await audit.append(
             AuditEvent(
                 actor=principal.id,
-                event="write" if operation == OperationType.MUTATION else "read",
+                event="write" if writing else "read",
                 outcome=outcome,
                 party_code=principal.party,
                 operation=(execution.operation_name or None) and execution.operation_name[:200],

@@ -19,7 +19,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.principal import Principal
+from gateway.principal import PUBLIC, Principal
 from gateway.scope import GrantLimits, Policy, Scope, scope_for, seed_lines
 from gateway.tables import CasbinRule, Grant
 
@@ -131,6 +131,15 @@ class PolicyHolder:
         while len(self._scopes) > MAX_SCOPES:
             self._scopes.popitem(last=False)
         return made
+
+    async def public_tables(self) -> frozenset[str]:
+        """Tables whose every row the public may read: reading them needs no audit entry."""
+        everyone = await self.scope(PUBLIC)
+        return frozenset(
+            name
+            for name, seen in everyone.tables.items()
+            if seen.visible and seen.condition is None
+        )
 
     async def changed(self) -> None:
         """Say that policies, grants or accounts changed: here at once, elsewhere via Redis."""

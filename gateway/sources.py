@@ -156,6 +156,7 @@ class RequestSources:
         return self.sources.guarded[source]
 
     def _scoped(self, table: str, where: Sequence[Condition]) -> tuple[Condition, ...] | None:
+        self.reads.setdefault(table, Read())  # asked for, even when nothing may be seen
         seen = self.scope.table(table)
         if not seen.visible:
             return None

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -204,6 +206,53 @@ class SqlTokens:
         return None
 
 
+class Remembered:
+    """A store whose answers this process reuses for a moment.
+
+    Resolving a token is a round trip per request; reusing an answer for half a second saves
+    most of them while a session ended on another replica still stops working within a second
+    (the promise for revocation). Ending a session here forgets it here at once.
+    """
+
+    SECONDS = 0.5
+    MAX = 10_000
+
+    def __init__(self, inner: TokenStore) -> None:
+        self.inner = inner
+        self._seen: OrderedDict[str, tuple[float, Principal]] = OrderedDict()
+
+    async def issue(self, principal: Principal, *, lifetime: timedelta, idle: timedelta) -> Issued:
+        return await self.inner.issue(principal, lifetime=lifetime, idle=idle)
+
+    async def resolve(self, token: str, now: datetime | None = None) -> Principal | None:
+        digest = token_hash(token)
+        remembered = self._seen.get(digest)
+        if remembered is not None and now is None and time.monotonic() < remembered[0]:
+            return remembered[1]
+        found = await self.inner.resolve(token, now)
+        if found is None:
+            self._seen.pop(digest, None)
+            return None
+        self._seen[digest] = (time.monotonic() + self.SECONDS, found)
+        self._seen.move_to_end(digest)
+        while len(self._seen) > self.MAX:
+            self._seen.popitem(last=False)
+        return found
+
+    async def revoke(self, token: str) -> None:
+        self._seen.pop(token_hash(token), None)
+        await self.inner.revoke(token)
+
+    async def revoke_all(self, principal_id: str) -> int:
+        for digest in [d for d, (_, p) in self._seen.items() if p.id == principal_id]:
+            del self._seen[digest]
+        return await self.inner.revoke_all(principal_id)
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
 def token_store(engine: AsyncEngine, redis_url: str | None) -> TokenStore:
-    """Redis when configured, else the gateway database."""
-    return RedisTokens(redis_url) if redis_url else SqlTokens(engine)
+    """Redis when configured, else the gateway database; answers reused for half a second."""
+    inner: TokenStore = RedisTokens(redis_url) if redis_url else SqlTokens(engine)
+    return Remembered(inner)
