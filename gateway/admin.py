@@ -115,7 +115,7 @@ class Admin:
         if role not in ROLES:
             raise AdminError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
         if not NAME.fullmatch(username):
-            raise AdminError(f"username {username!r}: letters, digits, '.', '_' or '-'")
+            raise AdminError(f"username {username!r}: 2-64 letters, digits, '.', '_' or '-'")
         actor.check("manage", "accounts", party)
         if actor.scope is not None and role in ("city_office", "auditor"):
             raise Forbidden("city-office and auditor accounts are made by an operator")
@@ -224,7 +224,7 @@ class Admin:
         if actor.scope is not None:
             raise Forbidden("clients are registered by an operator (jianguan client add)")
         if not NAME.fullmatch(client_id):
-            raise AdminError(f"client id {client_id!r}: letters, digits, '.', '_' or '-'")
+            raise AdminError(f"client id {client_id!r}: 2-64 letters, digits, '.', '_' or '-'")
         owner = await self._party(party)
         if owner.kind not in CLIENT_KINDS:
             raise AdminError(

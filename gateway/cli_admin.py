@@ -25,7 +25,7 @@ T = TypeVar("T")
 party_app = typer.Typer(help="Departments, partner platforms and enterprises (parties).")
 user_app = typer.Typer(help="Real-name staff accounts (实名账号).")
 client_app = typer.Typer(help="Machine clients of partner platforms and enterprises.")
-console = Console()
+console = Console(soft_wrap=True)  # secrets are never broken across lines
 errors = Console(stderr=True)
 
 
