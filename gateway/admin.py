@@ -280,6 +280,14 @@ class Admin:
         )  # fmt: skip
         return ended
 
+    async def accounts(self, parties: frozenset[str] | None) -> list[Account]:
+        """Accounts of ``parties`` (None: all), by party and username."""
+        stmt = select(Account).order_by(Account.party_code, Account.username)
+        if parties is not None:
+            stmt = stmt.where(Account.party_code.in_(parties))
+        async with AsyncSession(self.engine) as session:
+            return list((await session.execute(stmt)).scalars())
+
     async def _party(self, code: str) -> Party:
         async with AsyncSession(self.engine) as session:
             found = (await session.execute(select(Party).where(Party.code == code))).first()

@@ -134,7 +134,7 @@ def create_app(
             Route("/readyz", readyz),
             Route("/metrics", metrics),
             Route("/graphql", guarded, methods=["GET", "POST"]),
-            *auth_routes(own.auth),
+            *auth_routes(own.auth, own.limiter, settings.auth_rate_limit),
         ],
         lifespan=lifespan,
     )

@@ -9,6 +9,7 @@ is written to the audit log.
 from __future__ import annotations
 
 import functools
+import hmac
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import NoReturn
@@ -85,6 +86,20 @@ class PasswordChangeRefused(AuthError):
     code = "password_rejected"
 
 
+def _totp_step(secret: str, code: str | None, now: datetime, *, after: int | None) -> int | None:
+    """The time step ``code`` belongs to (this one or a neighbour, for clock drift), if it is
+    right and newer than the last code used: a code seen once is never accepted again."""
+    if not code:
+        return None
+    totp = pyotp.TOTP(secret)
+    for offset in (-1, 0, 1):
+        moment = now + timedelta(seconds=offset * totp.interval)
+        step = int(totp.timecode(moment))
+        if (after is None or step > after) and hmac.compare_digest(totp.at(moment), code):
+            return step
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class Login:
     """A successful login or token exchange."""
@@ -136,11 +151,15 @@ class Authenticator:
             )
             raise AccountLocked(retry_after=wait)
         good = verify_password(account.password_hash, password)
+        step = None
         if good and account.totp_secret:
-            good = totp is not None and pyotp.TOTP(account.totp_secret).verify(totp, valid_window=1)
+            step = _totp_step(account.totp_secret, totp, now, after=account.totp_last_step)
+            good = step is not None
         if not good or account.disabled or party.disabled:
             await self._failed(account, now, request_id, party.code)
         changes: dict[str, object] = {"failed_logins": 0, "locked_until": None}
+        if step is not None:
+            changes["totp_last_step"] = step
         if needs_rehash(account.password_hash):
             changes["password_hash"] = hash_password(password)
         async with self.engine.begin() as connection:

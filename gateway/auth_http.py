@@ -82,13 +82,21 @@ def _session(login: Any) -> dict[str, Any]:
     }
 
 
-def routes(auth: Authenticator) -> list[Route]:
-    """``/auth/login``, ``/auth/logout``, ``/auth/password`` and ``/oauth/token``."""
+def routes(auth: Authenticator, limiter: RateLimiter, rate: str) -> list[Route]:
+    """``/auth/login``, ``/auth/logout``, ``/auth/password`` and ``/oauth/token``; each limited
+    per client address, so guessing passwords or secrets across accounts is slow too."""
 
     def handler(
         run: Callable[[Request], Any],
     ) -> Callable[[Request], Any]:
         async def endpoint(request: Request) -> Response:
+            decision = await limiter.hit(f"auth:{_client(request)}", rate)
+            if not decision.allowed:
+                return JSONResponse(
+                    {"error": "slow_down", "message": f"too many attempts: the limit is {rate}"},
+                    status_code=429,
+                    headers={"Retry-After": str(decision.retry_after)},
+                )
             try:
                 response: Response = await run(request)
             except BadRequest as exc:

@@ -140,7 +140,7 @@ def ingest(
     async def run() -> Any:
         databases = SourceDatabases(settings)
         try:
-            return await ingest_file(
+            report = await ingest_file(
                 databases.engine(source),
                 file,
                 table=model,
@@ -150,6 +150,8 @@ def ingest(
             )
         finally:
             await databases.dispose()
+        await _audit_write(settings, report, provider)
+        return report
 
     try:
         result = _run(run())
@@ -182,6 +184,35 @@ def ingest(
         console.print(f"report written to {report}")
     if result.rejected:
         raise typer.Exit(1)
+
+
+async def _audit_write(settings: Settings, report: Any, provider: str) -> None:
+    """Every write is audited (R12), a console import too, as the operating-system user."""
+    import getpass
+
+    from gateway.audit import AuditEvent, AuditLog
+    from gateway.audit_keys import signer_for
+    from resolvers.database import create_engine
+
+    engine = create_engine(settings.gateway_url)
+    audit = AuditLog(engine, signer=signer_for(settings))
+    try:
+        await audit.append(
+            AuditEvent(
+                actor=f"cli:{getpass.getuser()}",
+                event="write",
+                outcome="ok" if not report.rejected else "partial",
+                party_code=provider,
+                operation="jianguan ingest",
+                resources=(report.table,),
+                providers=(provider,),
+                rows=report.accepted,
+                detail={"file": report.file, "batch": report.batch, **report.counts()},
+            )
+        )
+    finally:
+        await audit.close()
+        await engine.dispose()
 
 
 @app.command()
@@ -246,6 +277,9 @@ def demo_credentials(
     from gateway.services import Services
 
     settings = _settings()
+    if settings.environment == "production":
+        errors.print("[red]error:[/] demo credentials are for development, not production")
+        raise typer.Exit(2)
 
     async def run() -> Any:
         services = Services.create(settings)

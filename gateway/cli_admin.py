@@ -24,7 +24,9 @@ from gateway.tables import Account
 T = TypeVar("T")
 party_app = typer.Typer(help="Departments, partner platforms and enterprises (parties).")
 user_app = typer.Typer(help="Real-name staff accounts (实名账号).")
-client_app = typer.Typer(help="Machine clients of partner platforms and enterprises.")
+client_app = typer.Typer(
+    help="Machine clients: departments' systems, partner platforms, enterprises."
+)
 console = Console(soft_wrap=True)  # secrets are never broken across lines
 errors = Console(stderr=True)
 
@@ -127,7 +129,7 @@ def user_totp(username: Annotated[str, typer.Argument(help="Login name.")]) -> N
 def client_add(
     client_id: Annotated[str, typer.Argument(help="Client id.")],
     name: Annotated[str, typer.Option(help="What system this is.")],
-    party: Annotated[str, typer.Option(help="Partner or enterprise code.")],
+    party: Annotated[str, typer.Option(help="Department, partner or enterprise code.")],
     rate_limit: Annotated[str | None, typer.Option(help="e.g. 1200/minute.")] = None,
     persisted_only: Annotated[bool, typer.Option(help="Persisted operations only.")] = False,
 ) -> None:

@@ -61,7 +61,7 @@ async def load_policy(engine: AsyncEngine, now: datetime | None = None) -> Polic
 async def ensure_seed(engine: AsyncEngine) -> int:
     """Add the seed policy lines the database lacks (``jianguan db upgrade``); how many."""
     async with engine.begin() as connection:
-        rows = (await connection.execute(select(CasbinRule))).scalars().all()
+        rows = (await connection.execute(select(CasbinRule))).all()
         have = {(r.ptype, r.v0, r.v1, r.v2, r.v3, r.v4, r.v5) for r in rows}
         added = 0
         for line in seed_lines():

@@ -67,6 +67,7 @@ class Settings:
     session_max_hours: int = 12
     token_minutes: int = 15
     rate_limit: str = "600/minute"
+    auth_rate_limit: str = "30/minute"
     audit_retention_days: int = 180
     audit_checkpoint_every: int = 1000
     audit_key_file: Path | None = None
@@ -160,6 +161,7 @@ class Settings:
             session_max_hours=_int(get("SESSION_MAX_HOURS"), 12, "SESSION_MAX_HOURS"),
             token_minutes=_int(get("TOKEN_MINUTES"), 15, "TOKEN_MINUTES"),
             rate_limit=_rate(get("RATE_LIMIT"), "600/minute", "RATE_LIMIT"),
+            auth_rate_limit=_rate(get("AUTH_RATE_LIMIT"), "30/minute", "AUTH_RATE_LIMIT"),
             audit_retention_days=_int(
                 get("AUDIT_RETENTION_DAYS"), 180, "AUDIT_RETENTION_DAYS", minimum=180
             ),

@@ -33,7 +33,7 @@ ROLES = {
     "city_office": "主管部门监督人员",
     "auditor": "安全审计员",
 }
-CLIENT_KINDS = ("partner", "enterprise")
+CLIENT_KINDS = ("department", "partner", "enterprise")  # a department's own system too
 
 
 class Base(DeclarativeBase):
@@ -71,6 +71,7 @@ class Account(Base):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)  # a code is used only once
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_by: Mapped[str] = mapped_column(String(100))

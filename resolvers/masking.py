@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from resolvers.registry import SOURCES
+from standard.codes import check_uscc
 
 HIDDEN = "***"
 
@@ -37,18 +38,36 @@ def mask_mobile(value: str) -> str:
 
 
 def mask_id_number(value: str) -> str:
-    """A citizen ID keeps its division (6) and last character; a USCC stays (it is public)."""
+    """A citizen ID keeps its division (6) and last character; a valid USCC stays (an
+    organisation's code is public); anything else is hidden whole."""
     if len(value) == 18 and value[:17].isdigit():
         return value[:6] + "*" * 11 + value[-1]
-    return value
+    if check_uscc(value) is None:
+        return value
+    return HIDDEN
+
+
+# A district or county name ends within the first few characters ("西安市雁塔区", "陕西省西安市
+# 蓝田县"); a 区 further on belongs to a street or estate ("幸福小区") and must stay hidden.
+_DISTRICT_WITHIN = 12
+
+
+_NOT_DISTRICT = ("小区", "社区", "园区", "校区", "景区", "街区", "城区")
+
+
+def _marker(value: str, marker: str) -> int:
+    at = value.find(marker)
+    while at > 0 and value[at - 1 : at + 1] in _NOT_DISTRICT:
+        at = value.find(marker, at + 1)
+    return at
 
 
 def mask_address(value: str) -> str:
-    """Keeps the text up to the district or county (区/县), hides the rest."""
-    for marker in ("区", "县", "市"):
-        at = value.find(marker)
-        if at >= 0:
-            return value[: at + 1] + HIDDEN
+    """Keeps the text up to the district or county (区/县), else the city (市); hides the rest."""
+    for markers in (("区", "县"), ("市",)):
+        found = [at for m in markers if 0 <= (at := _marker(value, m)) < _DISTRICT_WITHIN]
+        if found:
+            return value[: min(found) + 1] + HIDDEN
     return HIDDEN
 
 

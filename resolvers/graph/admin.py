@@ -144,6 +144,20 @@ class CreatedAccount:
     )
 
 
+@strawberry.type(name="Account", description="账号: a staff account (never its password).")
+class AccountNode:
+    username: str = strawberry.field(description="登录名.")
+    real_name: str = strawberry.field(description="真实姓名.")
+    party: str = strawberry.field(description="所属部门.")
+    role: str = strawberry.field(description="角色.")
+    disabled: bool = strawberry.field(description="已停用.")
+    must_change_password: bool = strawberry.field(description="须修改密码.")
+    password_changed_at: datetime = strawberry.field(description="密码修改时间.")
+    locked_until: datetime | None = strawberry.field(description="锁定至 (failed logins).")
+    second_factor: bool = strawberry.field(description="已启用双因素 (TOTP).")
+    created_by: str = strawberry.field(description="创建人.")
+
+
 @strawberry.type(description="审计日志条目: one entry of the audit log.")
 class AuditEntryNode:
     seq: int = strawberry.field(description="序号.")
@@ -184,6 +198,33 @@ async def grants(info: Info[Any, None]) -> list[GrantNode]:
         parties = parties | own | ({actor.party} if actor.party else set())
     rows = await _services(info).grants.visible(parties)
     return [GrantNode.of(row) for row in rows]
+
+
+async def accounts(info: Info[Any, None]) -> list[AccountNode]:
+    _actor(info)
+    scope = info.context.scope
+    read = scope.providers("read", "accounts")
+    managed = scope.providers("manage", "accounts")
+    parties = None if read is None or managed is None else read | managed
+    if parties is not None and not parties:
+        raise ForbiddenError("Your role does not include managing accounts.")
+    rows = await _services(info).admin.accounts(parties)
+    info.context.sources.note("accounts", len(rows), {r.party_code for r in rows})
+    return [
+        AccountNode(
+            username=r.username,
+            real_name=r.real_name,
+            party=r.party_code,
+            role=r.role,
+            disabled=r.disabled,
+            must_change_password=r.must_change_password,
+            password_changed_at=r.password_changed_at,
+            locked_until=r.locked_until,
+            second_factor=r.totp_secret is not None,
+            created_by=r.created_by,
+        )
+        for r in rows
+    ]
 
 
 async def give_grant(info: Info[Any, None], input: GrantInput) -> GrantNode:
@@ -271,6 +312,10 @@ def fields() -> tuple[dict[str, Any], dict[str, Any]]:
         "grants": strawberry.field(
             resolver=grants, description="共享授权: grants given by or to your department."
         ),
+        "accounts": strawberry.field(
+            resolver=accounts,
+            description="账号: your department's accounts (administrators); all (city office).",
+        ),
         "audit_log": strawberry.field(
             resolver=audit_log,
             description="审计日志: newest first; the city office and auditors see all of it, a "
@@ -282,7 +327,8 @@ def fields() -> tuple[dict[str, Any], dict[str, Any]]:
             resolver=give_grant, description="给予共享授权 (department administrators)."
         ),
         "revoke_grant": strawberry.field(
-            resolver=revoke_grant, description="撤销共享授权; effective on every replica at once."
+            resolver=revoke_grant,
+            description="撤销共享授权; every replica stops serving it within a second.",
         ),
         "create_account": strawberry.field(
             resolver=create_account, description="新建本部门账号 (department administrators)."

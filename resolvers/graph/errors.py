@@ -4,7 +4,9 @@ GraphQLError
  └── GatewayError                 code passes through to clients
       ├── SourceFailed            SOURCE_UNAVAILABLE: a source is down, slow or garbled
       ├── InvalidArgument         BAD_USER_INPUT: paging or filter arguments
-      └── NotFoundError           NOT_FOUND: an ID that names nothing
+      ├── NotFoundError           NOT_FOUND: an ID that names nothing
+      ├── ForbiddenError          FORBIDDEN: the caller's role or party may not (graph/admin.py)
+      └── Unauthenticated         UNAUTHENTICATED: sign in first (graph/admin.py)
 """
 
 from __future__ import annotations

@@ -144,6 +144,13 @@ async def test_an_administrator_manages_only_their_own_department(gateway: Gatew
     assert codes(await gateway.ask("scjg.admin", role)) == ["FORBIDDEN"]
     disable = 'mutation { disableAccount(username: "sthj.staff") }'
     assert codes(await gateway.ask("scjg.admin", disable)) == ["FORBIDDEN"]
+    listing = "{ accounts { username party role mustChangePassword secondFactor } }"
+    own_accounts = (await gateway.ask("scjg.admin", listing))["data"]["accounts"]
+    assert {a["username"] for a in own_accounts} == {"scjg.admin", "scjg.staff", "new.user"}
+    assert {a["party"] for a in own_accounts} == {"XA-SCJG"}
+    every = (await gateway.ask("city", listing))["data"]["accounts"]
+    assert len(every) == len(ACCOUNTS) + 1
+    assert codes(await gateway.ask("scjg.staff", listing)) == ["FORBIDDEN"]
 
 
 GIVE = """

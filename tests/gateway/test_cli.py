@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import orjson
@@ -69,6 +70,15 @@ def test_ingest_prints_a_summary_and_writes_the_report(env: dict[str, str], tmp_
     ]
     again = runner.invoke(app, args[:-2], env=env)
     assert again.exit_code == 1 and "unchanged" in again.output
+    # Each import is in the audit log, as the operator's write.
+    with sqlite3.connect(Path(env["JIANGUAN_VAR_DIR"]) / "gateway.db") as db:
+        entries = db.execute(
+            "SELECT actor, event, outcome, resources, providers, rows FROM audit_log"
+        ).fetchall()
+    assert len(entries) == 2
+    actor, event, outcome, resources, providers, rows = entries[0]
+    assert actor.startswith("cli:") and (event, outcome, rows) == ("write", "partial", 2)
+    assert json.loads(resources) == ["complaints"] and json.loads(providers) == ["P-12345"]
 
 
 def test_ingest_needs_a_table_when_the_source_has_several(

@@ -26,6 +26,12 @@ def env(tmp_path: Path) -> dict[str, str]:
     return environment
 
 
+def test_a_second_upgrade_keeps_the_seed_policies_as_they_are(env: dict[str, str]) -> None:
+    again = runner.invoke(app, ["db", "upgrade"], env=env)
+    assert again.exit_code == 0, again.output
+    assert "seed policy" not in again.output and "gateway: at head" in again.output
+
+
 def shown_once(output: str) -> str:
     """The secret or password a command printed after '(shown once):'."""
     found = re.search(r"\(shown once\): (\S+)", output)
@@ -87,10 +93,14 @@ def test_bootstrap_then_parties_accounts_and_clients(env: dict[str, str]) -> Non
     secret = shown_once(client.output)
     rotated = runner.invoke(app, ["client", "rotate", "hotline", "--overlap-hours", "1"], env=env)
     assert rotated.exit_code == 0 and shown_once(rotated.output) != secret
-    on_department = runner.invoke(
-        app, ["client", "add", "scjg-system", "--name", "x", "--party", "XA-SCJG"], env=env
+    system = runner.invoke(
+        app, ["client", "add", "scjg-system", "--name", "执法系统", "--party", "XA-SCJG"], env=env
     )
-    assert on_department.exit_code == 1 and "partners or enterprises" in on_department.output
+    assert system.exit_code == 0, system.output  # a department's own system pushes records
+    office = runner.invoke(
+        app, ["client", "add", "zwb-system", "--name", "x", "--party", "XA-ZWB"], env=env
+    )
+    assert office.exit_code == 1 and "is a city_office" in office.output
 
 
 def test_demo_credentials_give_a_working_token_to_every_principal(

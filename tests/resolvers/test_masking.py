@@ -1,0 +1,64 @@
+"""Masks of personal fields: what stays, what is hidden, whatever the input."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from resolvers.masking import HIDDEN, mask, mask_address, mask_id_number, mask_mobile, mask_name
+
+
+@pytest.mark.parametrize(
+    ("address", "masked"),
+    [
+        ("西安市雁塔区小寨东路1号", "西安市雁塔区***"),
+        ("西安市蓝田县华胥镇幸福小区3号楼", "西安市蓝田县***"),
+        ("陕西省西安市长安区郭杜街道", "陕西省西安市长安区***"),
+        ("西安市长安大学家属院幸福小区5号", "西安市***"),
+        ("幸福小区5号楼2单元", HIDDEN),
+        ("西安市高新区锦业路", "西安市高新区***"),
+        ("", HIDDEN),
+    ],
+)
+def test_an_address_keeps_at_most_its_district(address: str, masked: str) -> None:
+    assert mask_address(address) == masked
+
+
+@pytest.mark.parametrize(
+    ("value", "masked"),
+    [
+        ("610113198503020031", "610113***********1"),
+        ("P1234567", HIDDEN),  # a passport number
+        ("", HIDDEN),
+    ],
+)
+def test_id_numbers(value: str, masked: str) -> None:
+    assert mask_id_number(value) == masked
+
+
+def test_a_valid_uscc_is_an_organisation_and_stays_an_invalid_one_is_hidden() -> None:
+    from random import Random
+
+    from standard.codes import make_uscc
+
+    code = make_uscc(Random(3), division="610113")
+    assert mask_id_number(code) == code
+    wrong = code[:17] + ("0" if code[17] != "0" else "1")
+    assert mask_id_number(wrong) == HIDDEN
+
+
+@given(st.text(min_size=1, max_size=40))
+def test_no_mask_returns_more_than_a_short_prefix_of_what_it_hides(value: str) -> None:
+    for masked in (mask_address(value), mask_name(value), mask_mobile(value)):
+        visible = masked.replace("*", "")
+        assert len(visible) <= max(12, len(value) // 2 + 1)
+        assert (
+            value not in masked or len(value) <= 1 or masked == value[:1] + "*" * (len(value) - 1)
+        )
+
+
+@given(st.text(alphabet="0123456789", min_size=11, max_size=11))
+def test_a_mobile_keeps_seven_of_eleven_digits_at_most(value: str) -> None:
+    masked = mask(column="complainant_phone", check="mobile", value=value)
+    assert masked[:3] == value[:3] and masked[-4:] == value[-4:] and "****" in masked
