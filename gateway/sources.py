@@ -56,7 +56,7 @@ def connect(settings: Settings, source: str) -> Connector:
         return HttpConnector(
             source, url, token=settings.source_api_token, timeout=settings.source_timeout
         )
-    return SqlConnector(source, create_engine(url))
+    return SqlConnector(source, create_engine(url, pre_ping=False))
 
 
 class Guarded:

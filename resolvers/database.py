@@ -18,15 +18,19 @@ from sqlalchemy.ext.asyncio import (
 from gateway.settings import Settings
 
 
-def create_engine(url: str) -> AsyncEngine:
-    """An async engine; SQLite files get their folder, WAL and a busy timeout."""
+def create_engine(url: str, *, pre_ping: bool = True) -> AsyncEngine:
+    """An async engine; SQLite files get their folder, WAL and a busy timeout.
+
+    ``pre_ping`` tests each pooled connection before use (a round trip per checkout); the
+    gateway's read engines turn it off, because their reads are retried on a broken connection.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         # A gateway under load runs a handful of look-ups per request concurrently: keep enough
         # connections open that they are reused rather than reopened for every burst.
         return create_async_engine(
             url,
-            pool_pre_ping=True,
+            pool_pre_ping=pre_ping,
             pool_size=15,
             max_overflow=5,
             json_deserializer=orjson.loads,  # the stdlib decoder showed in the gateway's profile

@@ -24,6 +24,9 @@ from resolvers.connectors.base import (
 )
 from resolvers.registry import source as source_named
 
+COMPILED_SHAPES = 1_000
+"""Compiled statements kept per connector: one per query shape, a few dozen in practice."""
+
 
 class SqlConnector:
     """Reads one source database; every driver error becomes ``SourceUnavailable``."""
@@ -31,6 +34,7 @@ class SqlConnector:
     def __init__(self, source: str, engine: AsyncEngine) -> None:
         self.source = source
         self.engine = engine
+        self._compiled: dict[Any, Any] = {}
         self.tables: dict[str, Table] = {
             name: model.__table__  # type: ignore[attr-defined]
             for name, model in source_named(source).tables.items()
@@ -83,7 +87,13 @@ class SqlConnector:
         try:
             async with self.engine.connect() as connection:
                 if connection.dialect.name == "postgresql":
-                    return await self._asyncpg_rows(connection, stmt)
+                    try:
+                        return await self._asyncpg_rows(connection, stmt)
+                    except BaseException:
+                        # Read past SQLAlchemy, a broken connection would go back to the pool
+                        # unnoticed (pools do not test connections first): discard it.
+                        await connection.invalidate()
+                        raise
                 result = await connection.execute(stmt)
                 names = [str(name) for name in result.keys()]  # noqa: SIM118  # a Result, not a dict
                 return [dict(zip(names, row, strict=True)) for row in result]
@@ -93,6 +103,7 @@ class SqlConnector:
             OSError,
             asyncpg.PostgresError,
             asyncpg.InterfaceError,
+            asyncpg.InternalClientError,  # a connection the server dropped mid-protocol
         ) as exc:
             raise SourceUnavailable(self.source, type(exc).__name__) from exc
 
@@ -100,13 +111,29 @@ class SqlConnector:
         """Read through asyncpg directly: SQLAlchemy's result processing was a fifth of the
         gateway's time on a nested page. Bind values go through the column types as usual;
         only JSON columns need decoding on the way out (instants arrive as aware UTC)."""
-        compiled = stmt.compile(
-            dialect=connection.dialect, compile_kwargs={"render_postcompile": True}
+        # Statements of one shape compile once: the cache key leaves out the values, which are
+        # extracted from each statement (compiling was most of SQLAlchemy's cost per request).
+        key = stmt._generate_cache_key()
+        compiled = self._compiled.get(key.key) if key is not None else None
+        if compiled is None:
+            compiled = stmt.compile(
+                dialect=connection.dialect,
+                cache_key=key,
+                compile_kwargs={"render_postcompile": True},
+            )
+            if key is not None:
+                if len(self._compiled) >= COMPILED_SHAPES:
+                    self._compiled.pop(next(iter(self._compiled)))
+                self._compiled[key.key] = compiled
+        values = (
+            compiled.construct_params(extracted_parameters=key.bindparams)
+            if key is not None
+            else compiled.params
         )
         processors = compiled._bind_processors
         params = []
         for name in compiled.positiontup or ():
-            value = compiled.params[name]
+            value = values[name]
             process = processors.get(name)
             params.append(process(value) if process is not None and value is not None else value)
         raw = await connection.get_raw_connection()

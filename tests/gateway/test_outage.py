@@ -81,3 +81,39 @@ async def test_the_breaker_opens_after_repeated_failures(proxied: tuple[Sources,
     _, errors, elapsed = await run(sources)
     assert errors[0].extensions["code"] == "SOURCE_UNAVAILABLE"
     assert elapsed < 0.5  # no connection attempt at all while the circuit is open
+
+
+async def test_connections_the_database_dropped_are_replaced_without_failing_reads(
+    pg_settings: Settings,
+) -> None:
+    """After a database restart (every session terminated), pooled connections are dead: reads
+    retry on fresh ones and the broken ones are discarded, so callers see no error."""
+    import asyncpg
+
+    from resolvers.connectors.base import PageRequest
+    from tests.conftest import ADMIN_DSN
+
+    sources = Sources(pg_settings)
+    try:
+        for _ in range(3):
+            await sources.for_request(oversight()).page(
+                "complaints", "complaints", PageRequest(first=1)
+            )
+        database = make_url(pg_settings.database_url("complaints")).database
+        admin = await asyncpg.connect(ADMIN_DSN)
+        try:
+            killed = await admin.fetchval(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = $1 AND pid <> pg_backend_pid()",
+                database,
+            )
+        finally:
+            await admin.close()
+        assert killed >= 1
+        for _ in range(10):
+            page = await sources.for_request(oversight()).page(
+                "complaints", "complaints", PageRequest(first=1)
+            )
+            assert page.rows == []
+    finally:
+        await sources.close()
