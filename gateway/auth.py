@@ -8,6 +8,7 @@ is written to the audit log.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hmac
 from dataclasses import dataclass
@@ -18,7 +19,8 @@ import pyotp
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from gateway.audit import AuditEvent, AuditLog
+from gateway.admin import NAME
+from gateway.audit import AuditEvent, AuditLog, sm3_hex
 from gateway.passwords import (
     PasswordPolicy,
     check_password,
@@ -131,17 +133,22 @@ class Authenticator:
         """A staff session, or an ``AuthError``; failures count towards a lockout."""
         now = datetime.now(UTC)
         actor = f"user:{username}"
-        async with AsyncSession(self.engine) as session:
-            found = (
-                await session.execute(
-                    select(Account, Party)
-                    .join(Party, Party.code == Account.party_code)
-                    .where(Account.username == username)
-                )
-            ).first()
+        found = None
+        if NAME.fullmatch(username):
+            async with AsyncSession(self.engine) as session:
+                found = (
+                    await session.execute(
+                        select(Account, Party)
+                        .join(Party, Party.code == Account.party_code)
+                        .where(Account.username == username)
+                    )
+                ).first()
         if found is None:
-            verify_password(_dummy_hash(), password)
-            await self._event(actor, "login_failed", "denied", None, request_id, reason="unknown")
+            await asyncio.to_thread(verify_password, _dummy_hash(), password)
+            # Whatever was typed is not logged as a name: it may be a password typed in the
+            # wrong box. Its hash still shows repeated attempts at one name.
+            unknown = f"unknown:{sm3_hex(username.encode())[:16]}"
+            await self._event(unknown, "login_failed", "denied", None, request_id)
             raise InvalidCredentials
         account, party = found
         if account.locked_until is not None and account.locked_until > now:
@@ -150,7 +157,7 @@ class Authenticator:
                 actor, "login_failed", "denied", party.code, request_id, reason="locked"
             )
             raise AccountLocked(retry_after=wait)
-        good = verify_password(account.password_hash, password)
+        good = await asyncio.to_thread(verify_password, account.password_hash, password)
         step = None
         if good and account.totp_secret:
             step = _totp_step(account.totp_secret, totp, now, after=account.totp_last_step)
@@ -161,7 +168,7 @@ class Authenticator:
         if step is not None:
             changes["totp_last_step"] = step
         if needs_rehash(account.password_hash):
-            changes["password_hash"] = hash_password(password)
+            changes["password_hash"] = await asyncio.to_thread(hash_password, password)
         async with self.engine.begin() as connection:
             await connection.execute(
                 update(Account).where(Account.id == account.id).values(**changes)
@@ -186,15 +193,24 @@ class Authenticator:
     async def _failed(
         self, account: Account, now: datetime, request_id: str | None, party: str
     ) -> NoReturn:
-        failures = account.failed_logins + 1
-        locked = failures >= self.settings.lockout_attempts
-        values: dict[str, object] = {"failed_logins": 0 if locked else failures}
-        if locked:
-            values["locked_until"] = now + timedelta(minutes=self.settings.lockout_minutes)
+        # Counted in the database, so wrong logins sent at once all count.
         async with self.engine.begin() as connection:
-            await connection.execute(
-                update(Account).where(Account.id == account.id).values(**values)
-            )
+            failures = (
+                await connection.execute(
+                    update(Account)
+                    .where(Account.id == account.id)
+                    .values(failed_logins=Account.failed_logins + 1)
+                    .returning(Account.failed_logins)
+                )
+            ).scalar_one()
+            locked = failures >= self.settings.lockout_attempts
+            if locked:
+                until = now + timedelta(minutes=self.settings.lockout_minutes)
+                await connection.execute(
+                    update(Account)
+                    .where(Account.id == account.id)
+                    .values(failed_logins=0, locked_until=until)
+                )
         actor = f"user:{account.username}"
         await self._event(
             actor, "login_failed", "denied", party, request_id, failures=failures, locked=locked
@@ -209,24 +225,27 @@ class Authenticator:
         """A short-lived machine token for a client's id and secret, or ``InvalidClient``."""
         now = datetime.now(UTC)
         actor = f"client:{client_id}"
-        async with AsyncSession(self.engine) as session:
-            found = (
-                await session.execute(
-                    select(Client, Party)
-                    .join(Party, Party.code == Client.party_code)
-                    .where(Client.client_id == client_id)
-                )
-            ).first()
+        found = None
+        if NAME.fullmatch(client_id):
+            async with AsyncSession(self.engine) as session:
+                found = (
+                    await session.execute(
+                        select(Client, Party)
+                        .join(Party, Party.code == Client.party_code)
+                        .where(Client.client_id == client_id)
+                    )
+                ).first()
         if found is None:
-            verify_password(_dummy_hash(), secret)
-            await self._event(actor, "token_failed", "denied", None, request_id)
+            await asyncio.to_thread(verify_password, _dummy_hash(), secret)
+            unknown = f"unknown:{sm3_hex(client_id.encode())[:16]}"
+            await self._event(unknown, "token_failed", "denied", None, request_id)
             raise InvalidClient
         client, party = found
-        good = verify_password(client.secret_hash, secret)
+        good = await asyncio.to_thread(verify_password, client.secret_hash, secret)
         if not good and client.previous_secret_hash and client.previous_valid_until:
             # During a rotation the previous secret still works until its end.
-            good = client.previous_valid_until > now and verify_password(
-                client.previous_secret_hash, secret
+            good = client.previous_valid_until > now and await asyncio.to_thread(
+                verify_password, client.previous_secret_hash, secret
             )
         if not good or client.disabled or party.disabled:
             await self._event(actor, "token_failed", "denied", party.code, request_id)
@@ -272,13 +291,19 @@ class Authenticator:
             ).scalar_one_or_none()
         if principal.kind != "staff" or account is None:
             raise InvalidToken
-        if not verify_password(account.password_hash, current):
+        if not await asyncio.to_thread(verify_password, account.password_hash, current):
             await self._event(
                 principal.id, "password_change", "denied", principal.party, request_id
             )
             raise PasswordChangeRefused("当前密码错误 / the current password is wrong")
         try:
-            check_password(self.policy, new, username=username, current_hash=account.password_hash)
+            await asyncio.to_thread(
+                check_password,
+                self.policy,
+                new,
+                username=username,
+                current_hash=account.password_hash,
+            )
         except ValueError as exc:
             raise PasswordChangeRefused(str(exc)) from None
         async with self.engine.begin() as connection:
@@ -286,7 +311,7 @@ class Authenticator:
                 update(Account)
                 .where(Account.id == account.id)
                 .values(
-                    password_hash=hash_password(new),
+                    password_hash=await asyncio.to_thread(hash_password, new),
                     password_changed_at=datetime.now(UTC),
                     must_change_password=False,
                 )

@@ -121,7 +121,7 @@ def routes(auth: Authenticator, limiter: RateLimiter, rate: str) -> list[Route]:
             totp if isinstance(totp, str) else None,
             request_id=_request_id(request),
         )
-        return JSONResponse(_session(found))
+        return JSONResponse(_session(found), headers={"Cache-Control": "no-store"})
 
     async def logout(request: Request) -> Response:
         token = bearer(request.headers.get("authorization"))
@@ -140,7 +140,7 @@ def routes(auth: Authenticator, limiter: RateLimiter, rate: str) -> list[Route]:
         found = await auth.change_password(
             principal, data["currentPassword"], data["newPassword"], request_id=_request_id(request)
         )
-        return JSONResponse(_session(found))
+        return JSONResponse(_session(found), headers={"Cache-Control": "no-store"})
 
     async def token(request: Request) -> Response:
         # RFC 6749 §4.4: a form body; client credentials in HTTP Basic or in the body.
