@@ -1,0 +1,198 @@
+"""Dataset specs fail closed, and desensitising the demo data leaves no personal value behind."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from gateway.settings import Settings
+from open_data.datasets import DATASETS, dataset
+from open_data.desensitise import desensitise, pseudonym
+from open_data.errors import SpecError
+from open_data.extract import extract
+from open_data.spec import (
+    Column,
+    DatasetSpec,
+    Drop,
+    Generalise,
+    Keep,
+    Mask,
+    MaskPerson,
+    Pseudonymise,
+    check_spec,
+)
+from resolvers.connectors.sql import SqlConnector
+from resolvers.database import create_engine
+from resolvers.masking import PERSONAL
+from standard.codes import make_id_number
+
+KEY = b"test-pseudonym-key-0123456789abcdef"
+
+
+@pytest.mark.parametrize("name", sorted(DATASETS))
+def test_every_starter_spec_rules_every_column(name: str) -> None:
+    check_spec(DATASETS[name])
+
+
+def test_unknown_dataset_names_the_known_ones() -> None:
+    with pytest.raises(SpecError, match="complaint-statistics"):
+        dataset("complaints")
+
+
+def _without(spec: DatasetSpec, column: str) -> DatasetSpec:
+    return dataclasses.replace(spec, columns=tuple(c for c in spec.columns if c.source != column))
+
+
+def test_a_column_without_a_rule_fails_the_release() -> None:
+    spec = _without(DATASETS["inspection-results"], "counterparty_id")
+    with pytest.raises(SpecError, match="without a rule: counterparty_id"):
+        check_spec(spec)
+
+
+def test_personal_columns_cannot_be_kept_and_rules_must_name_real_columns() -> None:
+    spec = DATASETS["inspection-results"]
+    kept = dataclasses.replace(
+        spec,
+        columns=tuple(
+            Column(c.source, Keep()) if c.source == "counterparty_id" else c for c in spec.columns
+        ),
+    )
+    with pytest.raises(SpecError, match="counterparty_id is personal"):
+        check_spec(kept)
+    extra = dataclasses.replace(spec, columns=(*spec.columns, Column("colour", Drop())))
+    with pytest.raises(SpecError, match="colour"):
+        check_spec(extra)
+    twice = dataclasses.replace(spec, columns=(*spec.columns, Column("kind", Drop())))
+    with pytest.raises(SpecError, match="two rules: kind"):
+        check_spec(twice)
+    no_quasi = dataclasses.replace(spec, quasi=())
+    with pytest.raises(SpecError, match="quasi-identifiers"):
+        check_spec(no_quasi)
+
+
+def _spec(*columns: Column, **changes: Any) -> DatasetSpec:
+    base = DATASETS["inspection-results"]
+    return dataclasses.replace(base, columns=columns, quasi=(), public_by_rule=True, **changes)
+
+
+def test_rules_one_by_one() -> None:
+    spec = _spec(
+        Column("name", Mask(start=1, end=1)),
+        Column("closed_on", Generalise("month")),
+        Column("decision_date", Generalise("year")),
+        Column("address", Generalise("district")),
+        Column("fine_amount", Generalise("band", (Decimal(1000), Decimal(10000)))),
+        Column("subject_name", MaskPerson()),
+        Column("counterparty_id", Pseudonymise()),
+    )
+    rows = [
+        {
+            "name": "张三丰", "closed_on": datetime(2026, 5, 31, 16, 30, tzinfo=UTC),
+            "decision_date": date(2025, 3, 1), "address": "西安市雁塔区小寨东路1号",
+            "fine_amount": Decimal("5000"), "subject_name": "李四",
+            "counterparty_nature": "natural_person", "counterparty_id": "X1",
+        },
+        {
+            "name": "AB", "closed_on": None, "decision_date": None, "address": None,
+            "fine_amount": Decimal("20000"), "subject_name": "西安某公司",
+            "counterparty_nature": "legal_person", "counterparty_id": "X1",
+        },
+    ]  # fmt: skip
+    first, second = list(desensitise(spec, rows, key=KEY))
+    assert first == {
+        "name": "张*丰",
+        "closed_on": "2026-06",  # 00:30 on 1 June in Beijing
+        "decision_date": "2025",
+        "address": "西安市雁塔区",
+        "fine_amount": "1000-10000",
+        "subject_name": "李*",
+        "counterparty_id": pseudonym(KEY, "X1"),
+    }
+    assert second["subject_name"] == "西安某公司"  # organisations' names are public
+    assert second["closed_on"] is None and second["fine_amount"] == ">=10000"
+    assert second["counterparty_id"] == first["counterparty_id"]  # stable across rows, releases
+    assert pseudonym(b"another-key", "X1") != first["counterparty_id"]
+    assert "X1" not in first["counterparty_id"]
+
+
+def test_minors_cases_are_never_published() -> None:
+    import random
+
+    spec = dataset("administrative-penalties")
+    rng = random.Random(5)
+    child = make_id_number(rng, division="610113", birth=date(2010, 1, 1), female=False)
+    adult = make_id_number(rng, division="610113", birth=date(1980, 1, 1), female=True)
+    base = dict.fromkeys(c.source for c in spec.columns)
+    rows = [
+        {**base, "counterparty_nature": "natural_person", "counterparty_id": child,
+         "decision_date": date(2026, 1, 1), "counterparty_name": "王小明"},
+        {**base, "counterparty_nature": "natural_person", "counterparty_id": adult,
+         "decision_date": date(2026, 1, 1), "counterparty_name": "赵丽"},
+        {**base, "counterparty_nature": "legal_person", "counterparty_id": None,
+         "decision_date": date(2026, 1, 1), "counterparty_name": "西安某公司"},
+    ]  # fmt: skip
+    published = list(desensitise(spec, rows, key=KEY))
+    assert [r["counterparty_name"] for r in published] == ["赵*", "西安某公司"]
+    assert all("counterparty_id" not in r for r in published)
+
+
+async def _rows(settings: Settings, spec: DatasetSpec) -> list[dict[str, Any]]:
+    connector = SqlConnector(spec.source, create_engine(settings.database_url(spec.source)))
+    try:
+        return [row async for row in extract(spec, connector, page=700)]
+    finally:
+        await connector.close()
+
+
+@pytest.mark.parametrize("name", sorted(DATASETS))
+async def test_no_personal_value_of_the_demo_data_survives(
+    seeded_sqlite: Settings, name: str
+) -> None:
+    spec = DATASETS[name]
+    rows = await _rows(seeded_sqlite, spec)
+    assert rows, f"{name}: the demo data selects nothing"
+    personal = {
+        str(row[column])
+        for row in rows
+        for column in PERSONAL[spec.table]
+        if row.get(column) is not None
+        and len(str(row[column])) >= 2
+        # an organisation's code in the ID column is public: it is the subject's USCC
+        and not (column == "counterparty_id" and row.get("counterparty_id_type") == "uscc")
+    }
+    names = {
+        str(row["counterparty_name"])
+        for row in rows
+        if row.get("counterparty_nature") == "natural_person" and row.get("counterparty_name")
+    }
+    published = list(desensitise(spec, rows, key=KEY))
+    assert published
+    cells = {str(v) for row in published for v in row.values() if v is not None}
+    leaked = (personal | names) & cells
+    assert not leaked, f"{name}: {sorted(leaked)[:3]}"
+    if spec.aggregate is None:
+        assert {c.source for c in spec.published} == set(published[0])
+    else:
+        count = spec.aggregate.count_as
+        assert sum(r[count] for r in published) == len(rows)
+
+
+async def test_extract_reads_only_approved_providers(seeded_sqlite: Settings) -> None:
+    spec = dataset("matter-catalogue")
+    every = await _rows(seeded_sqlite, spec)
+    one = every[0]["provider"]
+    connector = SqlConnector(
+        "supervision", create_engine(seeded_sqlite.database_url("supervision"))
+    )
+    try:
+        theirs = [r async for r in extract(spec, connector, providers={one})]
+        nobody = [r async for r in extract(spec, connector, providers=set())]
+    finally:
+        await connector.close()
+    assert theirs and {r["provider"] for r in theirs} == {one}
+    assert len(theirs) == sum(r["provider"] == one for r in every)
+    assert nobody == []
