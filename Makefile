@@ -8,7 +8,7 @@ DEMO_ENV := env -u JIANGUAN_SUPERVISION_DATABASE_URL -u JIANGUAN_COMPLAINTS_DATA
 	-u JIANGUAN_CREDIT_DATABASE_URL -u JIANGUAN_GOV_SERVICES_DATABASE_URL \
 	-u JIANGUAN_DATABASE_URL -u JIANGUAN_REDIS_URL
 
-.PHONY: demo test install services lint typecheck unit docs schema client clean
+.PHONY: demo test install services lint typecheck unit docs schema client ckan clean
 
 $(BIN)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -50,5 +50,9 @@ schema: install
 client: install
 	scripts/generate-client
 
+ckan: services
+	devtools/ckan/run.py install setup start
+
 clean:
-	rm -rf $(VENV) .venv-codegen var .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	-devtools/ckan/run.py stop
+	rm -rf $(VENV) .venv-codegen .venv-ckan var .pytest_cache .mypy_cache .ruff_cache .hypothesis
