@@ -16,6 +16,7 @@ from rich.table import Table
 from gateway.audit_cli import audit_app
 from gateway.cli_admin import bootstrap, client_app, party_app, user_app
 from gateway.settings import SOURCES, Settings, SettingsError
+from open_data.cli import publish
 
 T = TypeVar("T")
 
@@ -31,6 +32,7 @@ app.add_typer(party_app, name="party")
 app.add_typer(user_app, name="user")
 app.add_typer(client_app, name="client")
 app.command("bootstrap")(bootstrap)
+app.command("publish")(publish)
 console = Console()
 errors = Console(stderr=True)
 

@@ -20,8 +20,9 @@ from gateway.tables import Grant, Party
 from resolvers.masking import PERSONAL
 from resolvers.registry import SOURCES
 
-GRANTEE_KINDS = frozenset({"department", "city_office", "partner"})
-"""Enterprises read only what is about themselves; they receive no grants."""
+GRANTEE_KINDS = frozenset({"department", "city_office", "partner", "portal"})
+"""Enterprises read only what is about themselves; they receive no grants. A portal party is
+one open dataset: a grant to it is a provider's approval to publish (R9)."""
 MAX_PURPOSE = 500
 
 

@@ -71,6 +71,7 @@ class Settings:
     audit_retention_days: int = 180
     audit_checkpoint_every: int = 1000
     audit_key_file: Path | None = None
+    pseudonym_key_file: Path | None = None
 
     def __post_init__(self) -> None:
         urls = {name: _default_url(self.var_dir, name) for name in SOURCES}
@@ -169,6 +170,7 @@ class Settings:
                 get("AUDIT_CHECKPOINT_EVERY"), 1000, "AUDIT_CHECKPOINT_EVERY"
             ),
             audit_key_file=Path(key) if (key := get("AUDIT_KEY_FILE")) else None,
+            pseudonym_key_file=Path(p) if (p := get("PSEUDONYM_KEY_FILE")) else None,
         )
 
 

@@ -26,6 +26,7 @@ PARTY_KINDS = {
     "city_office": "主管部门 (city office, oversight)",
     "partner": "合作平台 (partner platform)",
     "enterprise": "第三方企业 (linked enterprise)",
+    "portal": "开放数据 (one open dataset: its approvals are grants to it)",
 }
 ROLES = {
     "staff": "工作人员",

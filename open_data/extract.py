@@ -7,16 +7,24 @@ providers whose administrators approved the spec, as a condition the source appl
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Collection
+from typing import Protocol
 
 from open_data.spec import DatasetSpec
-from resolvers.connectors.base import AnyOf, Condition, Connector, Filter, PageRequest, Row
+from resolvers.connectors.base import AnyOf, Condition, Filter, Page, PageRequest, Row
+
+
+class Pages(Protocol):
+    """Anything that pages a table: a connector, or the request sources within a scope."""
+
+    async def page(self, table: str, request: PageRequest) -> Page: ...
+
 
 PAGE = 5_000
 
 
 async def extract(
     spec: DatasetSpec,
-    connector: Connector,
+    connector: Pages,
     *,
     providers: Collection[str] | None = None,
     page: int = PAGE,

@@ -142,7 +142,7 @@ def check_uscc(code: str, *, legacy: Literal["reject", "warn"] = "reject") -> Fi
     return None
 
 
-def _org_check_char(first8: str) -> str:
+def org_check_char(first8: str) -> str:
     """Return the GB 11714 organisation-code check character for eight 0-9A-Z characters."""
     total = sum(_ORG_VALUE[c] * w for c, w in zip(first8, _ORG_WEIGHTS, strict=True))
     value = 11 - total % 11
@@ -309,7 +309,7 @@ def make_uscc(
             raise ValueError(f"{name} must be one USCC alphabet character, got {value!r}")
     # The organisation code sits inside the USCC, so its characters must fit both alphabets.
     org = "".join(rng.choice(_USCC_ALPHABET) for _ in range(8))
-    first17 = f"{authority}{category}{division}{org}{_org_check_char(org)}"
+    first17 = f"{authority}{category}{division}{org}{org_check_char(org)}"
     return first17 + _uscc_check_char(first17)
 
 

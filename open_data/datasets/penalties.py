@@ -40,7 +40,7 @@ SPEC = DatasetSpec(
     name="administrative-penalties",
     title="西安市行政处罚决定信息",
     description="行政处罚决定书的公开信息。自然人仅公开姓氏，不公开住址、联系方式、证件号码；"
-    "不公开第三人姓名及未成年人案件；处罚日期精确到月。",
+    "不公开第三人姓名及未成年人案件；处罚日期精确到年。",
     source="supervision",
     table="actions",
     where=(Filter("kind", "eq", "penalty"),),
@@ -72,7 +72,7 @@ SPEC = DatasetSpec(
         Column("counterparty_name", MaskPerson()),
         Column("counterparty_id", Drop()),
         Column("address", Drop()),
-        Column("decision_date", Generalise("month"), "处罚月份"),
+        Column("decision_date", Generalise("year"), "处罚年份"),
         Column("provider", Keep(), "数据提供部门"),
         *drop(
             "inspection_item_code",

@@ -247,6 +247,35 @@ async def give_grant(info: Info[Any, None], input: GrantInput) -> GrantNode:
     return next(GrantNode.of(r) for r in rows if r.id == grant_id)
 
 
+async def approve_dataset(info: Info[Any, None], name: str, provider: str) -> GrantNode:
+    from open_data import approvals
+    from open_data.datasets import dataset
+    from open_data.errors import SpecError
+
+    actor = _actor(info)
+    services = _services(info)
+    try:
+        spec = dataset(name)
+    except SpecError as exc:
+        raise InvalidArgument(str(exc)) from None
+    grant_id = await _run(approvals.approve(services.grants, actor, spec, provider))
+    rows = await services.grants.visible(frozenset({provider}))
+    return next(GrantNode.of(r) for r in rows if r.id == grant_id)
+
+
+async def withdraw_dataset_approval(info: Info[Any, None], name: str, provider: str) -> bool:
+    from open_data import approvals
+    from open_data.datasets import dataset
+    from open_data.errors import SpecError
+
+    try:
+        spec = dataset(name)
+    except SpecError as exc:
+        raise InvalidArgument(str(exc)) from None
+    await _run(approvals.withdraw(_services(info).grants, _actor(info), spec, provider))
+    return True
+
+
 async def revoke_grant(info: Info[Any, None], id: int) -> bool:
     await _run(_services(info).grants.revoke(_actor(info), id))
     return True
@@ -329,6 +358,15 @@ def fields() -> tuple[dict[str, Any], dict[str, Any]]:
         "revoke_grant": strawberry.field(
             resolver=revoke_grant,
             description="撤销共享授权; every replica stops serving it within a second.",
+        ),
+        "approve_dataset": strawberry.field(
+            resolver=approve_dataset,
+            description="批准开放数据集 (R9): your department's records may be published in the "
+            "named open dataset; audited, effective on the next publishing run.",
+        ),
+        "withdraw_dataset_approval": strawberry.field(
+            resolver=withdraw_dataset_approval,
+            description="撤回开放数据批准: the dataset leaves the portal on the next run.",
         ),
         "create_account": strawberry.field(
             resolver=create_account, description="新建本部门账号 (department administrators)."

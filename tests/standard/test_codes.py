@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 from standard.codes import (
     Check,
     Finding,
-    _org_check_char,
     check_batch_code,
     check_division_code,
     check_id_number,
@@ -29,6 +28,7 @@ from standard.codes import (
     make_matter_code,
     make_mobile,
     make_uscc,
+    org_check_char,
     uscc_check_char,
 )
 
@@ -157,7 +157,7 @@ def test_uscc_check_char_rejects_bad_input(first17: str) -> None:
 
 @pytest.mark.parametrize(("first8", "expected"), [("55138508", "2"), ("60003734", "1")])
 def test_organisation_check_char(first8: str, expected: str) -> None:
-    assert _org_check_char(first8) == expected
+    assert org_check_char(first8) == expected
 
 
 # --- ID number ------------------------------------------------------------------------------
@@ -400,7 +400,7 @@ def test_generators_are_deterministic() -> None:
 def test_make_uscc_is_valid(code: str) -> None:
     assert check_uscc(code) is None
     # The embedded organisation code carries its own GB 11714 check character.
-    assert _org_check_char(code[8:16]) == code[16]
+    assert org_check_char(code[8:16]) == code[16]
 
 
 @given(seeds, st.sampled_from(["610100", "110000", "100000"]))

@@ -1,0 +1,257 @@
+"""The release gate: k-anonymity over a row-level dataset's quasi-identifiers, then a scan of the
+final files for residual personal information (PIPL Art. 25). Either one refuses the release.
+
+k-anonymity takes two passes over a re-iterable source instead of holding the rows: a million
+rows of ten columns as dicts take about a gigabyte, while the first pass keeps one counter per
+equivalence class (the distinct quasi-identifier tuples) and the second streams. Suppressing
+small classes is this gate's only remedy; generalising further is the spec's business.
+
+    kept = k_anonymise(lambda: desensitise(spec, read(), key=key), dataset=spec.name,
+                       quasi=spec.quasi, k=spec.k, on_small=spec.on_small)
+    written = write_files(folder, columns, kept.rows())   # raises if the source changed
+    check_release({w.path.name: w.path for w in written}, dataset=spec.name,
+                  personal_values=personal_values_of(read(), table=spec.table))
+
+Both stages only read: rows pass through unchanged, files are opened for reading."""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any, Generic, Literal, TypeVar
+
+from open_data.errors import ReleaseRefused, SpecError
+from open_data.pii import Finding, PersonalValues, Scanner
+from resolvers.masking import PERSONAL
+
+R = TypeVar("R", bound=Mapping[str, Any])
+ClassKey = tuple[object, ...]
+
+SHOWN = 10  # findings named in the message
+KEPT = 100  # findings kept on the exception for whoever reviews the refusal
+
+
+@dataclass(frozen=True, slots=True)
+class KReport:
+    """What the k-anonymity gate did, counted in its first pass."""
+
+    dataset: str
+    quasi: tuple[str, ...]
+    k: int
+    rows_in: int
+    rows_out: int
+    classes: int  # equivalence classes kept
+    suppressed_rows: int
+    suppressed_classes: int
+    k_reached: int | None  # the smallest class kept; None when nothing is kept
+
+
+def _class_value(value: object) -> object:
+    # Classes are told apart as the files show them: by text, and by type (JSON shows 1 and "1"
+    # apart). Python equality would merge Decimal("1.0") with 1 and make classes look larger.
+    return value if type(value) is str else (type(value).__name__, str(value))
+
+
+class KAnonymity:
+    """Two passes over the same rows: ``count`` each, ``decide``, then ``keep`` each, ``verify``.
+
+    For sources that are not a plain re-iterable (an async extract): ``k_anonymise`` wraps it.
+    """
+
+    def __init__(
+        self,
+        *,
+        dataset: str,
+        quasi: Sequence[str],
+        k: int = 5,
+        on_small: Literal["suppress", "refuse"] = "suppress",
+    ) -> None:
+        if not quasi:
+            raise ValueError("k-anonymity needs at least one quasi-identifier")
+        if k < 1:
+            raise ValueError(f"k must be at least 1, got {k}")
+        self.dataset, self.quasi, self.k, self.on_small = dataset, tuple(quasi), k, on_small
+        self._sizes: Counter[ClassKey] = Counter()
+        self._kept: dict[ClassKey, int] | None = None
+        self._seen: Counter[ClassKey] = Counter()
+
+    def _key(self, row: Mapping[str, Any]) -> ClassKey:
+        try:
+            return tuple(_class_value(row[name]) for name in self.quasi)
+        except KeyError as exc:
+            raise SpecError(
+                self.dataset, f"quasi-identifier {exc.args[0]!r} is not a column of the rows"
+            ) from None
+
+    def count(self, row: Mapping[str, Any]) -> None:
+        """First pass: count the row in its class."""
+        self._sizes[self._key(row)] += 1
+
+    def decide(self) -> KReport:
+        """End the first pass: keep the classes of k rows or more, or refuse."""
+        small = {key: n for key, n in self._sizes.items() if n < self.k}
+        if small and self.on_small == "refuse":
+            # Name columns and sizes only: a small class's values point at the people in it.
+            raise ReleaseRefused(
+                self.dataset,
+                f"k-anonymity over ({', '.join(self.quasi)}) not reached: {len(small)} "
+                f"class(es) below k={self.k} hold {sum(small.values())} row(s); "
+                f"the smallest has {min(small.values())}",
+            )
+        self._kept = {key: n for key, n in self._sizes.items() if n >= self.k}
+        rows_in = sum(self._sizes.values())
+        rows_out = sum(self._kept.values())
+        return KReport(
+            dataset=self.dataset,
+            quasi=self.quasi,
+            k=self.k,
+            rows_in=rows_in,
+            rows_out=rows_out,
+            classes=len(self._kept),
+            suppressed_rows=rows_in - rows_out,
+            suppressed_classes=len(small),
+            k_reached=min(self._kept.values(), default=None),
+        )
+
+    def keep(self, row: Mapping[str, Any]) -> bool:
+        """Second pass: whether the row is released."""
+        if self._kept is None:
+            raise RuntimeError("decide() ends the first pass before keep()")
+        key = self._key(row)
+        if key not in self._kept:
+            return False
+        self._seen[key] += 1
+        return True
+
+    def verify(self) -> None:
+        """End the second pass: refuse if the source changed so that a kept class is now small."""
+        shrunk = [n for n in self._seen.values() if n < self.k]
+        if shrunk:
+            raise ReleaseRefused(
+                self.dataset,
+                f"the rows changed between the two k-anonymity passes: {len(shrunk)} class(es) "
+                f"over ({', '.join(self.quasi)}) fell below k={self.k}",
+            )
+
+
+class KAnonymised(Generic[R]):
+    """The first pass's report, and the kept rows as a second pass over the source."""
+
+    def __init__(self, gate: KAnonymity, report: KReport, source: Callable[[], Iterable[R]]):
+        self.report = report
+        self._gate, self._source = gate, source
+
+    def rows(self) -> Iterator[R]:
+        """The rows of classes of k or more; raises ``ReleaseRefused`` after the last one if
+        the source changed meanwhile, so consume it whole before anything is released."""
+        keep = self._gate.keep
+        for row in self._source():
+            if keep(row):
+                yield row
+        self._gate.verify()
+
+
+def k_anonymise(
+    source: Callable[[], Iterable[R]],
+    *,
+    dataset: str,
+    quasi: Sequence[str],
+    k: int = 5,
+    on_small: Literal["suppress", "refuse"] = "suppress",
+) -> KAnonymised[R]:
+    """Count the classes of ``source()`` over ``quasi``; rows of classes under ``k`` are
+    suppressed, or the release is refused (``on_small="refuse"``). ``source`` is called twice."""
+    gate = KAnonymity(dataset=dataset, quasi=quasi, k=k, on_small=on_small)
+    for row in source():
+        gate.count(row)
+    return KAnonymised(gate, gate.decide(), source)
+
+
+def personal_values_of(rows: Iterable[Mapping[str, Any]], *, table: str) -> Iterator[str]:
+    """The values of ``table``'s personal columns (``resolvers.masking.PERSONAL``) in source rows,
+    to feed the residual-PII scan."""
+    columns = tuple(PERSONAL[table])
+    for row in rows:
+        for name in columns:
+            value = row.get(name)
+            if value is not None:
+                yield str(value)
+
+
+def _scanner(
+    personal: PersonalValues | Iterable[str], public: Collection[str], today: date | None
+) -> Scanner:
+    if not isinstance(personal, PersonalValues):
+        personal = PersonalValues(personal, public=public)
+    elif public:
+        raise ValueError("pass public values to PersonalValues(…, public=…) when you build it")
+    return Scanner(personal, today=today)
+
+
+def _scan_files(dataset: str, files: Mapping[str, Path], scanner: Scanner) -> Iterator[Finding]:
+    for resource, path in files.items():
+        suffix = path.suffix.lower()
+        if suffix not in (".csv", ".json", ".jsonl", ".ndjson"):
+            kind = suffix or "extension-less"
+            raise ReleaseRefused(
+                dataset, f"{resource}: {kind} files are not scanned, so not released"
+            )
+        try:
+            # utf-8-sig reads files with and without a BOM alike; newline="" for csv.
+            with path.open(encoding="utf-8-sig", newline="") as handle:
+                if suffix == ".csv":
+                    yield from scanner.csv(handle, resource=resource)
+                else:
+                    yield from scanner.json(handle, resource=resource)
+        except (OSError, ValueError, csv.Error) as exc:  # ValueError: bad UTF-8, bad JSON
+            raise ReleaseRefused(dataset, f"{resource} cannot be scanned: {exc}") from exc
+
+
+def scan(
+    files: Mapping[str, Path],
+    *,
+    dataset: str,
+    personal_values: PersonalValues | Iterable[str] = (),
+    public_values: Collection[str] = (),
+    today: date | None = None,
+) -> list[Finding]:
+    """Every finding in the release's final files (resource name → CSV or JSON path).
+
+    ``personal_values`` are the source's personal values; ``public_values`` are texts that
+    never count as personal (district names, category labels): a personal value equal to one is
+    not searched, and neither is a cell equal to one. ``today`` bounds ID numbers' birth dates.
+    """
+    scanner = _scanner(personal_values, public_values, today)
+    return list(_scan_files(dataset, files, scanner))
+
+
+def check_release(
+    files: Mapping[str, Path],
+    *,
+    dataset: str,
+    personal_values: PersonalValues | Iterable[str] = (),
+    public_values: Collection[str] = (),
+    today: date | None = None,
+) -> None:
+    """Refuse the release (``ReleaseRefused``) if its files hold any personal information;
+    arguments as for ``scan``, but findings are counted, not all kept."""
+    scanner = _scanner(personal_values, public_values, today)
+    first: list[Finding] = []
+    kinds: Counter[str] = Counter()
+    for finding in _scan_files(dataset, files, scanner):
+        kinds[finding.kind] += 1
+        if len(first) < KEPT:
+            first.append(finding)
+    if not kinds:
+        return
+    total = kinds.total()
+    counts = ", ".join(f"{kind} {n}" for kind, n in sorted(kinds.items()))
+    where = "; ".join(str(f) for f in first[:SHOWN])
+    more = f"; … first {SHOWN} of {total}" if total > SHOWN else ""
+    raise ReleaseRefused(
+        dataset, f"{total} piece(s) of personal information found ({counts}): {where}{more}", first
+    )

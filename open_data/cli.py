@@ -1,0 +1,117 @@
+"""``jianguan publish``: release open datasets, each through extract → desensitise → check →
+publish, with a summary table; exit 1 when a release was refused."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from gateway.audit import AuditEvent, AuditLog
+from gateway.audit_keys import signer_for
+from gateway.policies import load_policy
+from gateway.settings import Settings, SettingsError
+from gateway.sources import Sources
+from open_data.approvals import dataset_scope
+from open_data.datasets import DATASETS, dataset
+from open_data.errors import PublishError, ReleaseRefused
+from open_data.keys import pseudonym_key
+from open_data.pipeline import prepare, publish_dir
+from open_data.spec import DatasetSpec
+from resolvers.database import create_engine
+
+console = Console()
+errors = Console(stderr=True)
+
+
+def publish(
+    datasets: Annotated[
+        list[str] | None, typer.Option("--dataset", help="Only these (repeatable).")
+    ] = None,
+    target: Annotated[str, typer.Option(help="dir:PATH (files and metadata), or ckan.")] = (
+        "dir:var/open-data"
+    ),
+    dry_run: Annotated[bool, typer.Option(help="Prepare and check; publish nothing.")] = False,
+) -> None:
+    """Publish open datasets (开放数据): desensitised, checked, approved by their providers."""
+    try:
+        settings = Settings.from_env()
+        specs = [dataset(name) for name in datasets] if datasets else list(DATASETS.values())
+    except (SettingsError, PublishError) as exc:
+        errors.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    if not target.startswith("dir:"):
+        errors.print(
+            "[red]error:[/] only --target dir:PATH is built so far; publishing to CKAN comes "
+            "with the portal connector (docs/open-data.md)"
+        )
+        raise typer.Exit(2)
+    root = Path(target.removeprefix("dir:"))
+    outcomes = asyncio.run(_run(settings, specs, root, dry_run))
+    table = Table(title=f"open data → {target}{' (dry run)' if dry_run else ''}")
+    for column in ("dataset", "providers", "rows in", "rows out", "suppressed", "k", "outcome"):
+        table.add_column(column)
+    refused = 0
+    for name, row in outcomes.items():
+        table.add_row(name, *row)
+        refused += row[-1].startswith("refused")
+    console.print(table)
+    if refused:
+        raise typer.Exit(1)
+
+
+async def _run(
+    settings: Settings, specs: list[DatasetSpec], root: Path, dry_run: bool
+) -> dict[str, tuple[str, ...]]:
+    engine = create_engine(settings.gateway_url)
+    audit = AuditLog(engine, signer=signer_for(settings))
+    sources = Sources(settings)
+    key = pseudonym_key(settings)
+    outcomes: dict[str, tuple[str, ...]] = {}
+    try:
+        policy = await load_policy(engine)
+        with tempfile.TemporaryDirectory(prefix="jianguan-publish-") as work:
+            for spec in specs:
+                console.print(f"{spec.name}: extract → desensitise → check …")
+                scoped = sources.for_request(dataset_scope(spec, policy))
+                try:
+                    release = await prepare(spec, sources=scoped, key=key, work=Path(work))
+                except ReleaseRefused as exc:
+                    outcomes[spec.name] = ("", "", "", "", "", f"refused: {exc.reason}")
+                    errors.print(f"[red]refused:[/] {exc}")
+                    continue
+                done = "checked" if dry_run else publish_dir(release, root)
+                m = release.manifest
+                if release.empty and done == "unchanged":
+                    done = "not approved by any provider"
+                outcomes[spec.name] = (
+                    str(len(release.providers)) if release.providers else "—",
+                    str(m["rows_in"]),
+                    str(m["rows_out"]),
+                    str(m["rows_suppressed"]),
+                    str(m["k_reached"] or ""),
+                    done,
+                )
+                await audit.append(
+                    AuditEvent(
+                        actor=f"cli:{getpass.getuser()}",
+                        event="publish",
+                        outcome="ok",
+                        operation=f"jianguan publish {spec.name}",
+                        resources=(spec.table,),
+                        providers=tuple(release.providers),
+                        rows=int(m["rows_out"]),
+                        detail={"target": str(root), "outcome": done, "dry_run": dry_run},
+                    )
+                )
+    finally:
+        await audit.close()
+        await sources.close()
+        await engine.dispose()
+    return outcomes

@@ -1,0 +1,370 @@
+"""Residual personal information in what a release publishes: ID numbers, mobile numbers, bank
+cards, e-mail addresses and the source's own personal values, found in text, rows and files.
+
+What counts as a hit, and why (a false positive refuses a release, a false negative leaks):
+
+- **Digit runs** are maximal runs of ASCII digits, full-width digits folded first. A run that
+  is the fraction of a decimal (``0.13812345678``) or longer than 19 digits is nobody's number;
+  an integer part is not exempt (``13812345678.0`` is a phone number that went through a float).
+- **ID number**: an 18-character run that ``standard.codes.check_id_number`` accepts (province,
+  birth date from 1900 to today, MOD 11-2; a lower-case ``x`` too), or 6-8-4 groups. USCCs
+  are not exempt: an ID number passes the USCC check one time in 31. A USCC passes the ID check
+  only if its first two characters are a province code, its county code ends in 19 or 20, its
+  organisation code starts with a real MMDD and the check matches (1 in 11): refused, reviewed.
+- **Mobile**: an 11-digit run ``1[3-9]…``; also ``86``/``0086`` written in the same run
+  (``+8613812345678``), and 3-4-4 groups separated by spaces or dashes (``138-1234-5678``).
+- **Bank card**: a 16-19 digit run (or 4-4-4-4[-1..3] groups) passing Luhn, with an issuer
+  prefix 3, 4, 5, 6, 95 (legacy domestic debit cards) or 2221-2720. Shorter runs and other
+  prefixes are left out, since one number in ten passes Luhn: 13-digit batch codes, 14-digit
+  matter codes and date-times, 17-digit timestamps (19…/20…), snowflake keys (1…).
+- **USCCs** (published with every penalty) are neither cards nor mobiles: a run inside an
+  18-character window that passes the USCC check, has a real division and a valid embedded
+  organisation code is skipped (``3161…0R``'s 17 digits, all-digit codes of law firms, 31…, and
+  social organisations, 5…). A real 18-digit card passes all three one time in ~340.
+- **Old 15-digit ID numbers** are not searched by shape: they have no check digit and look like
+  the 15-digit business registration numbers published with penalties; the personal-value
+  search still finds any that the source holds.
+- **E-mail**: ASCII ``local@domain.tld``.
+- **Personal values**: an occurrence of a value of the source's personal columns, two
+  characters or more (six or more if it has no letter or CJK character: short numbers are
+  everywhere), a value over 32 characters by its first 32. A two-character name also matches
+  inside longer words and company names: such a refusal is reviewed, or the text declared public.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any, Final, Literal, TextIO
+
+from resolvers.masking import mask_id_number, mask_mobile, mask_name
+from standard.codes import (
+    check_division_code,
+    check_id_number,
+    check_mobile,
+    check_uscc,
+    org_check_char,
+)
+
+Kind = Literal["id_number", "mobile", "bank_card", "email", "personal_value"]
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One piece of personal information in a text, with a redacted sample."""
+
+    kind: Kind
+    sample: str
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A hit located in a release: resource (file), column, 1-based data row."""
+
+    resource: str
+    column: str
+    row: int
+    kind: Kind
+    sample: str  # redacted: never the whole value
+
+    def __str__(self) -> str:
+        # Without the sample: messages end up in logs.
+        return f"{self.resource}, column {self.column!r}, row {self.row}: {self.kind}"
+
+
+# Full-width digits, letters and the signs of numbers and e-mail addresses fold to ASCII, one
+# character for one; other full-width signs (，：（）) are common in Chinese and left alone.
+_WIDE: Final = "０１２３４５６７８９＠．－＋＿％" + "".join(
+    map(chr, (*range(0xFF21, 0xFF3B), *range(0xFF41, 0xFF5B)))
+)
+_FOLD: Final = {ord(c): ord(c) - 0xFEE0 for c in _WIDE} | {0x3000: 0x20}
+_HAS_WIDE: Final = re.compile(f"[{_WIDE}\u3000]")
+# Not after "1." (a fraction); but "13812345678.0" is a phone number that went through a float.
+_RUN: Final = re.compile(r"(?<![0-9])(?<![0-9]\.)[0-9]{11,}(?:[Xx](?![0-9]))?")
+_GROUPED: Final = re.compile(
+    r"(?<![0-9])(?:"
+    r"1[3-9][0-9](?P<m>[ -])[0-9]{4}(?P=m)[0-9]{4}"  # mobile 3-4-4
+    r"|[0-9]{6}(?P<i>[ -])[0-9]{8}(?P=i)[0-9]{3}[0-9Xx]"  # ID number 6-8-4
+    r"|[0-9]{4}(?P<c>[ -])[0-9]{4}(?P=c)[0-9]{4}(?P=c)[0-9]{4}(?:(?P=c)[0-9]{1,3})?"  # card
+    r")(?![0-9])"
+)
+_EMAIL: Final = re.compile(
+    r"(?<![A-Za-z0-9._%+-])([A-Za-z0-9._%+-]+)@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})"
+)
+_SUSPECT: Final = re.compile(r"[0-9]{11}|[0-9]{3}[ -][0-9]{4}|@")  # what every pattern needs
+_WORDISH: Final = re.compile(r"[^\W\d_]")  # a letter or CJK character
+_SHORTEST: Final = 2
+_SHORTEST_NUMBER: Final = 6
+_LONGEST: Final = 32
+_CACHED: Final = 64  # shorter cells repeat (districts, categories, months): remember their hits
+PLACEHOLDERS: Final = frozenset(
+    {"匿名", "不详", "未知", "暂无", "其他", "null", "NULL", "None", "N/A"}
+)
+"""Stand-ins for a missing value that personal columns hold and that identify nobody."""
+
+
+def fold(text: str) -> str:
+    """Full-width digits, letters and signs as ASCII (``１３８`` → ``138``)."""
+    if text.isascii() or not _HAS_WIDE.search(text):
+        return text
+    return text.translate(_FOLD)
+
+
+def luhn(digits: str) -> bool:
+    """Whether a digit string passes the Luhn check (ISO/IEC 7812)."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def _is_uscc(code: str) -> bool:
+    """A USCC by all three checks: its own, a real division (or the central 100000), and the
+    embedded organisation code's (together 1 in ~340 for an 18-digit card at random)."""
+    return (
+        check_uscc(code) is None
+        and (code[2:8] == "100000" or check_division_code(code[2:8]) is None)
+        and org_check_char(code[8:16]) == code[16]
+    )
+
+
+def _inside_uscc(text: str, start: int, end: int) -> bool:
+    """Whether ``text[start:end]`` lies within a USCC (``31…0R``, ``N2…``, all digits)."""
+    return any(_is_uscc(text[a : a + 18]) for a in range(max(0, end - 18), start + 1))
+
+
+def _card(digits: str) -> Hit | None:
+    issuer = digits[0] in "3456" or digits[:2] == "95" or "2221" <= digits[:4] <= "2720"
+    if not (issuer and luhn(digits)):
+        return None
+    return Hit("bank_card", digits[:4] + "*" * (len(digits) - 8) + digits[-4:])
+
+
+def _mobile(digits: str) -> Hit | None:
+    return Hit("mobile", mask_mobile(digits)) if check_mobile(digits) is None else None
+
+
+def _number(token: str, today: date | None) -> Hit | None:
+    """What a digit run (maybe ending in X) is, if it is personal."""
+    if token[-1] in "Xx":
+        if len(token) != 18:
+            return _number(token[:-1], today) if len(token) > 1 else None
+        if check_id_number(token[:17] + "X", today=today) is None:
+            return Hit("id_number", mask_id_number(token))
+        return None
+    size = len(token)
+    if size == 11:
+        return _mobile(token)
+    if (size == 13 and token.startswith("86")) or (size == 15 and token.startswith("0086")):
+        return _mobile(token[-11:])  # the country code written without a plus or a space
+    if size == 18 and check_id_number(token, today=today) is None:
+        return Hit("id_number", mask_id_number(token))
+    if 16 <= size <= 19:
+        return _card(token)
+    return None
+
+
+def _redact_value(value: str) -> str:
+    return mask_name(value) if len(value) <= 8 else value[:1] + "***"
+
+
+class PersonalValues:
+    """The source's personal values, held as hashes and found by their first two characters.
+
+    Memory per value is one int in a set, plus one dict entry per distinct first two characters
+    (few for addresses and phones, more for names): ~140 MB for a million random values.
+    A hash collision can only add a finding, never hide one.
+    """
+
+    def __init__(self, values: Iterable[str] = (), *, public: Collection[str] = ()) -> None:
+        self.public = frozenset(fold(v.strip()) for v in public) | PLACEHOLDERS
+        self._hashes: set[int] = set()
+        # hash of the first two characters -> the values' lengths, longest first
+        self._lengths: dict[int, tuple[int, ...]] = {}
+        self._shared: dict[tuple[int, ...], tuple[int, ...]] = {}  # one tuple per length set
+        self._firsts: set[str] = set()  # first characters, to jump to where a value may start
+        self._jump: re.Pattern[str] | None = None
+        self.update(values)
+
+    def __len__(self) -> int:
+        return len(self._hashes)
+
+    def add(self, value: str) -> None:
+        """Remember a value (too short, numbers under six digits and public ones are skipped)."""
+        text = fold(value.strip())[:_LONGEST]
+        if len(text) < _SHORTEST or text in self.public:
+            return
+        if len(text) < _SHORTEST_NUMBER and not _WORDISH.search(text):
+            return
+        self._hashes.add(hash(text))
+        if text[0] not in self._firsts:
+            self._firsts.add(text[0])
+            self._jump = None
+        start = hash(text[:2])
+        lengths = self._lengths.get(start, ())
+        if len(text) not in lengths:
+            grown = tuple(sorted((*lengths, len(text)), reverse=True))
+            self._lengths[start] = self._shared.setdefault(grown, grown)
+
+    def update(self, values: Iterable[str]) -> None:
+        """Remember every value."""
+        for value in values:
+            self.add(value)
+
+    def find(self, text: str) -> Iterator[str]:
+        """Each occurrence in ``text`` (folded) of a value, longest first, not overlapping."""
+        if not self._hashes or text in self.public:
+            return
+        if self._jump is None:
+            self._jump = re.compile("[" + "".join(map(re.escape, sorted(self._firsts))) + "]")
+        lengths_at, hashes = self._lengths.get, self._hashes
+        resume = 0
+        for match in self._jump.finditer(text):  # in C: most characters start no value
+            i = match.start()
+            if i < resume:
+                continue
+            for length in lengths_at(hash(text[i : i + 2]), ()):
+                piece = text[i : i + length]
+                if len(piece) == length and hash(piece) in hashes:
+                    yield piece
+                    resume = i + length
+                    break
+
+
+class Scanner:
+    """Finds personal information in text, rows, CSV and JSON; ``today`` bounds birth dates."""
+
+    def __init__(self, personal: PersonalValues | None = None, *, today: date | None = None):
+        self.personal = PersonalValues() if personal is None else personal
+        self.today = today
+        self._cached = lru_cache(maxsize=1 << 16)(self._hits)
+
+    def hits(self, text: str) -> tuple[Hit, ...]:
+        """Every hit in one text (a cell)."""
+        return self._cached(text) if len(text) <= _CACHED else self._hits(text)
+
+    def _hits(self, raw: str) -> tuple[Hit, ...]:
+        text = fold(raw)
+        found: list[Hit] = []
+        for match in _RUN.finditer(text):
+            hit = _number(match[0], self.today)
+            if hit is None:
+                continue
+            if hit.kind != "id_number" and _inside_uscc(text, match.start(), match.end()):
+                continue  # an ID number stays one: one in 31 passes the USCC check
+            found.append(hit)
+        if " " in text or "-" in text:
+            for match in _GROUPED.finditer(text):
+                hit = _number(match[0].replace(" ", "").replace("-", ""), self.today)
+                if hit is not None:
+                    found.append(hit)
+        if "@" in text:
+            for match in _EMAIL.finditer(text):
+                found.append(Hit("email", f"{match[1][:1]}***@{match[2]}"))
+        found.extend(Hit("personal_value", _redact_value(v)) for v in self.personal.find(text))
+        return tuple(found)
+
+    def _row(self, resource: str, number: int, cells: list[tuple[str, str]]) -> Iterator[Finding]:
+        # Most rows hold no long digit run, digit group or @: one search over the whole row
+        # spares a call per cell (without personal values to look for, which are per cell).
+        if not self.personal and not _SUSPECT.search(fold("\x1f".join(t for _, t in cells))):
+            return
+        for column, text in cells:
+            for hit in self.hits(text):
+                yield Finding(resource, column, number, hit.kind, hit.sample)
+
+    def rows(self, rows: Iterable[Mapping[str, Any]], *, resource: str) -> Iterator[Finding]:
+        """Findings in rows (the first is row 1); values of any type the publisher writes."""
+        for number, row in enumerate(rows, 1):
+            cells = [(str(c), text) for c, value in row.items() for text in _texts(value)]
+            yield from self._row(resource, number, cells)
+
+    def csv(self, handle: TextIO, *, resource: str) -> Iterator[Finding]:
+        """Findings in a CSV file opened as text: its header names the columns."""
+        reader = csv.reader(handle)
+        names = next(reader, [])
+        for number, cells in enumerate(reader, 1):
+            if len(cells) > len(names):  # more cells than the header names
+                names += [f"#{i + 1}" for i in range(len(names), len(cells))]
+            yield from self._row(resource, number, list(zip(names, cells, strict=False)))
+
+    def json(self, handle: TextIO, *, resource: str) -> Iterator[Finding]:
+        """Findings in JSON: a top-level array's items (or JSON Lines) are the rows; an item's
+        keys name the columns (``#1`` … for an array or a bare value)."""
+        for number, item in enumerate(json_items(handle), 1):
+            if isinstance(item, dict):
+                pairs = list(item.items())
+            elif isinstance(item, list):
+                pairs = [(f"#{i + 1}", value) for i, value in enumerate(item)]
+            else:
+                pairs = [("#1", item)]
+            cells = [(str(c), text) for c, value in pairs for text in _texts(value)]
+            yield from self._row(resource, number, cells)
+
+
+def _texts(value: Any) -> Iterator[str]:
+    """The texts in a value: strings and numbers, inside lists and objects too."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, int | Decimal | float) and not isinstance(value, bool):
+        yield str(value)
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _texts(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _texts(item)
+    # None, bool, date and datetime cannot hold anyone's number or name.
+
+
+_SKIP: Final = re.compile(r"[\s,]*")
+_MAX_ITEM: Final = 1 << 26
+
+
+def json_items(handle: TextIO, *, chunk: int = 1 << 16) -> Iterator[Any]:
+    """Stream the items of a top-level JSON array, or successive JSON values (JSON Lines).
+
+    Numbers are kept as their text, so a phone number written as a number is scanned as such.
+    Raises ``ValueError`` (``json.JSONDecodeError``) on anything that is not JSON.
+    """
+    decoder = json.JSONDecoder(parse_int=str, parse_float=str, parse_constant=str)
+    buffer, at, eof, depth = "", 0, False, 0
+    while True:
+        at = _SKIP.match(buffer, at).end()  # type: ignore[union-attr]  # [\s,]* always matches
+        if at == len(buffer):
+            if eof:
+                if depth:
+                    raise json.JSONDecodeError("unterminated array", buffer, at)
+                return
+            more = handle.read(chunk)
+            eof = not more
+            buffer, at = buffer[at:] + more, 0
+            continue
+        if buffer[at] == "[" and depth == 0:
+            depth, at = 1, at + 1
+            continue
+        if buffer[at] == "]" and depth == 1:
+            depth, at = 0, at + 1
+            continue
+        try:
+            item, end = decoder.raw_decode(buffer, at)
+        except json.JSONDecodeError:
+            if eof or len(buffer) - at > _MAX_ITEM:
+                raise
+            end = len(buffer)  # maybe cut by the chunk: read on
+        if end == len(buffer) and not eof:  # a number may go on in the next chunk
+            more = handle.read(chunk)
+            eof = not more
+            buffer, at = buffer[at:] + more, 0
+            continue
+        at = end
+        yield item

@@ -1,0 +1,163 @@
+"""Releases into a directory: public datasets by rule, others only once their providers
+approve; files, manifest and dictionary; re-runs, withdrawal, and the gate refusing."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import orjson
+import pytest
+import pytest_asyncio
+
+from gateway.admin import Actor
+from gateway.policies import ensure_seed, load_policy
+from gateway.services import Services
+from gateway.settings import Settings
+from gateway.sources import Sources
+from open_data.approvals import approve, dataset_scope, withdraw
+from open_data.datasets import DATASETS, dataset
+from open_data.errors import ReleaseRefused
+from open_data.files import digests
+from open_data.pipeline import Release, prepare, publish_dir
+from open_data.spec import Column, DatasetSpec, Mask
+from resolvers.database import create_engine
+from resolvers.masking import PERSONAL
+
+KEY = b"pipeline-test-key-0123456789abcdef"
+OPERATOR = Actor("cli:test")
+
+
+@dataclasses.dataclass
+class World:
+    settings: Settings
+    services: Services
+    sources: Sources
+    work: Path
+    portal: Path
+
+    async def release(self, spec: DatasetSpec) -> Release:
+        policy = await load_policy(self.services.engine)
+        scoped = self.sources.for_request(dataset_scope(spec, policy))
+        return await prepare(spec, sources=scoped, key=KEY, work=self.work)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def world(seeded_sqlite: Settings, tmp_path: Path) -> AsyncIterator[World]:
+    copy = tmp_path / "gateway.db"
+    settings = dataclasses.replace(
+        seeded_sqlite, gateway_url=f"sqlite+aiosqlite:///{copy}", var_dir=tmp_path
+    )
+    from resolvers.migrate import GATEWAY, upgrade
+
+    engine = create_engine(settings.gateway_url)
+    await upgrade(engine, GATEWAY)
+    await ensure_seed(engine)
+    await engine.dispose()
+    services = Services.create(settings)
+    for code, kind in (("P-12345", "partner"), ("XA-SCJG", "department")):
+        await services.admin.add_party(OPERATOR, code=code, name=code, kind=kind)
+    sources = Sources(settings)
+    try:
+        yield World(settings, services, sources, tmp_path / "work", tmp_path / "portal")
+    finally:
+        await sources.close()
+        await services.close()
+
+
+async def test_public_datasets_need_no_approval_others_do(world: World) -> None:
+    catalogue = await world.release(dataset("matter-catalogue"))
+    assert (
+        catalogue.manifest["rows_out"] > 0 and publish_dir(catalogue, world.portal) == "published"
+    )
+    statistics = dataset("complaint-statistics")
+    unapproved = await world.release(statistics)
+    assert unapproved.empty and unapproved.manifest["rows_in"] == 0
+    assert publish_dir(unapproved, world.portal) == "unchanged"
+    assert not (world.portal / statistics.name).exists()
+
+    grant = await approve(world.services.grants, OPERATOR, statistics, "P-12345")
+    approved = await world.release(statistics)
+    assert approved.manifest["approvals"] == [grant] and approved.providers == ["P-12345"]
+    assert publish_dir(approved, world.portal) == "published"
+    again = await world.release(statistics)
+    assert publish_dir(again, world.portal) == "unchanged"  # same hashes: nothing changes
+
+    await withdraw(world.services.grants, OPERATOR, statistics, "P-12345")
+    gone = await world.release(statistics)
+    assert publish_dir(gone, world.portal) == "withdrawn"
+    assert not (world.portal / statistics.name).exists()
+
+
+async def test_files_manifest_and_dictionary(world: World) -> None:
+    spec = dataset("inspection-results")
+    await approve(world.services.grants, OPERATOR, spec, "XA-SCJG")
+    release = await world.release(spec)
+    assert publish_dir(release, world.portal) == "published"
+    folder = world.portal / spec.name
+    manifest = orjson.loads((folder / "manifest.json").read_bytes())
+    for name, facts in manifest["files"].items():
+        sha, sm3 = digests(folder / name)
+        assert (sha, sm3) == (facts["sha256"], facts["sm3"])
+    assert (folder / "data-excel.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+    assert not (folder / "data.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+    rows = orjson.loads((folder / "data.json").read_bytes())
+    assert len(rows) == manifest["rows_out"] == manifest["rows_in"] - manifest["rows_suppressed"]
+    assert manifest["k_reached"] is None or manifest["k_reached"] >= spec.k
+    assert manifest["providers"] == ["XA-SCJG"]
+    metadata = orjson.loads((folder / "metadata.json").read_bytes())
+    assert metadata["title"] == spec.title
+    labels = {f["id"]: f["label"] for f in metadata["fields"]}
+    assert labels["closed_on"] == "检查月份" and labels["subject_name"]
+    assert set(rows[0]) == set(labels)
+
+
+async def test_no_personal_value_reaches_any_published_byte(world: World) -> None:
+    from tests.open_data.test_specs import _rows
+
+    for name in ("inspection-results", "administrative-penalties", "complaint-statistics"):
+        spec = dataset(name)
+        provider = "P-12345" if spec.table == "complaints" else "XA-SCJG"
+        await approve(world.services.grants, OPERATOR, spec, provider)
+        release = await world.release(spec)
+        publish_dir(release, world.portal)
+        raw = await _rows(world.settings, spec)
+        values = {
+            str(row[c])
+            for row in raw
+            for c in PERSONAL[spec.table]
+            if row.get(c) and not (c == "counterparty_id" and row["counterparty_id_type"] == "uscc")
+        }
+        published = b"".join(p.read_bytes() for p in (world.portal / name).iterdir())
+        text = published.decode("utf-8-sig")
+        assert values and not [v for v in values if v in text], name
+
+
+async def test_the_gate_refuses_a_release_that_would_leak(world: World) -> None:
+    base = dataset("complaint-statistics")
+    await approve(world.services.grants, OPERATOR, base, "P-12345")
+    leaky = dataclasses.replace(
+        DATASETS["complaint-statistics"],
+        name="leaky-complaints",
+        aggregate=None,
+        public_by_rule=True,  # skips k: the PII scan alone must stop it
+        columns=tuple(
+            Column(c.source, Mask(start=11)) if c.source == "complainant_phone" else c
+            for c in base.columns
+        ),
+    )
+    # The approval is per dataset: give this one its own.
+    await approve(world.services.grants, OPERATOR, leaky, "P-12345")
+    with pytest.raises(ReleaseRefused) as refused:
+        await world.release(leaky)
+    assert refused.value.dataset == "leaky-complaints"
+    assert "mobile" in refused.value.reason and "complainant_phone" in refused.value.reason
+    assert not (world.portal / "leaky-complaints").exists()
+
+
+async def test_k_refuses_when_the_spec_says_so(world: World) -> None:
+    spec = dataclasses.replace(dataset("inspection-results"), on_small="refuse", k=50)
+    await approve(world.services.grants, OPERATOR, spec, "XA-SCJG")
+    with pytest.raises(ReleaseRefused, match="inspection-results"):
+        await world.release(spec)
