@@ -24,6 +24,7 @@ demo: install
 	$(DEMO_ENV) $(BIN)/jianguan db upgrade
 	$(DEMO_ENV) $(BIN)/jianguan seed --scale small --if-empty
 	$(DEMO_ENV) $(BIN)/jianguan demo-credentials
+	$(DEMO_ENV) $(BIN)/jianguan publish --target dir:var/open-data
 	$(DEMO_ENV) $(BIN)/jianguan serve --port $(PORT)
 
 services:

@@ -23,6 +23,8 @@ from gateway.grants import GrantRequest
 from gateway.principal import Principal
 from gateway.services import Services
 from gateway.tables import Account, Client, Grant, Party
+from open_data.approvals import approve
+from open_data.datasets import dataset
 
 ACTOR = Actor("cli:demo")
 TOKEN_LIFETIME = timedelta(hours=12)
@@ -112,6 +114,13 @@ async def _grants(services: Services) -> None:
     async with services.engine.connect() as connection:
         if (await connection.execute(select(Grant.id).limit(1))).first() is not None:
             return
+    # Providers approve three open datasets (R9), so `jianguan publish` has something to show.
+    for name, provider in (
+        ("inspection-results", "XA-SCJG"),
+        ("administrative-penalties", "XA-SCJG"),
+        ("complaint-statistics", HOTLINE),
+    ):
+        await approve(services.grants, ACTOR, dataset(name), provider)
     until = datetime.now(UTC) + timedelta(days=365)
     # The registrar's subject register serves every department's duties.
     for grantee in (*(d.code for d in ALL_DEPARTMENTS if d.code != "XA-SCJG"), HOTLINE):
