@@ -90,7 +90,7 @@ def routes(auth: Authenticator, limiter: RateLimiter, rate: str) -> list[Route]:
         run: Callable[[Request], Any],
     ) -> Callable[[Request], Any]:
         async def endpoint(request: Request) -> Response:
-            decision = await limiter.hit(f"auth:{_client(request)}", rate)
+            decision = await limiter.hit(f"auth:{_client(request)}", rate, count=False)
             if not decision.allowed:
                 return JSONResponse(
                     {"error": "slow_down", "message": f"too many attempts: the limit is {rate}"},
@@ -236,7 +236,7 @@ class Guard:
     async def _limit(self, request: Request, principal: Principal) -> Response | None:
         who = principal.id if principal.kind != "public" else f"ip:{_client(request)}"
         rate = principal.rate_limit or self.default_rate
-        decision = await self.limiter.hit(who, rate)
+        decision = await self.limiter.hit(who, rate, count=False)
         if decision.allowed:
             return None
         return _graphql_error(

@@ -261,3 +261,13 @@ def test_parse_rate_refuses(text: str, message: str) -> None:
 def test_canonical_rates_parse_to_themselves(amount: int, multiples: int, period: str) -> None:
     canonical = parse_rate(f"{amount} per {multiples} {period}s")
     assert parse_rate(canonical) == canonical
+
+
+async def test_without_counting_an_allowed_hit_reads_no_window_but_a_refusal_does(
+    limiter: RateLimiter, prefix: str
+) -> None:
+    key = f"{prefix}:principal:li"
+    allowed = [await limiter.hit(key, "2/minute", count=False) for _ in range(2)]
+    assert allowed == [Decision(True, 2, None, 0)] * 2
+    refused = await limiter.hit(key, "2/minute", count=False)
+    assert (refused.allowed, refused.remaining) == (False, 0) and refused.retry_after >= 1
