@@ -207,7 +207,7 @@ def without_limits(services: Services) -> Services:
     from gateway.ratelimit import Decision, RateLimiter
 
     class Unlimited(RateLimiter):
-        async def hit(self, key: str, rate: str) -> Decision:
+        async def hit(self, key: str, rate: str, *, count: bool = True) -> Decision:
             return Decision(allowed=True, limit=0, remaining=0, retry_after=0)
 
     return dataclasses.replace(services, limiter=Unlimited(None))
