@@ -72,6 +72,8 @@ class Settings:
     audit_checkpoint_every: int = 1000
     audit_key_file: Path | None = None
     pseudonym_key_file: Path | None = None
+    ckan_url: str | None = None  # CKAN_URL: the open-data portal
+    ckan_api_token: str | None = field(default=None, repr=False)  # CKAN_API_TOKEN
 
     def __post_init__(self) -> None:
         urls = {name: _default_url(self.var_dir, name) for name in SOURCES}
@@ -171,6 +173,8 @@ class Settings:
             ),
             audit_key_file=Path(key) if (key := get("AUDIT_KEY_FILE")) else None,
             pseudonym_key_file=Path(p) if (p := get("PSEUDONYM_KEY_FILE")) else None,
+            ckan_url=env.get("CKAN_URL") or None,
+            ckan_api_token=env.get("CKAN_API_TOKEN") or None,
         )
 
 

@@ -1,5 +1,6 @@
 """``jianguan publish``: release open datasets, each through extract → desensitise → check →
-publish, with a summary table; exit 1 when a release was refused."""
+publish (a directory, or a CKAN portal), with a summary table; exit 1 when a release was
+refused, 2 when the portal refused or could not be reached."""
 
 from __future__ import annotations
 
@@ -12,15 +13,18 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import select
 
 from gateway.audit import AuditEvent, AuditLog
 from gateway.audit_keys import signer_for
 from gateway.policies import load_policy
 from gateway.settings import Settings, SettingsError
 from gateway.sources import Sources
+from gateway.tables import Party
 from open_data.approvals import dataset_scope
+from open_data.ckan import CkanPortal
 from open_data.datasets import DATASETS, dataset
-from open_data.errors import PublishError, ReleaseRefused
+from open_data.errors import PortalError, PublishError, ReleaseRefused
 from open_data.keys import pseudonym_key
 from open_data.pipeline import prepare, publish_dir
 from open_data.spec import DatasetSpec
@@ -46,14 +50,17 @@ def publish(
     except (SettingsError, PublishError) as exc:
         errors.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from None
-    if not target.startswith("dir:"):
-        errors.print(
-            "[red]error:[/] only --target dir:PATH is built so far; publishing to CKAN comes "
-            "with the portal connector (docs/open-data.md)"
-        )
+    if target == "ckan" and not (settings.ckan_url and settings.ckan_api_token):
+        errors.print("[red]error:[/] --target ckan needs CKAN_URL and CKAN_API_TOKEN")
         raise typer.Exit(2)
-    root = Path(target.removeprefix("dir:"))
-    outcomes = asyncio.run(_run(settings, specs, root, dry_run))
+    if target != "ckan" and not target.startswith("dir:"):
+        errors.print(f"[red]error:[/] --target is ckan or dir:PATH, not {target!r}")
+        raise typer.Exit(2)
+    try:
+        outcomes = asyncio.run(_run(settings, specs, target, dry_run))
+    except PortalError as exc:
+        errors.print(f"[red]error:[/] {exc.reason}")
+        raise typer.Exit(2) from None
     table = Table(title=f"open data → {target}{' (dry run)' if dry_run else ''}")
     for column in ("dataset", "providers", "rows in", "rows out", "suppressed", "k", "outcome"):
         table.add_column(column)
@@ -67,9 +74,17 @@ def publish(
 
 
 async def _run(
-    settings: Settings, specs: list[DatasetSpec], root: Path, dry_run: bool
+    settings: Settings, specs: list[DatasetSpec], target: str, dry_run: bool
 ) -> dict[str, tuple[str, ...]]:
     engine = create_engine(settings.gateway_url)
+    async with engine.connect() as connection:
+        titles = dict((await connection.execute(select(Party.code, Party.name))).all())
+    portal = (
+        CkanPortal(str(settings.ckan_url), str(settings.ckan_api_token), titles=titles)
+        if target == "ckan"
+        else None
+    )
+    root = Path(target.removeprefix("dir:"))
     audit = AuditLog(engine, signer=signer_for(settings))
     sources = Sources(settings)
     key = pseudonym_key(settings)
@@ -86,7 +101,12 @@ async def _run(
                     outcomes[spec.name] = ("", "", "", "", "", f"refused: {exc.reason}")
                     errors.print(f"[red]refused:[/] {exc}")
                     continue
-                done = "checked" if dry_run else publish_dir(release, root)
+                if dry_run:
+                    done = "checked"
+                elif portal is not None:
+                    done = await asyncio.to_thread(portal.publish, release)
+                else:
+                    done = publish_dir(release, root)
                 m = release.manifest
                 if release.empty and done == "unchanged":
                     done = "not approved by any provider"
@@ -107,7 +127,7 @@ async def _run(
                         resources=(spec.table,),
                         providers=tuple(release.providers),
                         rows=int(m["rows_out"]),
-                        detail={"target": str(root), "outcome": done, "dry_run": dry_run},
+                        detail={"target": target, "outcome": done, "dry_run": dry_run},
                     )
                 )
     finally:
