@@ -114,11 +114,13 @@ async def _grants(services: Services) -> None:
     async with services.engine.connect() as connection:
         if (await connection.execute(select(Grant.id).limit(1))).first() is not None:
             return
-    # Providers approve three open datasets (R9), so `jianguan publish` has something to show.
+    # Providers approve five open datasets (R9), so `jianguan publish` has something to show.
     for name, provider in (
         ("inspection-results", "XA-SCJG"),
         ("administrative-penalties", "XA-SCJG"),
         ("complaint-statistics", HOTLINE),
+        ("licence-publicity", CREDIT),
+        ("penalty-publicity", "XA-SCJG"),
     ):
         await approve(services.grants, ACTOR, dataset(name), provider)
     until = datetime.now(UTC) + timedelta(days=365)

@@ -142,6 +142,13 @@ def _inside_uscc(text: str, start: int, end: int) -> bool:
     return any(_is_uscc(text[a : a + 18]) for a in range(max(0, end - 18), start + 1))
 
 
+def _glued(text: str, start: int, end: int) -> bool:
+    """Whether a digit run is glued to an ASCII letter (a certificate or licence number)."""
+    before = text[start - 1] if start else ""
+    after = text[end] if end < len(text) else ""
+    return (before.isascii() and before.isalpha()) or (after.isascii() and after.isalpha())
+
+
 def _card(digits: str) -> Hit | None:
     issuer = digits[0] in "3456" or digits[:2] == "95" or "2221" <= digits[:4] <= "2720"
     if not (issuer and luhn(digits)):
@@ -261,6 +268,8 @@ class Scanner:
                 continue
             if hit.kind != "id_number" and _inside_uscc(text, match.start(), match.end()):
                 continue  # an ID number stays one: one in 31 passes the USCC check
+            if hit.kind == "bank_card" and _glued(text, match.start(), match.end()):
+                continue  # digits of a code such as a licence number XK6101…: not a card
             found.append(hit)
         if " " in text or "-" in text:
             for match in _GROUPED.finditer(text):

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from open_data.datasets import (
     complaint_statistics,
+    credit_publicity,
     inspection_list,
     inspection_results,
     matter_catalogue,
@@ -24,6 +25,8 @@ DATASETS: Mapping[str, DatasetSpec] = {
         inspection_results.SPEC,
         penalties.SPEC,
         complaint_statistics.SPEC,
+        credit_publicity.LICENCES,
+        credit_publicity.PENALTIES,
     )
 }
 

@@ -600,6 +600,11 @@ def test_a_personal_number_anywhere_in_a_cell_is_found(
     other: str,
 ) -> None:
     kind, code = number
+    if kind == "bank_card":
+        # Digits glued to Latin letters are read as a code (XK6101…, a licence number), not
+        # a card: the one place the scan gives way, because such codes are everywhere.
+        left = " " if left.isascii() and left.isalpha() else left
+        right = " " if right.isascii() and right.isalpha() else right
     rows = [[other, other, other] for _ in range(5)]
     rows[row][column] = before + left + code + right + after
     found = list(Scanner(today=TODAY).csv(csv_text(rows), resource="data.csv"))
@@ -663,3 +668,13 @@ def test_the_gate_end_to_end(tmp_path: Path) -> None:
     released = write_csv(tmp_path / "data.csv", list(result.rows()))
     assert result.report.suppressed_rows == 1
     check_release({"csv": released}, dataset="d", today=TODAY)
+
+
+def test_digits_of_a_licence_number_are_not_a_bank_card() -> None:
+    """Found by publishing the demo's licence publicity: certificate numbers such as
+    XK610100250000001x pass Luhn one time in ten."""
+    number = with_luhn("610100250000001")
+    assert luhn(number)
+    scanner = Scanner()
+    assert scanner.hits(f"准予食品经营许可，证书编号XK{number}") == ()
+    assert [h.kind for h in scanner.hits(f"卡号 {number}")] == ["bank_card"]
