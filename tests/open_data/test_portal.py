@@ -288,12 +288,12 @@ def test_search_index_rebuild_restores_existing_datasets(
     ckan: ckanapi.RemoteCKAN,
     made: Made,
 ) -> None:
-    if not ckan_portal.local:
-        pytest.skip("needs the CKAN command line of the portal run by devtools/ckan")
     org = made.organization("org", "测试机构")
     dataset = made.dataset("indexed", org, title="索引重建 Reindex")
     query = {"q": "索引重建", "fq": f"organization:{org['name']}"}
     assert names(ckan.action.package_search(**query)) == {dataset["name"]}
+    if not ckan_portal.local:
+        return  # a portal given by CKAN_URL: its command line is not ours to run
 
     ckan_portal.cli("search-index", "clear", dataset["name"])
     assert ckan.action.package_search(**query)["count"] == 0
