@@ -185,7 +185,6 @@ def all_visible(*, clear: bool) -> Scope:
         principal=PUBLIC,  # the public's operations are never audited
         tables=tables,
         permissions=frozenset(("read", table, "*") for table in RECORD_TABLES),
-        fingerprint=f"bench-all-{'clear' if clear else 'masked'}",
     )
 
 

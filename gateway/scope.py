@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -129,7 +129,6 @@ class Scope:
     permissions: frozenset[tuple[str, str, str]]  # (act, resource, provider or "*")
     valid_until: datetime | None = None  # a grant used here ends, or one starts, then
     grants: tuple[int, ...] = ()  # the grants this scope relies on
-    fingerprint: str = field(default="", compare=False)
 
     def table(self, name: str) -> TableScope:
         """The table as this principal sees it (nothing, unless a policy says otherwise)."""
@@ -155,7 +154,7 @@ class Scope:
         return frozenset(found)
 
 
-DENY = Scope(principal=PUBLIC, tables={}, permissions=frozenset(), fingerprint="deny")
+DENY = Scope(principal=PUBLIC, tables={}, permissions=frozenset())
 """Nothing at all: what a request has before its caller's scope is known."""
 
 
@@ -244,16 +243,12 @@ def scope_for(principal: Principal, policy: Policy, now: datetime) -> Scope:
             if clause is not None:
                 clauses.setdefault(table, []).append(clause)
     merged = {table: TableScope(_merge(found)) for table, found in clauses.items()}
-    scope_fingerprint = hashlib.sha256(
-        orjson.dumps(sorted((t, repr(s.clauses)) for t, s in merged.items()))
-    ).hexdigest()
     return Scope(
         principal=principal,
         tables=merged,
         permissions=frozenset(permissions),
         valid_until=min(edges) if edges else None,
         grants=tuple(sorted(set(used))),
-        fingerprint=scope_fingerprint,
     )
 
 

@@ -239,5 +239,3 @@ class Read:
     rows: int = 0
     providers: set[Any] = field(default_factory=set)
 
-
-Any_ = Any  # re-exported for callers typing loosely

@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import select
 
@@ -31,6 +32,7 @@ from open_data.spec import DatasetSpec
 from resolvers.database import create_engine
 
 console = Console()
+STAGES = ("extract", "desensitise", "k-anonymity", "check", "publish")
 errors = Console(stderr=True)
 
 
@@ -91,22 +93,39 @@ async def _run(
     outcomes: dict[str, tuple[str, ...]] = {}
     try:
         policy = await load_policy(engine)
-        with tempfile.TemporaryDirectory(prefix="jianguan-publish-") as work:
+        with (
+            tempfile.TemporaryDirectory(prefix="jianguan-publish-") as work,
+            Progress(
+                TextColumn("{task.description:<44}"), BarColumn(), TimeElapsedColumn(),
+                console=console,
+            ) as progress,
+        ):  # fmt: skip
             for spec in specs:
-                console.print(f"{spec.name}: extract → desensitise → check …")
+                bar = progress.add_task(spec.name, total=len(STAGES))
+
+                def stage(name: str, bar: TaskID = bar, spec: DatasetSpec = spec) -> None:
+                    progress.update(
+                        bar, completed=STAGES.index(name), description=f"{spec.name}: {name}"
+                    )
+
                 scoped = sources.for_request(dataset_scope(spec, policy))
                 try:
-                    release = await prepare(spec, sources=scoped, key=key, work=Path(work))
+                    release = await prepare(
+                        spec, sources=scoped, key=key, work=Path(work), stage=stage
+                    )
                 except ReleaseRefused as exc:
                     outcomes[spec.name] = ("", "", "", "", "", f"refused: {exc.reason}")
+                    progress.update(bar, description=f"{spec.name}: refused")
                     errors.print(f"[red]refused:[/] {exc}")
                     continue
+                stage("publish")
                 if dry_run:
                     done = "checked"
                 elif portal is not None:
                     done = await asyncio.to_thread(portal.publish, release)
                 else:
                     done = publish_dir(release, root)
+                progress.update(bar, completed=len(STAGES), description=f"{spec.name}: {done}")
                 m = release.manifest
                 if release.empty and done == "unchanged":
                     done = "not approved by any provider"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -79,16 +80,31 @@ def _personal(spec: DatasetSpec, row: dict[str, Any]) -> list[str]:
     return found
 
 
-async def prepare(spec: DatasetSpec, *, sources: RequestSources, key: bytes, work: Path) -> Release:
-    """Extract, desensitise and check ``spec`` into ``work/<name>``; ``ReleaseRefused`` if not."""
+def _quiet(stage: str) -> None:
+    return None
+
+
+async def prepare(
+    spec: DatasetSpec,
+    *,
+    sources: RequestSources,
+    key: bytes,
+    work: Path,
+    stage: Callable[[str], None] = _quiet,
+) -> Release:
+    """Extract, desensitise and check ``spec`` into ``work/<name>``; ``ReleaseRefused`` if not.
+    ``stage`` hears the name of each stage as it starts (for progress bars)."""
     check_spec(spec)
+    stage("extract")
     reader = ScopedReader(sources, spec.source)
     raw = [row async for row in extract(spec, reader)]
     providers = sorted({str(row["provider"]) for row in raw})
     personal: set[str] = {value for row in raw for value in _personal(spec, row)}
+    stage("desensitise")
     rows = list(desensitise(spec, raw, key=key))
     excluded = sum(1 for row in raw if spec.exclude is not None and spec.exclude(row))
     suppressed, k_reached = 0, None
+    stage("k-anonymity")
     if spec.aggregate is not None:
         count = spec.aggregate.count_as
         kept = [row for row in rows if row[count] >= spec.k]
@@ -111,6 +127,7 @@ async def prepare(spec: DatasetSpec, *, sources: RequestSources, key: bytes, wor
     if spec.aggregate is not None:
         columns = [*spec.aggregate.by, spec.aggregate.count_as]
     written = write_files(folder, columns, rows)
+    stage("check")
     check_release(
         {kind: w.path for kind, w in ((w.kind, w) for w in written)},
         dataset=spec.name,

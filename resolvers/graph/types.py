@@ -36,7 +36,6 @@ class TableInfo:
     model: type[ExchangeRecord]
     type_name: str
     fields: tuple[str, ...]
-    personal: dict[str, str | None]  # personal column -> its check, for masking
     blank: dict[str, None]  # every field as null: what a row lacks stays null
 
 
@@ -90,7 +89,6 @@ def plain_classes() -> tuple[dict[str, type], dict[str, TableInfo]]:
                 model=model,
                 type_name=name,
                 fields=tuple(c.key for c in shown),
-                personal={c.key: c.info.get("check") for c in shown if c.info.get("personal")},
                 blank=dict.fromkeys(c.key for c in shown),
             )
     return classes, infos
