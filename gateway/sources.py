@@ -238,4 +238,3 @@ class Read:
 
     rows: int = 0
     providers: set[Any] = field(default_factory=set)
-
