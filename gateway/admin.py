@@ -280,6 +280,73 @@ class Admin:
         )  # fmt: skip
         return ended
 
+    async def set_client(
+        self,
+        actor: Actor,
+        *,
+        client_id: str,
+        rate_limit: str | None = None,
+        unlimited: bool = False,
+        persisted_only: bool | None = None,
+    ) -> int:
+        """Change a client's own rate limit (or fall back to the default) or its persisted-only
+        flag; its tokens end, so the next one carries the change."""
+        client = await self._client(client_id)
+        values: dict[str, object] = {}
+        if rate_limit is not None or unlimited:
+            values["rate_limit"] = None if unlimited else rate_limit
+        if persisted_only is not None:
+            values["persisted_only"] = persisted_only
+        if not values:
+            raise AdminError("nothing to change: give a rate limit or the persisted-only flag")
+        async with self.engine.begin() as connection:
+            await connection.execute(
+                update(Client).where(Client.client_id == client_id).values(**values)
+            )
+        ended = await self.tokens.revoke_all(f"client:{client_id}")
+        await self._event(
+            actor, "client_change", client.party_code, action="set", client_id=client_id,
+            **{k: v for k, v in values.items()},
+        )  # fmt: skip
+        return ended
+
+    async def disable_party(self, actor: Actor, *, code: str, disabled: bool = True) -> int:
+        """Disable (or enable) a whole party: every account and client of it stops at once."""
+        if actor.scope is not None:
+            raise Forbidden("parties are disabled by an operator (jianguan party disable)")
+        await self._party(code)
+        async with self.engine.begin() as connection:
+            await connection.execute(
+                update(Party).where(Party.code == code).values(disabled=disabled)
+            )
+            users = (
+                (
+                    await connection.execute(
+                        select(Account.username).where(Account.party_code == code)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            clients = (
+                (
+                    await connection.execute(
+                        select(Client.client_id).where(Client.party_code == code)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        ended = 0
+        if disabled:
+            for principal in [*(f"user:{u}" for u in users), *(f"client:{c}" for c in clients)]:
+                ended += await self.tokens.revoke_all(principal)
+        await self._event(
+            actor, "party_change", code, action="disable" if disabled else "enable",
+            sessions_ended=ended,
+        )  # fmt: skip
+        return ended
+
     async def accounts(self, parties: frozenset[str] | None) -> list[Account]:
         """Accounts of ``parties`` (None: all), by party and username."""
         stmt = select(Account).order_by(Account.party_code, Account.username)

@@ -193,7 +193,18 @@ class Authenticator:
     async def _failed(
         self, account: Account, now: datetime, request_id: str | None, party: str
     ) -> NoReturn:
-        # Counted in the database, so wrong logins sent at once all count.
+        failures, locked = await self._count_failure(account, now)
+        actor = f"user:{account.username}"
+        await self._event(
+            actor, "login_failed", "denied", party, request_id, failures=failures, locked=locked
+        )
+        if locked:
+            raise AccountLocked(retry_after=self.settings.lockout_minutes * 60)
+        raise InvalidCredentials
+
+    async def _count_failure(self, account: Account, now: datetime) -> tuple[int, bool]:
+        """One more wrong password; the account locks at the threshold. Counted in the
+        database, so wrong attempts sent at once all count."""
         async with self.engine.begin() as connection:
             failures = (
                 await connection.execute(
@@ -211,13 +222,7 @@ class Authenticator:
                     .where(Account.id == account.id)
                     .values(failed_logins=0, locked_until=until)
                 )
-        actor = f"user:{account.username}"
-        await self._event(
-            actor, "login_failed", "denied", party, request_id, failures=failures, locked=locked
-        )
-        if locked:
-            raise AccountLocked(retry_after=self.settings.lockout_minutes * 60)
-        raise InvalidCredentials
+        return int(failures), locked
 
     async def client_token(
         self, client_id: str, secret: str, *, request_id: str | None = None
@@ -292,9 +297,15 @@ class Authenticator:
         if principal.kind != "staff" or account is None:
             raise InvalidToken
         if not await asyncio.to_thread(verify_password, account.password_hash, current):
+            # A stolen session must not guess the password at leisure: this counts too.
+            failures, locked = await self._count_failure(account, datetime.now(UTC))
             await self._event(
-                principal.id, "password_change", "denied", principal.party, request_id
-            )
+                principal.id, "password_change", "denied", principal.party, request_id,
+                failures=failures, locked=locked,
+            )  # fmt: skip
+            if locked:
+                await self.tokens.revoke_all(principal.id)
+                raise AccountLocked(retry_after=self.settings.lockout_minutes * 60)
             raise PasswordChangeRefused("当前密码错误 / the current password is wrong")
         try:
             await asyncio.to_thread(

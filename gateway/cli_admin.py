@@ -73,6 +73,18 @@ def party_add(
     console.print(f"party {code} added")
 
 
+@party_app.command("disable")
+def party_disable(
+    code: Annotated[str, typer.Argument(help="Party code.")],
+    enable: Annotated[bool, typer.Option(help="Enable instead.")] = False,
+) -> None:
+    """Disable a party (every account and client of it stops at once), or enable it again."""
+    ended = _with_services(
+        lambda s: s.admin.disable_party(_operator(), code=code, disabled=not enable)
+    )
+    console.print(f"party {code} {'enabled' if enable else f'disabled; {ended} session(s) ended'}")
+
+
 @user_app.command("add")
 def user_add(
     username: Annotated[str, typer.Argument(help="Login name.")],
@@ -159,6 +171,38 @@ def client_rotate(
         )
     )
     console.print(f"new secret for {client_id} (shown once): {secret}")
+
+
+@client_app.command("set")
+def client_set(
+    client_id: Annotated[str, typer.Argument(help="Client id.")],
+    rate_limit: Annotated[str | None, typer.Option(help="Its own limit, e.g. 1200/minute.")] = None,
+    default_limit: Annotated[
+        bool, typer.Option("--default-limit", help="Use JIANGUAN_RATE_LIMIT again.")
+    ] = False,
+    persisted_only: Annotated[
+        bool | None, typer.Option("--persisted-only/--any-operation", help="Persisted only?")
+    ] = None,
+) -> None:
+    """Change a client's rate limit or persisted-only flag; its tokens end."""
+    if rate_limit is not None:
+        from gateway.ratelimit import parse_rate
+
+        try:
+            rate_limit = parse_rate(rate_limit)
+        except ValueError as exc:
+            errors.print(f"[red]error:[/] {exc}")
+            raise typer.Exit(2) from None
+    _with_services(
+        lambda s: s.admin.set_client(
+            _operator(),
+            client_id=client_id,
+            rate_limit=rate_limit,
+            unlimited=default_limit,
+            persisted_only=persisted_only,
+        )
+    )
+    console.print(f"client {client_id} changed")
 
 
 @client_app.command("disable")

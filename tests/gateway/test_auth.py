@@ -241,6 +241,22 @@ async def test_a_new_password_must_meet_the_policy(gateway: Gateway) -> None:
     assert again.status_code == 200 and again.json()["passwordChangeRequired"] is False
 
 
+@ONE
+async def test_wrong_current_passwords_count_towards_the_lockout(gateway: Gateway) -> None:
+    alice = await gateway.staff("alice")
+    token = await gateway.session(alice)
+    body = {"currentPassword": "Not-The-Current-1!", "newPassword": "Brand-New-Passw0rd"}
+    headers = {"Authorization": f"Bearer {token}"}
+    answers = [
+        await gateway.http.post(f"{gateway.url}/auth/password", json=body, headers=headers)
+        for _ in range(3)  # lockout_attempts=3
+    ]
+    assert [a.status_code for a in answers] == [400, 400, 423]
+    assert (await gateway.account(alice.username)).locked_until is not None
+    assert await gateway.refused_within(token, seconds=1.0)  # the session that guessed ends
+    assert (await gateway.login(alice.username, alice.password)).status_code == 423
+
+
 @STORES
 async def test_a_new_account_must_change_its_password_first(gateway: Gateway) -> None:
     alice = await gateway.staff("alice", ready=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sqlite3
 from pathlib import Path
 
 import httpx
@@ -91,6 +92,18 @@ def test_bootstrap_then_parties_accounts_and_clients(env: dict[str, str]) -> Non
     )  # fmt: skip
     assert client.exit_code == 0, client.output
     secret = shown_once(client.output)
+    limited = runner.invoke(
+        app, ["client", "set", "hotline", "--rate-limit", "5/minute", "--persisted-only"], env=env
+    )
+    assert limited.exit_code == 0, limited.output
+    bad_rate = runner.invoke(app, ["client", "set", "hotline", "--rate-limit", "lots"], env=env)
+    assert bad_rate.exit_code == 2
+    with sqlite3.connect(Path(env["JIANGUAN_VAR_DIR"]) / "gateway.db") as db:
+        assert db.execute(
+            "SELECT rate_limit, persisted_only FROM clients WHERE client_id = 'hotline'"
+        ).fetchone() == ("5/minute", 1)
+    back = runner.invoke(app, ["client", "set", "hotline", "--default-limit"], env=env)
+    assert back.exit_code == 0, back.output
     rotated = runner.invoke(app, ["client", "rotate", "hotline", "--overlap-hours", "1"], env=env)
     assert rotated.exit_code == 0 and shown_once(rotated.output) != secret
     system = runner.invoke(
@@ -101,6 +114,13 @@ def test_bootstrap_then_parties_accounts_and_clients(env: dict[str, str]) -> Non
         app, ["client", "add", "zwb-system", "--name", "x", "--party", "XA-ZWB"], env=env
     )
     assert office.exit_code == 1 and "is a city_office" in office.output
+    stopped = runner.invoke(app, ["party", "disable", "P-12345"], env=env)
+    assert stopped.exit_code == 0 and "disabled" in stopped.output
+    with sqlite3.connect(Path(env["JIANGUAN_VAR_DIR"]) / "gateway.db") as db:
+        assert db.execute("SELECT disabled FROM parties WHERE code = 'P-12345'").fetchone() == (1,)
+        assert db.execute(
+            "SELECT rate_limit FROM clients WHERE client_id = 'hotline'"
+        ).fetchone() == (None,)
 
 
 def test_demo_credentials_give_a_working_token_to_every_principal(
