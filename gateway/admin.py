@@ -6,6 +6,7 @@ department only, R10). Every change is audited; a change of administrator raises
 
 from __future__ import annotations
 
+import getpass
 import re
 import secrets
 from dataclasses import dataclass
@@ -52,6 +53,11 @@ class Actor:
         """Refuse unless the actor may ``act`` on ``resource`` of ``party``."""
         if self.scope is not None and not self.scope.may(act, resource, party):
             raise Forbidden(f"{self.name} may not {act} {resource} of {party}")
+
+
+def operator() -> Actor:
+    """Whoever runs a console command, by their operating-system user (audited as such)."""
+    return Actor(f"cli:{getpass.getuser()}")
 
 
 class Admin:

@@ -190,8 +190,7 @@ def ingest(
 
 async def _audit_write(settings: Settings, report: Any, provider: str) -> None:
     """Every write is audited (R12), a console import too, as the operating-system user."""
-    import getpass
-
+    from gateway.admin import operator
     from gateway.audit import AuditEvent, AuditLog
     from gateway.audit_keys import signer_for
     from resolvers.database import create_engine
@@ -201,7 +200,7 @@ async def _audit_write(settings: Settings, report: Any, provider: str) -> None:
     try:
         await audit.append(
             AuditEvent(
-                actor=f"cli:{getpass.getuser()}",
+                actor=operator().name,
                 event="write",
                 outcome="ok" if not report.rejected else "partial",
                 party_code=provider,

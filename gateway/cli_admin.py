@@ -6,7 +6,6 @@ Console actions are audited as ``cli:<operating-system user>``.
 from __future__ import annotations
 
 import asyncio
-import getpass
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Annotated, Any, TypeVar
@@ -15,7 +14,7 @@ import typer
 from rich.console import Console
 from sqlalchemy import func, select
 
-from gateway.admin import Actor, AdminError
+from gateway.admin import AdminError, operator
 from gateway.passwords import PasswordRejected
 from gateway.services import Services
 from gateway.settings import Settings, SettingsError
@@ -29,10 +28,6 @@ client_app = typer.Typer(
 )
 console = Console(soft_wrap=True)  # secrets are never broken across lines
 errors = Console(stderr=True)
-
-
-def _operator() -> Actor:
-    return Actor(f"cli:{getpass.getuser()}")
 
 
 def _with_services(work: Callable[[Services], Awaitable[T]]) -> T:
@@ -67,7 +62,7 @@ def party_add(
     """Register a party."""
     _with_services(
         lambda s: s.admin.add_party(
-            _operator(), code=code, name=name, kind=kind, uscc=uscc, division_code=division
+            operator(), code=code, name=name, kind=kind, uscc=uscc, division_code=division
         )
     )
     console.print(f"party {code} added")
@@ -80,7 +75,7 @@ def party_disable(
 ) -> None:
     """Disable a party (every account and client of it stops at once), or enable it again."""
     ended = _with_services(
-        lambda s: s.admin.disable_party(_operator(), code=code, disabled=not enable)
+        lambda s: s.admin.disable_party(operator(), code=code, disabled=not enable)
     )
     console.print(f"party {code} {'enabled' if enable else f'disabled; {ended} session(s) ended'}")
 
@@ -95,7 +90,7 @@ def user_add(
     """Create an account; prints its initial password (changed at first login)."""
     initial = _with_services(
         lambda s: s.admin.add_account(
-            _operator(), username=username, real_name=name, party=party, role=role
+            operator(), username=username, real_name=name, party=party, role=role
         )
     )
     console.print(f"account {username} created; initial password (shown once): {initial}")
@@ -107,7 +102,7 @@ def user_role(
     role: Annotated[str, typer.Argument(help="staff, dept_admin, city_office or auditor.")],
 ) -> None:
     """Change an account's role."""
-    _with_services(lambda s: s.admin.set_role(_operator(), username=username, role=role))
+    _with_services(lambda s: s.admin.set_role(operator(), username=username, role=role))
     console.print(f"{username} is now {role}")
 
 
@@ -118,7 +113,7 @@ def user_disable(
 ) -> None:
     """Disable an account (its sessions end at once), or enable it again."""
     ended = _with_services(
-        lambda s: s.admin.disable_account(_operator(), username=username, disabled=not enable)
+        lambda s: s.admin.disable_account(operator(), username=username, disabled=not enable)
     )
     console.print(f"{username} {'enabled' if enable else f'disabled; {ended} session(s) ended'}")
 
@@ -126,14 +121,14 @@ def user_disable(
 @user_app.command("reset-password")
 def user_reset(username: Annotated[str, typer.Argument(help="Login name.")]) -> None:
     """Give an account a new initial password."""
-    initial = _with_services(lambda s: s.admin.reset_password(_operator(), username=username))
+    initial = _with_services(lambda s: s.admin.reset_password(operator(), username=username))
     console.print(f"new initial password for {username} (shown once): {initial}")
 
 
 @user_app.command("totp")
 def user_totp(username: Annotated[str, typer.Argument(help="Login name.")]) -> None:
     """Turn on a second factor (TOTP); prints the URI to load into an authenticator app."""
-    uri = _with_services(lambda s: s.admin.enrol_totp(_operator(), username=username))
+    uri = _with_services(lambda s: s.admin.enrol_totp(operator(), username=username))
     console.print(uri)
 
 
@@ -148,7 +143,7 @@ def client_add(
     """Register a machine client; prints its secret once."""
     secret = _with_services(
         lambda s: s.admin.add_client(
-            _operator(),
+            operator(),
             client_id=client_id,
             name=name,
             party=party,
@@ -167,7 +162,7 @@ def client_rotate(
     """Issue a new secret; the old one keeps working for the overlap."""
     secret = _with_services(
         lambda s: s.admin.rotate_secret(
-            _operator(), client_id=client_id, overlap=timedelta(hours=overlap_hours)
+            operator(), client_id=client_id, overlap=timedelta(hours=overlap_hours)
         )
     )
     console.print(f"new secret for {client_id} (shown once): {secret}")
@@ -195,7 +190,7 @@ def client_set(
             raise typer.Exit(2) from None
     _with_services(
         lambda s: s.admin.set_client(
-            _operator(),
+            operator(),
             client_id=client_id,
             rate_limit=rate_limit,
             unlimited=default_limit,
@@ -212,7 +207,7 @@ def client_disable(
 ) -> None:
     """Disable a client (its tokens end at once), or enable it again."""
     _with_services(
-        lambda s: s.admin.disable_client(_operator(), client_id=client_id, disabled=not enable)
+        lambda s: s.admin.disable_client(operator(), client_id=client_id, disabled=not enable)
     )
     console.print(f"client {client_id} {'enabled' if enable else 'disabled'}")
 
@@ -232,7 +227,7 @@ def bootstrap(
             ).scalar()
         if accounts:
             raise AdminError("accounts exist already; use `jianguan user add`")
-        actor = _operator()
+        actor = operator()
         await services.admin.add_party(actor, code=party, name=party_name, kind="city_office")
         result: Any = await services.admin.add_account(
             actor, username=username, real_name=name, party=party, role="city_office"

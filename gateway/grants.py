@@ -128,8 +128,7 @@ class Grants:
 
     async def revoke(self, actor: Actor, grant_id: int) -> None:
         """End a grant now; effective on every replica within a second."""
-        async with AsyncSession(self.engine) as session:
-            grant = await session.get(Grant, grant_id)
+        grant = await self.one(grant_id)
         if grant is None:
             raise AdminError(f"no grant {grant_id}")
         actor.check("manage", "grants", grant.provider)
@@ -143,6 +142,11 @@ class Grants:
             )
         await self._event(actor, "grant_revoke", grant.provider, grant.resource, grant_id, None)
         await self.holder.changed()
+
+    async def one(self, grant_id: int) -> Grant | None:
+        """The grant with that id, revoked or not."""
+        async with AsyncSession(self.engine) as session:
+            return await session.get(Grant, grant_id)
 
     async def visible(self, parties: frozenset[str] | None) -> list[Grant]:
         """Grants given by or to ``parties`` (None: every grant), newest first."""

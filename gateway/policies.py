@@ -88,6 +88,7 @@ class PolicyHolder:
         self._scopes: OrderedDict[Principal, tuple[str, Scope]] = OrderedDict()
         self._tasks: list[asyncio.Task[None]] = []
         self._lock = asyncio.Lock()
+        self._public: tuple[Scope, frozenset[str]] | None = None
 
     async def start(self) -> None:
         """Load the policy and follow changes."""
@@ -135,11 +136,15 @@ class PolicyHolder:
     async def public_tables(self) -> frozenset[str]:
         """Tables whose every row the public may read: reading them needs no audit entry."""
         everyone = await self.scope(PUBLIC)
-        return frozenset(
-            name
-            for name, seen in everyone.tables.items()
-            if seen.visible and seen.condition is None
-        )
+        cached = self._public
+        if cached is None or cached[0] is not everyone:  # asked once per request: keep it
+            public = frozenset(
+                name
+                for name, seen in everyone.tables.items()
+                if seen.visible and seen.condition is None
+            )
+            self._public = cached = (everyone, public)
+        return cached[1]
 
     async def changed(self) -> None:
         """Say that policies, grants or accounts changed: here at once, elsewhere via Redis."""

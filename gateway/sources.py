@@ -167,11 +167,11 @@ class RequestSources:
         seen = self.scope.table(table)
         read = self.reads.setdefault(table, Read())
         read.rows += len(rows)
-        personal = PERSONAL.get(table)
-        for row in rows:
-            read.providers.add(row.get("provider"))
-            if personal:
-                mask_row(table, row, seen.clear_for(row) if seen.shows_any else ())
+        read.providers.update(row.get("provider") for row in rows)
+        if PERSONAL.get(table):
+            per_row = seen.shows_any  # decided once per read, not per row
+            for row in rows:
+                mask_row(table, row, seen.clear_for(row) if per_row else ())
         return rows
 
     def note(self, resource: str, rows: int, providers: Iterable[str]) -> None:

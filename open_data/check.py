@@ -173,13 +173,17 @@ def k_anonymise(
 
 def personal_values_of(rows: Iterable[Mapping[str, Any]], *, table: str) -> Iterator[str]:
     """The values of ``table``'s personal columns (``resolvers.masking.PERSONAL``) in source rows,
-    to feed the residual-PII scan."""
+    to feed the residual-PII scan. An organisation's code in the ID column is not one: it is the
+    subject's public USCC, published as such."""
     columns = tuple(PERSONAL[table])
     for row in rows:
         for name in columns:
             value = row.get(name)
-            if value is not None:
-                yield str(value)
+            if value is None or value == "":
+                continue
+            if name == "counterparty_id" and row.get("counterparty_id_type") == "uscc":
+                continue
+            yield str(value)
 
 
 def _scanner(

@@ -5,7 +5,6 @@ refused, 2 when the portal refused or could not be reached."""
 from __future__ import annotations
 
 import asyncio
-import getpass
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -16,6 +15,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from rich.table import Table
 from sqlalchemy import select
 
+from gateway.admin import operator
 from gateway.audit import AuditEvent, AuditLog
 from gateway.audit_keys import signer_for
 from gateway.policies import load_policy
@@ -139,7 +139,7 @@ async def _run(
                 )
                 await audit.append(
                     AuditEvent(
-                        actor=f"cli:{getpass.getuser()}",
+                        actor=operator().name,
                         event="publish",
                         outcome="ok",
                         operation=f"jianguan publish {spec.name}",

@@ -21,14 +21,13 @@ from typing import Any
 import orjson
 
 from gateway.sources import RequestSources
-from open_data.check import check_release, k_anonymise
+from open_data.check import check_release, k_anonymise, personal_values_of
 from open_data.desensitise import desensitise
 from open_data.errors import ReleaseRefused
 from open_data.extract import extract
 from open_data.files import FILES, Written, write_files
 from open_data.spec import DatasetSpec, check_spec, label, table_columns
 from resolvers.connectors.base import Page, PageRequest
-from resolvers.masking import PERSONAL
 
 MANIFEST = "manifest.json"
 METADATA = "metadata.json"
@@ -67,19 +66,6 @@ def _spec_version(spec: DatasetSpec) -> str:
     return hashlib.sha256(text).hexdigest()[:16]
 
 
-def _personal(spec: DatasetSpec, row: dict[str, Any]) -> list[str]:
-    # An organisation's code in an ID column is its public USCC, also published as subject_uscc.
-    found = []
-    for name in PERSONAL[spec.table]:
-        value = row.get(name)
-        if value is None or (
-            name == "counterparty_id" and row.get("counterparty_id_type") == "uscc"
-        ):
-            continue
-        found.append(str(value))
-    return found
-
-
 def _quiet(stage: str) -> None:
     return None
 
@@ -99,7 +85,7 @@ async def prepare(
     reader = ScopedReader(sources, spec.source)
     raw = [row async for row in extract(spec, reader)]
     providers = sorted({str(row["provider"]) for row in raw})
-    personal: set[str] = {value for row in raw for value in _personal(spec, row)}
+    personal = set(personal_values_of(raw, table=spec.table))
     stage("desensitise")
     rows = list(desensitise(spec, raw, key=key))
     excluded = sum(1 for row in raw if spec.exclude is not None and spec.exclude(row))

@@ -243,8 +243,7 @@ async def give_grant(info: Info[Any, None], input: GrantInput) -> GrantNode:
         clear_fields=tuple(input.clear_fields),
     )
     grant_id = await _run(services.grants.give(actor, request))
-    rows = await services.grants.visible(frozenset({input.provider}))
-    return next(GrantNode.of(r) for r in rows if r.id == grant_id)
+    return GrantNode.of(await services.grants.one(grant_id))
 
 
 async def approve_dataset(info: Info[Any, None], name: str, provider: str) -> GrantNode:
@@ -259,8 +258,7 @@ async def approve_dataset(info: Info[Any, None], name: str, provider: str) -> Gr
     except SpecError as exc:
         raise InvalidArgument(str(exc)) from None
     grant_id = await _run(approvals.approve(services.grants, actor, spec, provider))
-    rows = await services.grants.visible(frozenset({provider}))
-    return next(GrantNode.of(r) for r in rows if r.id == grant_id)
+    return GrantNode.of(await services.grants.one(grant_id))
 
 
 async def withdraw_dataset_approval(info: Info[Any, None], name: str, provider: str) -> bool:

@@ -11,11 +11,11 @@ import ckanapi
 import httpx
 import pytest
 
+from open_data.check import personal_values_of
 from open_data.ckan import RELEASE_KEY, CkanPortal, organisation_name
 from open_data.datasets import dataset
 from open_data.errors import PortalError
 from open_data.pipeline import Release
-from resolvers.masking import PERSONAL
 from tests.ckan_portal import Portal, ckan_portal  # noqa: F401  # the fixture
 from tests.open_data.test_pipeline import OPERATOR, World, world  # noqa: F401  # the fixture
 from tests.open_data.test_specs import _rows
@@ -73,12 +73,7 @@ async def test_a_release_reaches_the_portal_whole_and_once(
 
     # Every published byte, downloaded as a citizen would: no personal value of the source.
     raw = await _rows(world.settings, release.spec)
-    personal = {
-        str(row[c])
-        for row in raw
-        for c in PERSONAL[release.spec.table]
-        if row.get(c) and not (c == "counterparty_id" and row["counterparty_id_type"] == "uscc")
-    }
+    personal = set(personal_values_of(raw, table=release.spec.table))
     async with httpx.AsyncClient(timeout=30) as http:
         texts = [
             (await http.get(r["url"])).content.decode("utf-8-sig")

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from gateway.settings import Settings
+from open_data.check import personal_values_of
 from open_data.datasets import DATASETS, dataset
 from open_data.desensitise import desensitise, pseudonym
 from open_data.errors import SpecError
@@ -27,7 +28,6 @@ from open_data.spec import (
 )
 from resolvers.connectors.sql import SqlConnector
 from resolvers.database import create_engine
-from resolvers.masking import PERSONAL
 from standard.codes import make_id_number
 
 KEY = b"test-pseudonym-key-0123456789abcdef"
@@ -155,15 +155,7 @@ async def test_no_personal_value_of_the_demo_data_survives(
     spec = DATASETS[name]
     rows = await _rows(seeded_sqlite, spec)
     assert rows, f"{name}: the demo data selects nothing"
-    personal = {
-        str(row[column])
-        for row in rows
-        for column in PERSONAL[spec.table]
-        if row.get(column) is not None
-        and len(str(row[column])) >= 2
-        # an organisation's code in the ID column is public: it is the subject's USCC
-        and not (column == "counterparty_id" and row.get("counterparty_id_type") == "uscc")
-    }
+    personal = {v for v in personal_values_of(rows, table=spec.table) if len(v) >= 2}
     names = {
         str(row["counterparty_name"])
         for row in rows
