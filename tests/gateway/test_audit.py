@@ -539,7 +539,10 @@ def test_signatures_verify_only_for_their_hash_and_key() -> None:
     assert not verify_signature(Signer.new().public_key, head, signature)
     assert not verify_signature(SIGNER.public_key, head, "0" * 128)  # r = s = 0
     assert not verify_signature(SIGNER.public_key, head, "zz" * 64)
-    assert not verify_signature("04" + SIGNER.public_key[2:], head, signature)  # not on the curve
+    # One bit of x flipped: (x', y) is not on the curve. ("04" + key[2:] was the same key
+    # whenever x began with 04, one key in 256.)
+    moved = f"{int(SIGNER.public_key[:2], 16) ^ 1:02x}" + SIGNER.public_key[2:]
+    assert not verify_signature(moved, head, signature)
 
 
 def test_key_files_are_private_and_never_overwritten(tmp_path: Path) -> None:
