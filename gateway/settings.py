@@ -74,6 +74,9 @@ class Settings:
     pseudonym_key_file: Path | None = None
     ckan_url: str | None = None  # CKAN_URL: the open-data portal
     ckan_api_token: str | None = field(default=None, repr=False)  # CKAN_API_TOKEN
+    # CKAN_DATASTORE_WRITE_URL: the DataStore database (CKAN's ckan.datastore.write_url), for
+    # loading tables with COPY; without it the publisher loads through the DataStore API.
+    ckan_datastore_write_url: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         urls = {name: _default_url(self.var_dir, name) for name in SOURCES}
@@ -175,6 +178,7 @@ class Settings:
             pseudonym_key_file=Path(p) if (p := get("PSEUDONYM_KEY_FILE")) else None,
             ckan_url=env.get("CKAN_URL") or None,
             ckan_api_token=env.get("CKAN_API_TOKEN") or None,
+            ckan_datastore_write_url=env.get("CKAN_DATASTORE_WRITE_URL") or None,
         )
 
 

@@ -3,8 +3,10 @@
 A release is built while its dataset is private — files uploaded, the DataStore table loaded
 with its data dictionary — and made public by the last call. A run killed half-way, or a portal
 outage, leaves at most a private dataset that citizens cannot see; the next run rebuilds it and
-makes it public. A release whose files and spec are unchanged (content hashes, kept in the
-dataset's extras) changes nothing on the portal; a withdrawn one is deleted from it.
+makes it public, redoing only what is not done yet. A release whose files and spec are
+unchanged (content hashes, kept in the dataset's extras) changes nothing on the portal; a
+changed one re-uploads the files whose hash changed (into the same resources, so links stay)
+and changes only the table rows that changed (``datastore.py``); a withdrawn one is deleted.
 Datasets are changed with ``package_patch`` and ``package_create`` only, never a bare
 ``package_update`` (which drops what it is not sent).
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,14 +25,15 @@ import orjson
 import requests
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
+from open_data.datastore import ApiLoader, Changes, CopyLoader, Loader
 from open_data.errors import PortalError
 from open_data.files import FILES
 from open_data.pipeline import MANIFEST, METADATA, Release
+from open_data.spec import RECORD_ID
 
 T = TypeVar("T")
 RELEASE_KEY = "jianguan_release"
 CITY_ORGANISATION = "XA-ZWB"
-BATCH = 5_000
 
 
 def _transient(exc: BaseException) -> bool:
@@ -52,7 +56,8 @@ def organisation_name(code: str) -> str:
 
 
 class CkanPortal:
-    """One CKAN portal, as the publisher's sysadmin token sees it."""
+    """One CKAN portal, as the publisher's sysadmin token sees it; with ``datastore_url``
+    (its ``ckan.datastore.write_url``) tables are loaded with COPY."""
 
     def __init__(
         self,
@@ -61,10 +66,12 @@ class CkanPortal:
         *,
         titles: Mapping[str, str] | None = None,
         attempts: int = 4,
+        datastore_url: str | None = None,
     ) -> None:
         self.ckan = ckanapi.RemoteCKAN(url, apikey=token, user_agent="jianguan-publisher")
         self.titles = dict(titles or {})
         self.attempts = attempts
+        self.loader: Loader = CopyLoader(datastore_url) if datastore_url else ApiLoader(self._call)
 
     def _call(self, action: str, **data: Any) -> Any:
         """One action, retried with backoff on transient errors; permanent ones named."""
@@ -104,32 +111,29 @@ class CkanPortal:
             self._call("organization_create", name=name, title=self.titles.get(code, code))
         return name
 
-    def publish(self, release: Release) -> str:
-        """``published``, ``unchanged`` or ``withdrawn``."""
+    def publish(self, release: Release) -> Outcome:
+        """``published`` (with the table's changes), ``unchanged`` or ``withdrawn``."""
         spec = release.spec
         existing = self._show(spec.name)
         live = existing is not None and existing.get("state") == "active"
         if release.empty:
             if live:
                 self._call("package_delete", id=spec.name)
-                return "withdrawn"
-            return "unchanged"
+                return Outcome("withdrawn")
+            return Outcome("unchanged")
         digest = release_digest(release)
         current = existing is not None and live and not existing.get("private")
         if current and existing is not None and _extra(existing, RELEASE_KEY) == digest:
-            return "unchanged"
+            return Outcome("unchanged")
         package = self.begin(release, existing)
-        for resource in package.get("resources", []):
-            self._call("resource_delete", id=resource["id"])
-        self._upload(package["id"], release)
-        self._datastore(package["id"], release)
+        changes = self._resources(package, release)
         self._call(
             "package_patch",
             id=package["id"],
             private=False,
             extras=[*_extras(release), {"key": RELEASE_KEY, "value": digest}],
         )
-        return "published"
+        return Outcome("published", changes)
 
     def begin(self, release: Release, existing: dict[str, Any] | None) -> dict[str, Any]:
         """The dataset, private while it is (re)built: created, or patched to private."""
@@ -154,44 +158,76 @@ class CkanPortal:
         patched: dict[str, Any] = self._call("package_patch", id=existing["id"], **fields)
         return patched
 
-    def _upload(self, package_id: str, release: Release) -> None:
-        for name, _, label in FILES.values():
-            self._file(package_id, release.folder / name, f"{release.spec.title}（{label}）")
-        self._file(package_id, release.folder / MANIFEST, "发布清单 manifest")
+    def _resources(self, package: dict[str, Any], release: Release) -> Changes:
+        """Files uploaded where their hash changed, the table brought to the release's rows;
+        resources keep their ids (and citizens' links) from release to release."""
+        title = release.spec.title
+        found = {r["name"]: r for r in package.get("resources", [])}
+        hashes = {w.path.name: w.sha256 for w in release.files}
+        manifest = release.folder / MANIFEST
+        files = [
+            *((release.folder / name, f"{title}（{label}）") for name, _, label in FILES.values()),
+            (manifest, "发布清单 manifest"),
+        ]
+        table = f"{title}（数据表）"
+        for stale in set(found) - {name for _, name in files} - {table}:
+            self._call("resource_delete", id=found[stale]["id"])
+        for path, name in files:
+            digest = hashes.get(path.name) or hashlib.sha256(path.read_bytes()).hexdigest()
+            old = found.get(name)
+            if old is None or old.get("hash") != digest:
+                self._file(package["id"], path, name, digest, old)
+        return self._datastore(package["id"], found.get(table), table, release)
 
-    def _file(self, package_id: str, path: Path, title: str) -> None:
+    def _file(
+        self, package_id: str, path: Path, name: str, digest: str, old: dict[str, Any] | None
+    ) -> None:
         with path.open("rb") as handle:
-            self._call(
-                "resource_create",
-                package_id=package_id,
-                name=title,
-                format=path.suffix.lstrip(".").upper(),
-                upload=handle,
-            )
+            fields = {"format": path.suffix.lstrip(".").upper(), "hash": digest, "upload": handle}
+            if old is None:
+                self._call("resource_create", package_id=package_id, name=name, **fields)
+            else:
+                self._call("resource_patch", id=old["id"], **fields)
 
-    def _datastore(self, package_id: str, release: Release) -> None:
+    def _datastore(
+        self, package_id: str, old: dict[str, Any] | None, name: str, release: Release
+    ) -> Changes:
         metadata = orjson.loads((release.folder / METADATA).read_bytes())
         fields = [
             {"id": f["id"], "type": "text", "info": {"label": f["label"], "notes": f["notes"]}}
             for f in metadata["fields"]
         ]
-        rows = orjson.loads((release.folder / FILES["json"][0]).read_bytes())
-        records = [{k: None if v is None else str(v) for k, v in row.items()} for row in rows]
-        created = self._call(
-            "datastore_create",
-            resource={"package_id": package_id, "name": f"{release.spec.title}（数据表）"},
-            fields=fields,
-            records=records[:BATCH],
-            force=True,
+        columns = [f["id"] for f in fields]
+        if old is not None and self._columns(old["id"]) != columns:
+            self._call("datastore_delete", resource_id=old["id"], force=True)  # a new shape
+        target: dict[str, Any] = (
+            {"resource_id": old["id"]}
+            if old is not None
+            else {"resource": {"package_id": package_id, "name": name}}
         )
-        for start in range(BATCH, len(records), BATCH):
-            self._call(
-                "datastore_upsert",
-                resource_id=created["resource_id"],
-                records=records[start : start + BATCH],
-                method="insert",
-                force=True,
-            )
+        created = self._call(
+            "datastore_create", **target, fields=fields, primary_key=[RECORD_ID], force=True
+        )
+        path = release.folder / FILES["csv"][0]
+        return self.loader.load(created["resource_id"], columns, path)
+
+    def _columns(self, resource_id: str) -> list[str] | None:
+        try:
+            found = self._call("datastore_search", resource_id=resource_id, limit=0)
+        except ckanapi.NotFound:
+            return None  # the resource has no table (yet)
+        return [f["id"] for f in found["fields"] if not f["id"].startswith("_")]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a publish did: ``published`` (and the table's changes), ``unchanged``, ``withdrawn``."""
+
+    state: str
+    changes: Changes | None = None
+
+    def __str__(self) -> str:
+        return self.state if self.changes is None else f"{self.state} ({self.changes})"
 
 
 def release_digest(release: Release) -> str:

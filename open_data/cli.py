@@ -32,7 +32,7 @@ from open_data.spec import DatasetSpec
 from resolvers.database import create_engine
 
 console = Console()
-STAGES = ("extract", "desensitise", "k-anonymity", "check", "publish")
+STAGES = ("extract", "k-anonymity", "check", "publish")  # extract streams into desensitise
 errors = Console(stderr=True)
 
 
@@ -82,7 +82,12 @@ async def _run(
     async with engine.connect() as connection:
         titles = dict((await connection.execute(select(Party.code, Party.name))).all())
     portal = (
-        CkanPortal(str(settings.ckan_url), str(settings.ckan_api_token), titles=titles)
+        CkanPortal(
+            str(settings.ckan_url),
+            str(settings.ckan_api_token),
+            titles=titles,
+            datastore_url=settings.ckan_datastore_write_url,
+        )
         if target == "ckan"
         else None
     )
@@ -122,7 +127,7 @@ async def _run(
                 if dry_run:
                     done = "checked"
                 elif portal is not None:
-                    done = await asyncio.to_thread(portal.publish, release)
+                    done = str(await asyncio.to_thread(portal.publish, release))
                 else:
                     done = publish_dir(release, root)
                 progress.update(bar, completed=len(STAGES), description=f"{spec.name}: {done}")

@@ -6,6 +6,7 @@ they are generalised, so a record made at 00:30 on the 1st belongs to its Beijin
 
 from __future__ import annotations
 
+import base64
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date, datetime
@@ -13,10 +14,20 @@ from decimal import Decimal
 from itertools import pairwise
 from typing import Any
 
+import orjson
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.hmac import HMAC
 
-from open_data.spec import DatasetSpec, Generalise, Keep, Mask, MaskPerson, Pseudonymise, Rule
+from open_data.spec import (
+    RECORD_ID,
+    DatasetSpec,
+    Generalise,
+    Keep,
+    Mask,
+    MaskPerson,
+    Pseudonymise,
+    Rule,
+)
 from resolvers.masking import HIDDEN, mask_address
 from standard.workdays import SHANGHAI
 
@@ -24,10 +35,13 @@ Row = dict[str, Any]
 
 
 def pseudonym(key: bytes, value: Any) -> str:
-    """HMAC-SM3 of the value's text under the managed key: the same value, the same pseudonym."""
+    """HMAC-SM3 of the value's text under the managed key: the same value, the same pseudonym.
+
+    Written in lower-case base32 (120 bits): its only digits are 2-7, so no pseudonym can read
+    as a mobile number (which starts with 1) the way a hexadecimal one can."""
     mac = HMAC(key, hashes.SM3())
     mac.update(str(value).encode("utf-8"))
-    return mac.finalize().hex()[:24]
+    return base64.b32encode(mac.finalize()[:15]).decode("ascii").lower()
 
 
 def _beijing(value: date | datetime) -> date:
@@ -83,26 +97,61 @@ def _rule(rule: Rule, key: bytes) -> Apply:
     return lambda value, row: _band(value, bounds)
 
 
-def desensitise(
-    spec: DatasetSpec, rows: Iterable[Mapping[str, Any]], *, key: bytes
-) -> Iterator[Row]:
-    """The published rows: rules applied column by column (nulls stay null), or the counts."""
+def record_id(key: bytes, row: Mapping[str, Any]) -> str:
+    """A record's id in the open data: its exchange identity (provider, ``cd_id``), keyed-hashed
+    apart from the pseudonyms of values (the prefix), stable across releases."""
+    return pseudonym(key, f"record\x1f{row['provider']}\x1f{row['cd_id']}")
+
+
+def desensitiser(spec: DatasetSpec, *, key: bytes) -> Callable[[Mapping[str, Any]], Row | None]:
+    """One source row → its published row (rules applied column by column, nulls staying null,
+    the record id first), or None when the spec excludes the row. Aggregates count these rows."""
     rules = [(c.source, _rule(c.rule, key)) for c in spec.published]
     exclude = spec.exclude
 
-    def rows_out() -> Iterator[Row]:
-        for row in rows:
-            if exclude is not None and exclude(row):
-                continue
-            yield {
-                name: None if (value := row.get(name)) is None else apply(value, row)
-                for name, apply in rules
-            }
+    def one(row: Mapping[str, Any]) -> Row | None:
+        if exclude is not None and exclude(row):
+            return None
+        out: Row = {RECORD_ID: record_id(key, row)} if spec.aggregate is None else {}
+        for name, apply in rules:
+            value = row.get(name)
+            out[name] = None if value is None else apply(value, row)
+        return out
 
-    if spec.aggregate is None:
-        yield from rows_out()
-        return
+    return one
+
+
+def cell_of(spec: DatasetSpec, row: Row) -> tuple[Any, ...]:
+    """The aggregate cell a desensitised row counts in."""
+    assert spec.aggregate is not None  # noqa: S101  # callers check
+    return tuple(row[name] for name in spec.aggregate.by)
+
+
+def cells(spec: DatasetSpec, counts: Counter[tuple[Any, ...]], *, key: bytes) -> Iterator[Row]:
+    """An aggregate spec's cells with their counts, in a stable order, each with its record id
+    (a keyed hash of the cell's values)."""
+    assert spec.aggregate is not None  # noqa: S101  # callers check
     by, count_as = spec.aggregate.by, spec.aggregate.count_as
-    counts = Counter(tuple(out[name] for name in by) for out in rows_out())
     for values in sorted(counts, key=lambda v: tuple("" if x is None else str(x) for x in v)):
-        yield {**dict(zip(by, values, strict=True)), count_as: counts[values]}
+        cell = orjson.dumps(["cell", *_texts(values)]).decode()
+        yield {
+            RECORD_ID: pseudonym(key, cell),
+            **dict(zip(by, values, strict=True)),
+            count_as: counts[values],
+        }
+
+
+def _texts(values: tuple[Any, ...]) -> tuple[str | None, ...]:
+    return tuple(None if x is None else str(x) for x in values)
+
+
+def desensitise(
+    spec: DatasetSpec, rows: Iterable[Mapping[str, Any]], *, key: bytes
+) -> Iterator[Row]:
+    """The published rows, or the counts of an aggregate spec."""
+    one = desensitiser(spec, key=key)
+    kept = (out for row in rows if (out := one(row)) is not None)
+    if spec.aggregate is None:
+        yield from kept
+        return
+    yield from cells(spec, Counter(cell_of(spec, row) for row in kept), key=key)

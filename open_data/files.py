@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -50,10 +51,14 @@ def _json(value: Any) -> Any:
     raise TypeError(type(value).__name__)
 
 
-def digests(path: Path) -> tuple[str, str]:
-    """SHA-256 and SM3 of a file, read in chunks."""
-    sha = hashlib.sha256()
+BOM = "\ufeff".encode()
+
+
+def digests(path: Path, *, prefix: bytes = b"") -> tuple[str, str]:
+    """SHA-256 and SM3 of a file (after ``prefix``), read in chunks."""
+    sha = hashlib.sha256(prefix)
     sm3 = hashes.Hash(hashes.SM3())
+    sm3.update(prefix)
     with path.open("rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             sha.update(chunk)
@@ -64,29 +69,39 @@ def digests(path: Path) -> tuple[str, str]:
 def write_files(
     folder: Path, columns: Sequence[str], rows: Iterable[Mapping[str, Any]]
 ) -> list[Written]:
-    """Write the three data files in one pass over ``rows``."""
+    """Write the data files in one pass over ``rows``; the CSV for Excel is the UTF-8 CSV's
+    bytes after a BOM, copied."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = {kind: folder / name for kind, (name, _, _) in FILES.items()}
     count = 0
     with (
         paths["csv"].open("w", encoding="utf-8", newline="") as plain,
-        paths["csv-bom"].open("w", encoding="utf-8-sig", newline="") as excel,
         paths["json"].open("wb") as json_file,
     ):
-        writers = [csv.writer(plain), csv.writer(excel)]
-        for writer in writers:
-            writer.writerow(columns)
+        writer = csv.writer(plain)
+        writer.writerow(columns)
         json_file.write(b"[")
         for row in rows:
-            line = [_text(row.get(c)) for c in columns]
-            for writer in writers:
-                writer.writerow(line)
+            writer.writerow([_text(row.get(c)) for c in columns])
             json_file.write(b",\n" if count else b"\n")
             json_file.write(orjson.dumps({c: row.get(c) for c in columns}, default=_json))
             count += 1
         json_file.write(b"\n]\n")
+    with paths["csv"].open("rb") as source, paths["csv-bom"].open("wb") as excel:
+        excel.write(BOM)
+        shutil.copyfileobj(source, excel, 1 << 20)
     written = []
     for kind, path in paths.items():
         sha, sm3 = digests(path)
         written.append(Written(kind, path, count, sha, sm3))
     return written
+
+
+def to_scan(written: Sequence[Written]) -> dict[str, Path]:
+    """The files the residual-PII scan must read: all but the CSV for Excel, once its hash shows
+    it holds the scanned CSV's bytes after a BOM and nothing else (``ValueError`` if not)."""
+    by_kind = {w.kind: w for w in written}
+    plain, excel = by_kind["csv"], by_kind["csv-bom"]
+    if digests(plain.path, prefix=BOM)[0] != excel.sha256:
+        raise ValueError(f"{excel.path.name} is not {plain.path.name} with a BOM")
+    return {w.kind: w.path for w in written if w.kind != "csv-bom"}

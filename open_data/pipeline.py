@@ -11,25 +11,31 @@ files found nothing. The manifest records what was done and is published with th
 from __future__ import annotations
 
 import hashlib
+import pickle
 import shutil
-from collections.abc import Callable
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
 from gateway.sources import RequestSources
-from open_data.check import check_release, k_anonymise, personal_values_of
-from open_data.desensitise import desensitise
+from open_data.check import KAnonymity, check_release, personal_values_of
+from open_data.desensitise import Row, cell_of, cells, desensitiser
 from open_data.errors import ReleaseRefused
 from open_data.extract import extract
-from open_data.files import FILES, Written, write_files
-from open_data.spec import DatasetSpec, check_spec, label, table_columns
+from open_data.files import FILES, Written, to_scan, write_files
+from open_data.pii import PersonalValues
+from open_data.spec import RECORD_ID, DatasetSpec, check_spec, label, table_columns
 from resolvers.connectors.base import Page, PageRequest
 
+RECORD_NOTES = "由数据提供部门与交换主键经密钥散列生成，各版本不变，不能还原为原记录号。"
 MANIFEST = "manifest.json"
+STAGES = ("extract", "desensitise", "k-anonymity", "write", "check")  # timed in Release.seconds
 METADATA = "metadata.json"
 
 
@@ -42,6 +48,7 @@ class Release:
     files: list[Written]
     manifest: dict[str, Any]
     providers: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)  # per stage, for benchmarks
 
     @property
     def empty(self) -> bool:
@@ -70,6 +77,51 @@ def _quiet(stage: str) -> None:
     return None
 
 
+@dataclass(slots=True)
+class Tally:
+    """What one pass over the source saw, and where the time went (seconds per stage)."""
+
+    rows_in: int = 0
+    excluded: int = 0
+    providers: set[str] = field(default_factory=set)
+    seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+
+
+class Spool:
+    """Desensitised rows parked on disk between the k-anonymity gate's two passes, so memory
+    stays flat in the row count. Pickled one by one, each with its own memo (a memo kept
+    across rows would grow with them). A context manager: the file goes at its end."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._out: BinaryIO | None = None
+
+    def __enter__(self) -> Spool:
+        self._out = self.path.open("wb")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._out is not None:
+            self._out.close()
+        self.path.unlink(missing_ok=True)
+
+    def add(self, row: Row) -> None:
+        assert self._out is not None  # noqa: S101  # rows are added inside the with block
+        pickle.dump(row, self._out, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def rows(self) -> Iterator[Row]:
+        """Every row, in order (adding ends)."""
+        if self._out is not None:
+            self._out.close()
+            self._out = None
+        with self.path.open("rb") as handle:
+            while True:
+                try:
+                    yield pickle.load(handle)  # noqa: S301  # our own file, just written
+                except EOFError:
+                    return
+
+
 async def prepare(
     spec: DatasetSpec,
     *,
@@ -79,46 +131,66 @@ async def prepare(
     stage: Callable[[str], None] = _quiet,
 ) -> Release:
     """Extract, desensitise and check ``spec`` into ``work/<name>``; ``ReleaseRefused`` if not.
-    ``stage`` hears the name of each stage as it starts (for progress bars)."""
+    ``stage`` hears the name of each stage as it starts (for progress bars).
+
+    Streamed: rows pass one at a time from the source to a spool file and from there to the
+    files; memory holds the k-anonymity classes, an aggregate's cells and the source's personal
+    values (as hashes), not the rows."""
     check_spec(spec)
+    folder = work / spec.name
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    try:
+        with Spool(folder / ".spool") as spool:
+            return await _prepare(spec, sources, key, folder, spool, stage)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)  # nothing half-made stays behind
+        raise
+
+
+async def _prepare(
+    spec: DatasetSpec,
+    sources: RequestSources,
+    key: bytes,
+    folder: Path,
+    spool: Spool,
+    stage: Callable[[str], None],
+) -> Release:
+    gated = spec.aggregate is None and bool(spec.quasi) and not spec.public_by_rule
+    gate = (
+        KAnonymity(dataset=spec.name, quasi=spec.quasi, k=spec.k, on_small=spec.on_small)
+        if gated
+        else None
+    )
+    personal = PersonalValues()
+    tally = Tally()
     stage("extract")
-    reader = ScopedReader(sources, spec.source)
-    raw = [row async for row in extract(spec, reader)]
-    providers = sorted({str(row["provider"]) for row in raw})
-    personal = set(personal_values_of(raw, table=spec.table))
-    stage("desensitise")
-    rows = list(desensitise(spec, raw, key=key))
-    excluded = sum(1 for row in raw if spec.exclude is not None and spec.exclude(row))
+    kept = await _first_pass(spec, sources, key, tally, personal, gate, spool)
     suppressed, k_reached = 0, None
     stage("k-anonymity")
     if spec.aggregate is not None:
         count = spec.aggregate.count_as
-        kept = [row for row in rows if row[count] >= spec.k]
-        suppressed = sum(row[count] for row in rows if row[count] < spec.k)
-        if not kept and rows and spec.on_small == "refuse":
+        cells = list(kept)
+        rows: Iterable[Row] = [row for row in cells if row[count] >= spec.k]
+        suppressed = sum(row[count] for row in cells if row[count] < spec.k)
+        if not rows and cells and spec.on_small == "refuse":
             raise ReleaseRefused(spec.name, f"every cell counts fewer than {spec.k}")
+    elif gate is not None:
+        report = gate.decide()
+        suppressed, k_reached = report.suppressed_rows, report.k_reached
+        rows = _second_pass(gate, kept)
+    else:
         rows = kept
-    elif spec.quasi and not spec.public_by_rule:
-        source = rows
-        anonymised = k_anonymise(
-            lambda: source, dataset=spec.name, quasi=spec.quasi, k=spec.k, on_small=spec.on_small
-        )
-        rows = list(anonymised.rows())
-        suppressed = len(source) - len(rows)
-        k_reached = anonymised.report.k_reached
-    folder = work / spec.name
-    if folder.exists():
-        shutil.rmtree(folder)
-    columns = [c.source for c in spec.published]
-    if spec.aggregate is not None:
-        columns = [*spec.aggregate.by, spec.aggregate.count_as]
-    written = write_files(folder, columns, rows)
+    started = time.perf_counter()
+    written = write_files(folder, list(spec.output_columns), rows)
+    tally.seconds["write"] = time.perf_counter() - started
     stage("check")
-    check_release(
-        {kind: w.path for kind, w in ((w.kind, w) for w in written)},
-        dataset=spec.name,
-        personal_values=personal,
-    )
+    started = time.perf_counter()
+    check_release(to_scan(written), dataset=spec.name, personal_values=personal)
+    tally.seconds["check"] = time.perf_counter() - started
+    providers = sorted(tally.providers)
+    rows_out = written[0].rows
     manifest = {
         "dataset": spec.name,
         "spec_version": _spec_version(spec),
@@ -127,10 +199,10 @@ async def prepare(
         "providers": providers,
         "approvals": list(sources.scope.grants),
         "rules": {c.source: type(c.rule).__name__.lower() for c in spec.columns},
-        "rows_in": len(raw),
-        "rows_excluded": excluded,
+        "rows_in": tally.rows_in,
+        "rows_excluded": tally.excluded,
         "rows_suppressed": suppressed,
-        "rows_out": len(rows),
+        "rows_out": rows_out,
         "k": spec.k,
         "k_reached": k_reached,
         "quasi_identifiers": list(spec.quasi),
@@ -140,22 +212,69 @@ async def prepare(
     }
     (folder / MANIFEST).write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
     (folder / METADATA).write_bytes(
-        orjson.dumps(metadata(spec, columns, providers), option=orjson.OPT_INDENT_2)
+        orjson.dumps(metadata(spec, providers), option=orjson.OPT_INDENT_2)
     )
-    return Release(spec, folder, written, manifest, providers)
+    return Release(spec, folder, written, manifest, providers, tally.seconds)
 
 
-def metadata(spec: DatasetSpec, columns: list[str], providers: list[str]) -> dict[str, Any]:
+async def _first_pass(
+    spec: DatasetSpec,
+    sources: RequestSources,
+    key: bytes,
+    tally: Tally,
+    personal: PersonalValues,
+    gate: KAnonymity | None,
+    spool: Spool,
+) -> Iterable[Row]:
+    """Read the source once: remember its personal values, desensitise, count the gate's
+    classes or an aggregate's cells, spool row-level rows. Returns the rows for the next stage
+    (a pass over the spool, or the cells)."""
+    one = desensitiser(spec, key=key)
+    clock = time.perf_counter
+    seconds = tally.seconds
+    counts: Counter[tuple[Any, ...]] = Counter()
+    waited = clock()
+    async for row in extract(spec, ScopedReader(sources, spec.source)):
+        began = clock()
+        seconds["extract"] += began - waited
+        tally.rows_in += 1
+        tally.providers.add(str(row["provider"]))
+        personal.update(personal_values_of((row,), table=spec.table))
+        out = one(row)
+        if out is None:
+            tally.excluded += 1
+        elif spec.aggregate is not None:
+            counts[cell_of(spec, out)] += 1
+        else:
+            if gate is not None:
+                gate.count(out)
+            spool.add(out)
+        waited = clock()
+        seconds["desensitise"] += waited - began
+    return cells(spec, counts, key=key) if spec.aggregate is not None else spool.rows()
+
+
+def _second_pass(gate: KAnonymity, rows: Iterable[Row]) -> Iterator[Row]:
+    keep = gate.keep
+    for row in rows:
+        if keep(row):
+            yield row
+    gate.verify()
+
+
+def metadata(spec: DatasetSpec, providers: list[str]) -> dict[str, Any]:
     """What a portal shows about the dataset: titles, tags, licence and the data dictionary."""
     known = table_columns(spec.source, spec.table)
     by_source = {c.source: c for c in spec.columns}
     dictionary = []
-    for name in columns:
+    for name in spec.output_columns:
         column = by_source.get(name)
         if column is not None:
             dictionary.append({"id": name, "label": label(spec, column), "notes": column.notes})
         elif spec.aggregate is not None and name == spec.aggregate.count_as:
             dictionary.append({"id": name, "label": spec.aggregate.count_label, "notes": ""})
+        elif name == RECORD_ID:
+            dictionary.append({"id": name, "label": "记录标识", "notes": RECORD_NOTES})
         else:  # pragma: no cover  # every published column has a rule (check_spec)
             dictionary.append({"id": name, "label": str(known[name].info.get("zh", name))})
     return {

@@ -23,6 +23,10 @@ from resolvers.registry import record_table
 ASCII_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{1,99}")
 CONTROL_COLUMNS: tuple[str, ...] = tuple(ExchangeRecord.__annotations__)
 """The exchange control columns every record carries (provider, cd_*, timeliness …)."""
+RECORD_ID = "record_id"
+"""Every dataset's first column: a keyed hash of a record's exchange identity (provider and
+``cd_id``), or of an aggregate's cell, the same in every release, so a portal can update,
+insert and delete rows in place."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +119,13 @@ class DatasetSpec:
     def published(self) -> tuple[Column, ...]:
         """The columns that reach the files, in order."""
         return tuple(c for c in self.columns if not isinstance(c.rule, Drop))
+
+    @property
+    def output_columns(self) -> tuple[str, ...]:
+        """The columns of the files and the DataStore table, in order."""
+        if self.aggregate is not None:
+            return (RECORD_ID, *self.aggregate.by, self.aggregate.count_as)
+        return (RECORD_ID, *(c.source for c in self.published))
 
 
 def table_columns(source: str, table: str) -> dict[str, Any]:

@@ -33,6 +33,17 @@ class Portal:
     url: str
     token: str
     local: bool  # run by devtools/ckan/run.py on this machine: its CKAN CLI can be used
+    datastore_url: str | None = None  # its DataStore database, for loading with COPY
+
+    def copy_url(self) -> str:
+        """The DataStore database URL, for tests of the COPY loader."""
+        if not self.datastore_url:
+            pytest.fail(
+                "COPY loading needs the portal's DataStore database: export "
+                "CKAN_DATASTORE_WRITE_URL=... (its ckan.datastore.write_url).",
+                pytrace=False,
+            )
+        return self.datastore_url
 
     def client(self) -> ckanapi.RemoteCKAN:
         """A ckanapi client; use it as a context manager so its HTTP session is closed."""
@@ -73,7 +84,8 @@ def ckan_portal() -> Iterator[Portal]:
     """The CKAN the tests publish into (session-wide; each test names its objects uniquely)."""
     url, token = os.environ.get("CKAN_URL"), os.environ.get("CKAN_API_TOKEN")
     if url and token:
-        portal = Portal(url.rstrip("/"), token, local=False)
+        write_url = os.environ.get("CKAN_DATASTORE_WRITE_URL") or None
+        portal = Portal(url.rstrip("/"), token, local=False, datastore_url=write_url)
         with portal.client() as ckan:
             try:
                 ckan.action.status_show()
@@ -86,7 +98,12 @@ def ckan_portal() -> Iterator[Portal]:
         _run(step)
     values = _exported(_run("env").stdout)
     try:
-        yield Portal(values["CKAN_URL"], values["CKAN_API_TOKEN"], local=True)
+        yield Portal(
+            values["CKAN_URL"],
+            values["CKAN_API_TOKEN"],
+            local=True,
+            datastore_url=values.get("CKAN_DATASTORE_WRITE_URL"),
+        )
     finally:
         if not was_running:
             _run("stop", check=False)

@@ -4,20 +4,35 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import shutil
+import sqlite3
 import uuid
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import ckanapi
 import httpx
 import pytest
 
+from gateway.settings import Settings
 from open_data.check import personal_values_of
 from open_data.ckan import RELEASE_KEY, CkanPortal, organisation_name
 from open_data.datasets import dataset
+from open_data.datastore import Changes, csv_rows
+from open_data.desensitise import record_id
 from open_data.errors import PortalError
+from open_data.files import FILES
 from open_data.pipeline import Release
+from open_data.spec import RECORD_ID
 from tests.ckan_portal import Portal, ckan_portal  # noqa: F401  # the fixture
-from tests.open_data.test_pipeline import OPERATOR, World, world  # noqa: F401  # the fixture
+from tests.open_data.test_pipeline import (  # noqa: F401  # world: the fixture
+    KEY,
+    OPERATOR,
+    World,
+    make_world,
+    world,
+)
 from tests.open_data.test_specs import _rows
 from tests.servers import free_port
 
@@ -46,16 +61,43 @@ def _anonymous(portal: Portal) -> ckanapi.RemoteCKAN:
     return ckanapi.RemoteCKAN(portal.url, user_agent="jianguan-tests-citizen")
 
 
+def _table(ckan: ckanapi.RemoteCKAN, resource_id: str) -> dict[str, tuple[str | None, ...]]:
+    """A DataStore table's rows by record id (empty strings read as null, as COPY does)."""
+    found = ckan.action.datastore_search(resource_id=resource_id, limit=32000, sort=RECORD_ID)
+    columns = [f["id"] for f in found["fields"] if not f["id"].startswith("_")]
+    assert len(found["records"]) == found["total"]
+    return {
+        r[RECORD_ID]: tuple(None if r[c] in (None, "") else r[c] for c in columns)
+        for r in found["records"]
+    }
+
+
+def _csv(release: Release) -> dict[str, tuple[str | None, ...]]:
+    return {str(row[0]): row for row in csv_rows(release.folder / FILES["csv"][0])}
+
+
+@pytest.fixture(params=["api", "copy"])
+def datastore_url(request: pytest.FixtureRequest, ckan_portal: Portal) -> str | None:  # noqa: F811
+    """Load tables through the DataStore API, or with COPY into its database."""
+    return ckan_portal.copy_url() if request.param == "copy" else None
+
+
 async def test_a_release_reaches_the_portal_whole_and_once(
     ckan_portal: Portal,  # noqa: F811
     world: World,  # noqa: F811
     names: list[str],
+    datastore_url: str | None,
 ) -> None:
     release = await _release(world, "inspection-results", names, "XA-SCJG")
     portal = CkanPortal(
-        ckan_portal.url, ckan_portal.token, titles={"XA-SCJG": "西安市市场监督管理局"}
+        ckan_portal.url,
+        ckan_portal.token,
+        titles={"XA-SCJG": "西安市市场监督管理局"},
+        datastore_url=datastore_url,
     )
-    assert portal.publish(release) == "published"
+    outcome = portal.publish(release)
+    rows_out = release.manifest["rows_out"]
+    assert outcome.state == "published" and outcome.changes == Changes(inserted=rows_out)
 
     citizen = _anonymous(ckan_portal)
     shown = citizen.action.package_show(id=release.spec.name)
@@ -69,7 +111,9 @@ async def test_a_release_reaches_the_portal_whole_and_once(
     rows = citizen.action.datastore_search(resource_id=table["id"], limit=5)
     assert rows["total"] == release.manifest["rows_out"]
     labels = {f["id"]: (f.get("info") or {}).get("label") for f in rows["fields"]}
-    assert labels["closed_on"] == "检查月份"
+    assert labels["closed_on"] == "检查月份" and labels[RECORD_ID] == "记录标识"
+    # The table holds exactly the rows of the published CSV (which the PII scan read).
+    assert _table(citizen, table["id"]) == _csv(release)
 
     # Every published byte, downloaded as a citizen would: no personal value of the source.
     raw = await _rows(world.settings, release.spec)
@@ -88,7 +132,7 @@ async def test_a_release_reaches_the_portal_whole_and_once(
 
     # Unchanged data changes nothing on the portal.
     before = ckan_portal.client().action.package_show(id=release.spec.name)
-    assert portal.publish(release) == "unchanged"
+    assert portal.publish(release).state == "unchanged"
     after = ckan_portal.client().action.package_show(id=release.spec.name)
     assert after["metadata_modified"] == before["metadata_modified"]
     assert any(e["key"] == RELEASE_KEY for e in after["extras"])
@@ -103,10 +147,10 @@ async def test_a_withdrawn_approval_takes_the_dataset_down(
 
     release = await _release(world, "complaint-statistics", names, "P-12345")
     portal = CkanPortal(ckan_portal.url, ckan_portal.token)
-    assert portal.publish(release) == "published"
+    assert portal.publish(release).state == "published"
     await withdraw(world.services.grants, OPERATOR, release.spec, "P-12345")
     gone = await world.release(release.spec)
-    assert portal.publish(gone) == "withdrawn"
+    assert portal.publish(gone).state == "withdrawn"
     citizen = _anonymous(ckan_portal)
     found = citizen.action.package_search(fq=f"name:{release.spec.name}")
     assert found["count"] == 0
@@ -124,7 +168,7 @@ async def test_a_run_killed_half_way_shows_nothing_and_the_next_completes_it(
     with pytest.raises((ckanapi.NotFound, ckanapi.NotAuthorized)):
         citizen.action.package_show(id=release.spec.name)
     assert citizen.action.package_search(fq=f"name:{release.spec.name}")["count"] == 0
-    assert portal.publish(release) == "published"
+    assert portal.publish(release).state == "published"
     shown = citizen.action.package_show(id=release.spec.name)
     assert not shown["private"] and len(shown["resources"]) == 5
 
@@ -145,4 +189,146 @@ async def test_an_outage_and_a_bad_token_are_clear_errors(
     assert (
         _anonymous(ckan_portal).action.package_search(fq=f"name:{release.spec.name}")["count"] == 0
     )
-    assert CkanPortal(ckan_portal.url, ckan_portal.token).publish(release) == "published"
+    assert CkanPortal(ckan_portal.url, ckan_portal.token).publish(release).state == "published"
+
+
+def _sqlite_path(url: str) -> Path:
+    return Path(url.split(":///", 1)[1])
+
+
+@contextlib.asynccontextmanager
+async def _own_supervision(seeded: Settings, tmp_path: Path) -> AsyncIterator[tuple[World, Path]]:
+    """A world over a private copy of the supervision source, for tests that change it."""
+    copy = tmp_path / "supervision.db"
+    shutil.copyfile(_sqlite_path(seeded.source_urls["supervision"]), copy)
+    url = f"sqlite+aiosqlite:///{copy}"
+    settings = dataclasses.replace(
+        seeded,
+        source_urls={**seeded.source_urls, "supervision": url},
+        read_urls={**seeded.read_urls, "supervision": url},
+    )
+    async with make_world(settings, tmp_path) as made:
+        yield made, copy
+
+
+def _exchange_changes(database: Path, release: Release) -> dict[str, str]:
+    """Change the source as a provider's exchange would: one record updated (u), one deleted
+    (d), one inserted (i), all in a k-anonymity class large enough to stay published.
+    Returns the record ids touched, by operation (the inserted one's is made here)."""
+    rows = list(csv_rows(release.folder / FILES["csv"][0]))
+    header = list(release.spec.output_columns)
+    quasi = [header.index(name) for name in release.spec.quasi]
+    classes = Counter(tuple(row[i] for i in quasi) for row in rows)
+    big, size = classes.most_common(1)[0]
+    assert size > release.spec.k + 1, "the demo data needs a class larger than k + 1"
+    members = {str(row[0]) for row in rows if tuple(row[i] for i in quasi) == big}
+    with sqlite3.connect(database) as db:
+        db.row_factory = sqlite3.Row
+        found = db.execute(
+            "SELECT * FROM actions WHERE kind = 'inspection' AND cd_operation != 'd' ORDER BY id"
+        ).fetchall()
+        ours = [r for r in found if record_id(KEY, dict(r)) in members]
+        updated, deleted, template = ours[0], ours[1], ours[2]
+        db.execute(
+            "UPDATE actions SET result = ?, cd_operation = 'u' WHERE id = ?",
+            ("复查合格（更新）", updated["id"]),
+        )
+        db.execute("UPDATE actions SET cd_operation = 'd' WHERE id = ?", (deleted["id"],))
+        columns = [c for c in template.keys() if c != "id"]  # noqa: SIM118  # a Row
+        values = {**dict(template), "cd_id": f"{template['cd_id']}-NEW", "cd_operation": "i"}
+        marks = ", ".join("?" * len(columns))
+        db.execute(
+            f"INSERT INTO actions ({', '.join(columns)}) VALUES ({marks})",
+            [values[c] for c in columns],
+        )
+    return {
+        "u": record_id(KEY, dict(updated)),
+        "d": record_id(KEY, dict(deleted)),
+        "i": record_id(KEY, values),
+    }
+
+
+async def test_changed_data_changes_only_its_rows_and_keeps_the_resources(
+    ckan_portal: Portal,  # noqa: F811
+    seeded_sqlite: Settings,
+    tmp_path: Path,
+    names: list[str],
+    datastore_url: str | None,
+) -> None:
+    async with _own_supervision(seeded_sqlite, tmp_path) as (own, database):
+        first = await _release(own, "inspection-results", names, "XA-SCJG")
+        portal = CkanPortal(ckan_portal.url, ckan_portal.token, datastore_url=datastore_url)
+        assert portal.publish(first).state == "published"
+        with ckan_portal.client() as ckan:
+            before = ckan.action.package_show(id=first.spec.name)
+            table = next(r for r in before["resources"] if r.get("datastore_active"))
+            ids_before = {
+                r[RECORD_ID]: r["_id"]
+                for r in ckan.action.datastore_search(resource_id=table["id"], limit=32000)[
+                    "records"
+                ]
+            }
+
+        touched = _exchange_changes(database, first)
+        second = await own.release(first.spec)
+        outcome = portal.publish(second)
+        assert outcome.state == "published"
+        assert outcome.changes == Changes(inserted=1, updated=1, deleted=1)
+
+        with ckan_portal.client() as ckan:
+            after = ckan.action.package_show(id=first.spec.name)
+            rows = _table(ckan, table["id"])
+            assert rows == _csv(second)  # the whole table is the new release…
+            assert touched["d"] not in rows and touched["i"] in rows
+            assert "复查合格（更新）" in rows[touched["u"]]
+            ids_after = {
+                r[RECORD_ID]: r["_id"]
+                for r in ckan.action.datastore_search(resource_id=table["id"], limit=32000)[
+                    "records"
+                ]
+            }
+        # …reached by changing three rows: every other row is the row it was.
+        kept = set(ids_before) - {touched["d"]}
+        assert {k: ids_after[k] for k in kept} == {k: ids_before[k] for k in kept}
+        # The same resources, files replaced where their content changed; links stay.
+        assert [r["id"] for r in after["resources"]] == [r["id"] for r in before["resources"]]
+        hashes = {r["name"]: r["hash"] for r in after["resources"] if r.get("url_type")}
+        assert hashes[f"{first.spec.title}（CSV (UTF-8)）"] == second.files[0].sha256
+        assert not after["private"]
+        assert portal.publish(second).state == "unchanged"
+
+
+async def test_a_load_broken_off_half_way_is_completed_by_the_next_run(
+    ckan_portal: Portal,  # noqa: F811
+    seeded_sqlite: Settings,
+    tmp_path: Path,
+    names: list[str],
+) -> None:
+    async with _own_supervision(seeded_sqlite, tmp_path) as (own, database):
+        first = await _release(own, "inspection-results", names, "XA-SCJG")
+        portal = CkanPortal(ckan_portal.url, ckan_portal.token)
+        portal.publish(first)
+        old_rows = _csv(first)  # the next release is made in the same folder
+        _exchange_changes(database, first)
+        second = await own.release(first.spec)
+        # The run dies after making the dataset private and sending part of the changes.
+        package = portal.begin(second, ckan_portal.client().action.package_show(id=first.spec.name))
+        table = next(r for r in package["resources"] if r.get("datastore_active"))
+        new_rows = _csv(second)
+        columns = list(second.spec.output_columns)
+        first_new = next(v for k, v in new_rows.items() if k not in old_rows)
+        with ckan_portal.client() as ckan:
+            ckan.action.datastore_upsert(
+                resource_id=table["id"],
+                records=[dict(zip(columns, first_new, strict=True))],
+                method="upsert",
+                force=True,
+            )
+        citizen = _anonymous(ckan_portal)
+        assert citizen.action.package_search(fq=f"name:{first.spec.name}")["count"] == 0
+
+        outcome = portal.publish(second)
+        assert outcome.changes == Changes(inserted=0, updated=1, deleted=1)  # the rest
+        with ckan_portal.client() as ckan:
+            assert _table(ckan, table["id"]) == new_rows
+        assert not citizen.action.package_show(id=first.spec.name)["private"]

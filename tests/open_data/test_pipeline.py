@@ -3,6 +3,7 @@ approve; files, manifest and dictionary; re-runs, withdrawal, and the gate refus
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -43,11 +44,12 @@ class World:
         return await prepare(spec, sources=scoped, key=KEY, work=self.work)
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def world(seeded_sqlite: Settings, tmp_path: Path) -> AsyncIterator[World]:
+@contextlib.asynccontextmanager
+async def make_world(seeded: Settings, tmp_path: Path) -> AsyncIterator[World]:
+    """A gateway database of its own over ``seeded``'s sources, two parties in it."""
     copy = tmp_path / "gateway.db"
     settings = dataclasses.replace(
-        seeded_sqlite, gateway_url=f"sqlite+aiosqlite:///{copy}", var_dir=tmp_path
+        seeded, gateway_url=f"sqlite+aiosqlite:///{copy}", var_dir=tmp_path
     )
     from resolvers.migrate import GATEWAY, upgrade
 
@@ -64,6 +66,12 @@ async def world(seeded_sqlite: Settings, tmp_path: Path) -> AsyncIterator[World]
     finally:
         await sources.close()
         await services.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def world(seeded_sqlite: Settings, tmp_path: Path) -> AsyncIterator[World]:
+    async with make_world(seeded_sqlite, tmp_path) as made:
+        yield made
 
 
 async def test_public_datasets_need_no_approval_others_do(world: World) -> None:

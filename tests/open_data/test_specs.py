@@ -8,14 +8,18 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gateway.settings import Settings
 from open_data.check import personal_values_of
 from open_data.datasets import DATASETS, dataset
-from open_data.desensitise import desensitise, pseudonym
+from open_data.desensitise import desensitise, pseudonym, record_id
 from open_data.errors import SpecError
 from open_data.extract import extract
+from open_data.pii import Scanner
 from open_data.spec import (
+    RECORD_ID,
     Column,
     DatasetSpec,
     Drop,
@@ -95,15 +99,18 @@ def test_rules_one_by_one() -> None:
             "decision_date": date(2025, 3, 1), "address": "西安市雁塔区小寨东路1号",
             "fine_amount": Decimal("5000"), "subject_name": "李四",
             "counterparty_nature": "natural_person", "counterparty_id": "X1",
+            "provider": "XA-SCJG", "cd_id": "A-1",
         },
         {
             "name": "AB", "closed_on": None, "decision_date": None, "address": None,
             "fine_amount": Decimal("20000"), "subject_name": "西安某公司",
             "counterparty_nature": "legal_person", "counterparty_id": "X1",
+            "provider": "XA-SCJG", "cd_id": "A-2",
         },
     ]  # fmt: skip
     first, second = list(desensitise(spec, rows, key=KEY))
     assert first == {
+        RECORD_ID: record_id(KEY, rows[0]),
         "name": "张*丰",
         "closed_on": "2026-06",  # 00:30 on 1 June in Beijing
         "decision_date": "2025",
@@ -117,6 +124,16 @@ def test_rules_one_by_one() -> None:
     assert second["counterparty_id"] == first["counterparty_id"]  # stable across rows, releases
     assert pseudonym(b"another-key", "X1") != first["counterparty_id"]
     assert "X1" not in first["counterparty_id"]
+    # The record id follows the exchange identity, not the content.
+    assert first[RECORD_ID] != second[RECORD_ID]
+    assert record_id(KEY, {**rows[0], "name": "王五"}) == first[RECORD_ID]
+    assert record_id(KEY, {**rows[0], "provider": "XA-ZWB"}) != first[RECORD_ID]
+
+
+@given(st.text(max_size=40), st.binary(min_size=16, max_size=32))
+def test_a_pseudonym_never_reads_as_personal_information(value: str, key: bytes) -> None:
+    # Hexadecimal pseudonyms could hold eleven digits starting with 1: a "mobile number".
+    assert Scanner().hits(pseudonym(key, value)) == ()
 
 
 def test_minors_cases_are_never_published() -> None:
@@ -167,7 +184,7 @@ async def test_no_personal_value_of_the_demo_data_survives(
     leaked = (personal | names) & cells
     assert not leaked, f"{name}: {sorted(leaked)[:3]}"
     if spec.aggregate is None:
-        assert {c.source for c in spec.published} == set(published[0])
+        assert list(spec.output_columns) == list(published[0])
     else:
         count = spec.aggregate.count_as
         assert sum(r[count] for r in published) == len(rows)

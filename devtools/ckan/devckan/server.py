@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import configparser
 import contextlib
 import json
 import os
@@ -162,3 +163,9 @@ def env(settings: Settings) -> None:
     token = settings.token_file.read_text().strip()
     print(f"export CKAN_URL='{settings.url}'")
     print(f"export CKAN_API_TOKEN='{token}'")
+    # The DataStore's write connection, for the publisher's COPY loading (docs/open-data.md).
+    ini = configparser.ConfigParser(interpolation=None)
+    ini.read(settings.ini, encoding="utf-8")
+    write_url = ini.get("app:main", "ckan.datastore.write_url", fallback="")
+    if write_url:
+        print(f"export CKAN_DATASTORE_WRITE_URL='{write_url}'")
