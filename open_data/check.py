@@ -16,6 +16,7 @@ Both stages only read: rows pass through unchanged, files are opened for reading
 
 from __future__ import annotations
 
+import contextlib
 import csv
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar
 
 from open_data.errors import ReleaseRefused, SpecError
-from open_data.pii import Finding, PersonalValues, Scanner
+from open_data.pii import Finding, PersonalValues, Scanner, csv_cells
 from resolvers.masking import PERSONAL
 
 R = TypeVar("R", bound=Mapping[str, Any])
@@ -196,7 +197,9 @@ def _scanner(
     return Scanner(personal, today=today)
 
 
-def _scan_files(dataset: str, files: Mapping[str, Path], scanner: Scanner) -> Iterator[Finding]:
+def _scan_files(
+    dataset: str, files: Mapping[str, Path], scanner: Scanner, twins: Mapping[str, str]
+) -> Iterator[Finding]:
     for resource, path in files.items():
         suffix = path.suffix.lower()
         if suffix not in (".csv", ".json", ".jsonl", ".ndjson"):
@@ -204,13 +207,22 @@ def _scan_files(dataset: str, files: Mapping[str, Path], scanner: Scanner) -> It
             raise ReleaseRefused(
                 dataset, f"{resource}: {kind} files are not scanned, so not released"
             )
+        twin = files.get(twins.get(resource, ""))
+        if twin is not None and (suffix == ".csv" or twin.suffix.lower() != ".csv"):
+            raise ValueError(f"{resource}: only a JSON file can have a CSV twin")
         try:
             # utf-8-sig reads files with and without a BOM alike; newline="" for csv.
-            with path.open(encoding="utf-8-sig", newline="") as handle:
+            with contextlib.ExitStack() as stack:
+                handle = stack.enter_context(path.open(encoding="utf-8-sig", newline=""))
                 if suffix == ".csv":
                     yield from scanner.csv(handle, resource=resource)
-                else:
-                    yield from scanner.json(handle, resource=resource)
+                    continue
+                rows = None
+                if twin is not None:
+                    rows = csv_cells(
+                        stack.enter_context(twin.open(encoding="utf-8-sig", newline=""))
+                    )
+                yield from scanner.json(handle, resource=resource, twin=rows)
         except (OSError, ValueError, csv.Error) as exc:  # ValueError: bad UTF-8, bad JSON
             raise ReleaseRefused(dataset, f"{resource} cannot be scanned: {exc}") from exc
 
@@ -222,15 +234,18 @@ def scan(
     personal_values: PersonalValues | Iterable[str] = (),
     public_values: Collection[str] = (),
     today: date | None = None,
+    twins: Mapping[str, str] | None = None,
 ) -> list[Finding]:
     """Every finding in the release's final files (resource name → CSV or JSON path).
 
     ``personal_values`` are the source's personal values; ``public_values`` are texts that
     never count as personal (district names, category labels): a personal value equal to one is
     not searched, and neither is a cell equal to one. ``today`` bounds ID numbers' birth dates.
+    ``twins`` maps a JSON resource to the CSV resource holding the same rows: the JSON's values
+    equal to the CSV's cells are not searched twice (``Scanner.json``).
     """
     scanner = _scanner(personal_values, public_values, today)
-    return list(_scan_files(dataset, files, scanner))
+    return list(_scan_files(dataset, files, scanner, twins or {}))
 
 
 def check_release(
@@ -240,13 +255,14 @@ def check_release(
     personal_values: PersonalValues | Iterable[str] = (),
     public_values: Collection[str] = (),
     today: date | None = None,
+    twins: Mapping[str, str] | None = None,
 ) -> None:
     """Refuse the release (``ReleaseRefused``) if its files hold any personal information;
     arguments as for ``scan``, but findings are counted, not all kept."""
     scanner = _scanner(personal_values, public_values, today)
     first: list[Finding] = []
     kinds: Counter[str] = Counter()
-    for finding in _scan_files(dataset, files, scanner):
+    for finding in _scan_files(dataset, files, scanner, twins or {}):
         kinds[finding.kind] += 1
         if len(first) < KEPT:
             first.append(finding)

@@ -77,6 +77,10 @@ class CopyLoader:
         key = sql.Identifier(RECORD_ID)
         values = sql.SQL(", ").join(sql.SQL("i.") + sql.Identifier(c) for c in columns)
         current = sql.SQL(", ").join(sql.SQL("t.") + sql.Identifier(c) for c in columns)
+        # What CKAN's full-text trigger computes (the row's texts in column order, joined by
+        # spaces; it leaves a row whose _full_text is set alone), without its row-to-JSON
+        # round trip per row: about half the cost of a load.
+        full_text = sql.SQL("to_tsvector(concat_ws(' ', {}))").format(values)
         try:
             with psycopg.connect(self.url, connect_timeout=10) as db, db.cursor() as cur:
                 cur.execute(sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(table))
@@ -106,19 +110,18 @@ class CopyLoader:
                     ).format(t=table, k=key)
                 )
                 deleted = cur.rowcount
-                # _full_text NULL: CKAN's trigger computes it again for the changed rows.
                 cur.execute(
                     sql.SQL(
-                        "UPDATE {t} t SET ({n}, _full_text) = ({v}, NULL) FROM incoming i "
+                        "UPDATE {t} t SET ({n}, _full_text) = ({v}, {f}) FROM incoming i "
                         "WHERE i.{k} = t.{k} AND ({c}) IS DISTINCT FROM ({v})"
-                    ).format(t=table, n=names, v=values, c=current, k=key)
+                    ).format(t=table, n=names, v=values, c=current, k=key, f=full_text)
                 )
                 updated = cur.rowcount
                 cur.execute(
                     sql.SQL(
-                        "INSERT INTO {t} ({n}) SELECT {v} FROM incoming i WHERE NOT EXISTS "
-                        "(SELECT FROM {t} t WHERE t.{k} = i.{k})"
-                    ).format(t=table, n=names, v=values, k=key)
+                        "INSERT INTO {t} ({n}, _full_text) SELECT {v}, {f} FROM incoming i "
+                        "WHERE NOT EXISTS (SELECT FROM {t} t WHERE t.{k} = i.{k})"
+                    ).format(t=table, n=names, v=values, k=key, f=full_text)
                 )
                 inserted = cur.rowcount
                 # The row count CKAN caches for datastore_search's total.

@@ -36,11 +36,14 @@ from __future__ import annotations
 import csv
 import json
 import re
+from bisect import bisect_right
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from functools import lru_cache
+from itertools import accumulate
+from operator import itemgetter
 from typing import Any, Final, Literal, TextIO
 
 from resolvers.masking import mask_id_number, mask_mobile, mask_name
@@ -97,6 +100,7 @@ _GROUPED: Final = re.compile(
 _EMAIL: Final = re.compile(
     r"(?<![A-Za-z0-9._%+-])([A-Za-z0-9._%+-]+)@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})"
 )
+SEPARATOR: Final = "\x1f"  # joins a row's cells for one search; no pattern matches it
 _SUSPECT: Final = re.compile(r"[0-9]{11}|[0-9]{3}[ -][0-9]{4}|@")  # what every pattern needs
 _WORDISH: Final = re.compile(r"[^\W\d_]")  # a letter or CJK character
 _SHORTEST: Final = 2
@@ -229,6 +233,11 @@ class PersonalValues:
 
     def find(self, text: str) -> Iterator[str]:
         """Each occurrence in ``text`` (folded) of a value, longest first, not overlapping."""
+        for _, piece in self.find_at(text):
+            yield piece
+
+    def find_at(self, text: str) -> Iterator[tuple[int, str]]:
+        """``find``, with where each occurrence starts."""
         if not self._hashes or text in self.public:
             return
         if self._jump is None:
@@ -242,7 +251,7 @@ class PersonalValues:
             for length in lengths_at(hash(text[i : i + 2]), ()):
                 piece = text[i : i + length]
                 if len(piece) == length and hash(piece) in hashes:
-                    yield piece
+                    yield i, piece
                     resume = i + length
                     break
 
@@ -260,8 +269,12 @@ class Scanner:
         return self._cached(text) if len(text) <= _CACHED else self._hits(text)
 
     def _hits(self, raw: str) -> tuple[Hit, ...]:
-        text = fold(raw)
-        found: list[Hit] = []
+        return tuple(hit for _, hit in self._located(fold(raw)))
+
+    def _located(self, text: str) -> list[tuple[int, Hit]]:
+        """Every hit in folded ``text``, by kind (numbers, groups, e-mail, personal values),
+        each with where it starts."""
+        found: list[tuple[int, Hit]] = []
         for match in _RUN.finditer(text):
             hit = _number(match[0], self.today)
             if hit is None:
@@ -270,26 +283,41 @@ class Scanner:
                 continue  # an ID number stays one: one in 31 passes the USCC check
             if hit.kind == "bank_card" and _glued(text, match.start(), match.end()):
                 continue  # digits of a code such as a licence number XK6101…: not a card
-            found.append(hit)
+            found.append((match.start(), hit))
         if " " in text or "-" in text:
             for match in _GROUPED.finditer(text):
                 hit = _number(match[0].replace(" ", "").replace("-", ""), self.today)
                 if hit is not None:
-                    found.append(hit)
+                    found.append((match.start(), hit))
         if "@" in text:
             for match in _EMAIL.finditer(text):
-                found.append(Hit("email", f"{match[1][:1]}***@{match[2]}"))
-        found.extend(Hit("personal_value", _redact_value(v)) for v in self.personal.find(text))
-        return tuple(found)
+                found.append((match.start(), Hit("email", f"{match[1][:1]}***@{match[2]}")))
+        found.extend(
+            (at, Hit("personal_value", _redact_value(v))) for at, v in self.personal.find_at(text)
+        )
+        return found
 
     def _row(self, resource: str, number: int, cells: list[tuple[str, str]]) -> Iterator[Finding]:
-        # Most rows hold no long digit run, digit group or @: one search over the whole row
-        # spares a call per cell (without personal values to look for, which are per cell).
-        if not self.personal and not _SUSPECT.search(fold("\x1f".join(t for _, t in cells))):
+        # One search over the row's cells joined by a separator no pattern or value crosses
+        # (\x1f), instead of one per cell: what it finds is what the cells hold, each hit put
+        # back in its cell by where it starts. Folding is character by character, so folding
+        # the row is folding each cell.
+        texts = [t for _, t in cells]
+        row = fold(SEPARATOR.join(texts))
+        if not self.personal and not _SUSPECT.search(row):
             return
-        for column, text in cells:
-            for hit in self.hits(text):
-                yield Finding(resource, column, number, hit.kind, hit.sample)
+        located = self._located(row)
+        if not located:
+            return
+        starts = list(accumulate((len(t) + 1 for t in texts[:-1]), initial=0))
+        placed = sorted(
+            ((bisect_right(starts, at) - 1, hit) for at, hit in located), key=itemgetter(0)
+        )
+        public = self.personal.public
+        for i, hit in placed:
+            if hit.kind == "personal_value" and fold(texts[i]) in public:
+                continue  # a public text is not searched for personal values
+            yield Finding(resource, cells[i][0], number, hit.kind, hit.sample)
 
     def rows(self, rows: Iterable[Mapping[str, Any]], *, resource: str) -> Iterator[Finding]:
         """Findings in rows (the first is row 1); values of any type the publisher writes."""
@@ -306,9 +334,19 @@ class Scanner:
                 names += [f"#{i + 1}" for i in range(len(names), len(cells))]
             yield from self._row(resource, number, list(zip(names, cells, strict=False)))
 
-    def json(self, handle: TextIO, *, resource: str) -> Iterator[Finding]:
+    def json(
+        self,
+        handle: TextIO,
+        *,
+        resource: str,
+        twin: Iterator[Mapping[str, str]] | None = None,
+    ) -> Iterator[Finding]:
         """Findings in JSON: a top-level array's items (or JSON Lines) are the rows; an item's
-        keys name the columns (``#1`` … for an array or a bare value)."""
+        keys name the columns (``#1`` … for an array or a bare value).
+
+        ``twin`` gives, row by row, the cells of a scanned CSV of the same rows: a value whose
+        texts joined by ``;`` (as the CSV writes a list) equal the CSV cell was searched there
+        and is not searched again; anything else is."""
         for number, item in enumerate(json_items(handle), 1):
             if isinstance(item, dict):
                 pairs = list(item.items())
@@ -316,8 +354,23 @@ class Scanner:
                 pairs = [(f"#{i + 1}", value) for i, value in enumerate(item)]
             else:
                 pairs = [("#1", item)]
-            cells = [(str(c), text) for c, value in pairs for text in _texts(value)]
-            yield from self._row(resource, number, cells)
+            scanned = next(twin, None) if twin is not None else None
+            cells: list[tuple[str, str]] = []
+            for column, value in pairs:
+                texts = list(_texts(value))
+                if scanned is not None and scanned.get(str(column)) == ";".join(texts):
+                    continue
+                cells.extend((str(column), text) for text in texts)
+            if cells:
+                yield from self._row(resource, number, cells)
+
+
+def csv_cells(handle: TextIO) -> Iterator[dict[str, str]]:
+    """A CSV's rows as column → text (its header names the columns)."""
+    reader = csv.reader(handle)
+    names = next(reader, [])
+    for cells in reader:
+        yield dict(zip(names, cells, strict=False))
 
 
 def _texts(value: Any) -> Iterator[str]:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from open_data.check import (
@@ -678,3 +678,47 @@ def test_digits_of_a_licence_number_are_not_a_bank_card() -> None:
     scanner = Scanner()
     assert scanner.hits(f"准予食品经营许可，证书编号XK{number}") == ()
     assert [h.kind for h in scanner.hits(f"卡号 {number}")] == ["bank_card"]
+
+
+_PIECES = st.sampled_from(
+    [ID, ID_X, MOBILE, CARD, CARD_19, USCC_LAW_FIRM, "138-1234-5678", "a.b@example.cn",
+     "王小明", "西安市", "雁塔区", "１３８１２３４５６７８", "XK", "1.", "0", " ", "-", ";", "@"]
+)  # fmt: skip
+_CELLS = st.lists(_PIECES | st.text("0123456789xX王小明区 -.@", max_size=12), max_size=5).map(
+    "".join
+)
+
+
+@given(st.lists(_CELLS, min_size=1, max_size=6), st.lists(_CELLS, max_size=4))
+@example(["西安市", "x安市"], ["安市"])  # a public cell holding a personal value: not searched
+def test_a_row_is_searched_as_each_of_its_cells_would_be(
+    cells: list[str], personal: list[str]
+) -> None:
+    # The scanner searches a row once, its cells joined; what it finds, and where, is what a
+    # search of each cell alone finds (Scanner.hits).
+    scanner = Scanner(PersonalValues(personal, public=["西安市"]), today=TODAY)
+    row = {f"c{i}": text for i, text in enumerate(cells)}
+    expected = [
+        Finding("r", column, 1, hit.kind, hit.sample)
+        for column, text in row.items()
+        for hit in scanner.hits(text)
+    ]
+    assert list(scanner.rows([row], resource="r")) == expected
+
+
+def test_a_json_twin_of_a_csv_is_searched_where_it_differs(tmp_path: Path) -> None:
+    (tmp_path / "data.csv").write_text(f"name,phone,certs\n王*,{MOBILE},a;b\n李*,,c\n")
+    rows = [
+        {"name": "王*", "phone": MOBILE, "certs": ["a", "b"]},  # as the CSV: searched there
+        {"name": "李*", "phone": ID, "certs": ["c"]},  # not in the CSV: searched here
+    ]
+    (tmp_path / "data.json").write_text(json.dumps(rows, ensure_ascii=False))
+    files = {"csv": tmp_path / "data.csv", "json": tmp_path / "data.json"}
+    found = scan(files, dataset="d", twins={"json": "csv"}, today=TODAY)
+    assert [(f.resource, f.column, f.row, f.kind) for f in found] == [
+        ("csv", "phone", 1, "mobile"),
+        ("json", "phone", 2, "id_number"),
+    ]
+    # Without its twin the JSON is searched whole.
+    alone = scan({"json": files["json"]}, dataset="d", twins={"json": "csv"}, today=TODAY)
+    assert [(f.row, f.kind) for f in alone] == [(1, "mobile"), (2, "id_number")]

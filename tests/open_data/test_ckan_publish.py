@@ -112,8 +112,13 @@ async def test_a_release_reaches_the_portal_whole_and_once(
     assert rows["total"] == release.manifest["rows_out"]
     labels = {f["id"]: (f.get("info") or {}).get("label") for f in rows["fields"]}
     assert labels["closed_on"] == "检查月份" and labels[RECORD_ID] == "记录标识"
-    # The table holds exactly the rows of the published CSV (which the PII scan read).
-    assert _table(citizen, table["id"]) == _csv(release)
+    # The table holds exactly the rows of the published CSV (which the PII scan read), and
+    # its full-text search finds them.
+    published = _csv(release)
+    assert _table(citizen, table["id"]) == published
+    some = sorted(published)[len(published) // 2]
+    found = citizen.action.datastore_search(resource_id=table["id"], q=some)
+    assert [r[RECORD_ID] for r in found["records"]] == [some]
 
     # Every published byte, downloaded as a citizen would: no personal value of the source.
     raw = await _rows(world.settings, release.spec)

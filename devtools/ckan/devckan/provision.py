@@ -173,6 +173,8 @@ def _write_ini(settings: Settings, password: str) -> bool:
         "ckan.redis.url": settings.redis_url,
         "ckan.storage_path": str(settings.dir / "storage"),
         "ckan.views.default_views": "",  # no view plugins are enabled
+        # Uploads up to 2 GB (10 MB by default): a million-row release's files are ~300 MB each.
+        "ckan.max_resource_size": "2048",
     }
     settings.ini.write_text(set_options(settings.ini.read_text(), "[app:main]", options))
     (settings.dir / "storage").mkdir(exist_ok=True)
