@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,6 +24,7 @@ from typing import Any, TypeVar
 import ckanapi
 import orjson
 import requests
+from requests_toolbelt import MultipartEncoder
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from open_data.datastore import ApiLoader, Changes, CopyLoader, Loader
@@ -34,6 +36,35 @@ from open_data.spec import RECORD_ID
 T = TypeVar("T")
 RELEASE_KEY = "jianguan_release"
 CITY_ORGANISATION = "XA-ZWB"
+
+
+class StreamingCKAN(ckanapi.RemoteCKAN):  # type: ignore[misc]  # ckanapi is untyped
+    """ckanapi, with file uploads streamed from disk: requests builds a multipart body in
+    memory, and a release's files run to hundreds of megabytes."""
+
+    def _request_fn(
+        self,
+        url: str,
+        data: Any,
+        headers: dict[str, str],
+        files: dict[str, Any] | None,
+        requests_kwargs: dict[str, Any],
+    ) -> tuple[int, str]:
+        if not files:
+            status, text = super()._request_fn(url, data, headers, files, requests_kwargs)
+            return status, text
+        fields: dict[str, Any] = {k.decode(): v.decode() for k, v in data.items()}
+        for name, handle in files.items():
+            fields[name] = (Path(handle.name).name, handle, "application/octet-stream")
+        body = MultipartEncoder(fields=fields)
+        sent = self.session.post(
+            url,
+            data=body,
+            headers={**headers, "Content-Type": body.content_type},
+            allow_redirects=False,
+            **requests_kwargs,
+        )
+        return sent.status_code, sent.text
 
 
 def _transient(exc: BaseException) -> bool:
@@ -68,7 +99,7 @@ class CkanPortal:
         attempts: int = 4,
         datastore_url: str | None = None,
     ) -> None:
-        self.ckan = ckanapi.RemoteCKAN(url, apikey=token, user_agent="jianguan-publisher")
+        self.ckan = StreamingCKAN(url, apikey=token, user_agent="jianguan-publisher")
         self.titles = dict(titles or {})
         self.attempts = attempts
         self.loader: Loader = CopyLoader(datastore_url) if datastore_url else ApiLoader(self._call)
@@ -172,12 +203,19 @@ class CkanPortal:
         table = f"{title}（数据表）"
         for stale in set(found) - {name for _, name in files} - {table}:
             self._call("resource_delete", id=found[stale]["id"])
-        for path, name in files:
-            digest = hashes.get(path.name) or hashlib.sha256(path.read_bytes()).hexdigest()
-            old = found.get(name)
-            if old is None or old.get("hash") != digest:
-                self._file(package["id"], path, name, digest, old)
-        return self._datastore(package["id"], found.get(table), table, release)
+        resource_id, columns = self._table(package["id"], found.get(table), table, release)
+        # The table loads (in the DataStore database, or through the API) while the files
+        # upload: the two wait on different servers.
+        with ThreadPoolExecutor(1, thread_name_prefix="datastore") as pool:
+            loading = pool.submit(
+                self.loader.load, resource_id, columns, release.folder / FILES["csv"][0]
+            )
+            for path, name in files:
+                digest = hashes.get(path.name) or hashlib.sha256(path.read_bytes()).hexdigest()
+                old = found.get(name)
+                if old is None or old.get("hash") != digest:
+                    self._file(package["id"], path, name, digest, old)
+            return loading.result()
 
     def _file(
         self, package_id: str, path: Path, name: str, digest: str, old: dict[str, Any] | None
@@ -189,9 +227,11 @@ class CkanPortal:
             else:
                 self._call("resource_patch", id=old["id"], **fields)
 
-    def _datastore(
+    def _table(
         self, package_id: str, old: dict[str, Any] | None, name: str, release: Release
-    ) -> Changes:
+    ) -> tuple[str, list[str]]:
+        """The DataStore table, its dictionary up to date (made anew if its columns changed):
+        its resource id and columns."""
         metadata = orjson.loads((release.folder / METADATA).read_bytes())
         fields = [
             {"id": f["id"], "type": "text", "info": {"label": f["label"], "notes": f["notes"]}}
@@ -208,8 +248,7 @@ class CkanPortal:
         created = self._call(
             "datastore_create", **target, fields=fields, primary_key=[RECORD_ID], force=True
         )
-        path = release.folder / FILES["csv"][0]
-        return self.loader.load(created["resource_id"], columns, path)
+        return str(created["resource_id"]), columns
 
     def _columns(self, resource_id: str) -> list[str] | None:
         try:

@@ -43,7 +43,6 @@ from datetime import date
 from decimal import Decimal
 from functools import lru_cache
 from itertools import accumulate
-from operator import itemgetter
 from typing import Any, Final, Literal, TextIO
 
 from resolvers.masking import mask_id_number, mask_mobile, mask_name
@@ -233,11 +232,6 @@ class PersonalValues:
 
     def find(self, text: str) -> Iterator[str]:
         """Each occurrence in ``text`` (folded) of a value, longest first, not overlapping."""
-        for _, piece in self.find_at(text):
-            yield piece
-
-    def find_at(self, text: str) -> Iterator[tuple[int, str]]:
-        """``find``, with where each occurrence starts."""
         if not self._hashes or text in self.public:
             return
         if self._jump is None:
@@ -251,7 +245,7 @@ class PersonalValues:
             for length in lengths_at(hash(text[i : i + 2]), ()):
                 piece = text[i : i + length]
                 if len(piece) == length and hash(piece) in hashes:
-                    yield i, piece
+                    yield piece
                     resume = i + length
                     break
 
@@ -263,17 +257,18 @@ class Scanner:
         self.personal = PersonalValues() if personal is None else personal
         self.today = today
         self._cached = lru_cache(maxsize=1 << 16)(self._hits)
+        self._personal_cached = lru_cache(maxsize=1 << 16)(self._personal_in)
 
     def hits(self, text: str) -> tuple[Hit, ...]:
         """Every hit in one text (a cell)."""
         return self._cached(text) if len(text) <= _CACHED else self._hits(text)
 
     def _hits(self, raw: str) -> tuple[Hit, ...]:
-        return tuple(hit for _, hit in self._located(fold(raw)))
+        text = fold(raw)
+        return (*(hit for _, hit in self._patterns(text)), *self._personal_in(text))
 
-    def _located(self, text: str) -> list[tuple[int, Hit]]:
-        """Every hit in folded ``text``, by kind (numbers, groups, e-mail, personal values),
-        each with where it starts."""
+    def _patterns(self, text: str) -> list[tuple[int, Hit]]:
+        """The numbers and e-mail addresses in folded ``text``, each with where it starts."""
         found: list[tuple[int, Hit]] = []
         for match in _RUN.finditer(text):
             hit = _number(match[0], self.today)
@@ -292,32 +287,39 @@ class Scanner:
         if "@" in text:
             for match in _EMAIL.finditer(text):
                 found.append((match.start(), Hit("email", f"{match[1][:1]}***@{match[2]}")))
-        found.extend(
-            (at, Hit("personal_value", _redact_value(v))) for at, v in self.personal.find_at(text)
-        )
         return found
 
+    def _personal_in(self, cell: str) -> tuple[Hit, ...]:
+        """The source's personal values in one folded cell."""
+        return tuple(Hit("personal_value", _redact_value(v)) for v in self.personal.find(cell))
+
     def _row(self, resource: str, number: int, cells: list[tuple[str, str]]) -> Iterator[Finding]:
-        # One search over the row's cells joined by a separator no pattern or value crosses
-        # (\x1f), instead of one per cell: what it finds is what the cells hold, each hit put
-        # back in its cell by where it starts. Folding is character by character, so folding
-        # the row is folding each cell.
+        # Numbers and e-mail addresses are searched once per row, its cells joined by a
+        # separator no pattern crosses (\x1f), each hit put back in its cell by where it starts;
+        # personal values cell by cell, remembered for short cells, which repeat (districts,
+        # organisations). Folding is character by character: the folded row holds each folded
+        # cell at the same place.
         texts = [t for _, t in cells]
         row = fold(SEPARATOR.join(texts))
         if not self.personal and not _SUSPECT.search(row):
             return
-        located = self._located(row)
-        if not located:
-            return
-        starts = list(accumulate((len(t) + 1 for t in texts[:-1]), initial=0))
-        placed = sorted(
-            ((bisect_right(starts, at) - 1, hit) for at, hit in located), key=itemgetter(0)
-        )
-        public = self.personal.public
-        for i, hit in placed:
-            if hit.kind == "personal_value" and fold(texts[i]) in public:
-                continue  # a public text is not searched for personal values
-            yield Finding(resource, cells[i][0], number, hit.kind, hit.sample)
+        found: dict[int, list[Hit]] = {}
+        located = self._patterns(row)
+        if located:
+            starts = list(accumulate((len(t) + 1 for t in texts[:-1]), initial=0))
+            for at, hit in located:
+                found.setdefault(bisect_right(starts, at) - 1, []).append(hit)
+        if self.personal:
+            personal, at = self._personal_cached, 0
+            for i, text in enumerate(texts):
+                cell = row[at : at + len(text)]
+                at += len(text) + 1
+                hits = personal(cell) if len(cell) <= _CACHED else self._personal_in(cell)
+                if hits:
+                    found.setdefault(i, []).extend(hits)
+        for i in sorted(found):
+            for hit in found[i]:
+                yield Finding(resource, cells[i][0], number, hit.kind, hit.sample)
 
     def rows(self, rows: Iterable[Mapping[str, Any]], *, resource: str) -> Iterator[Finding]:
         """Findings in rows (the first is row 1); values of any type the publisher writes."""
