@@ -20,8 +20,10 @@ import contextlib
 import csv
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar
 
@@ -33,6 +35,7 @@ R = TypeVar("R", bound=Mapping[str, Any])
 ClassKey = tuple[object, ...]
 
 SHOWN = 10  # findings named in the message
+PARALLEL_BYTES = 32 << 20  # files this large together are searched side by side
 KEPT = 100  # findings kept on the exception for whoever reviews the refusal
 
 
@@ -198,9 +201,15 @@ def _scanner(
 
 
 def _scan_files(
-    dataset: str, files: Mapping[str, Path], scanner: Scanner, twins: Mapping[str, str]
+    dataset: str,
+    files: Mapping[str, Path],
+    scanner: Scanner,
+    twins: Mapping[str, str],
+    only: Collection[str] | None = None,
 ) -> Iterator[Finding]:
     for resource, path in files.items():
+        if only is not None and resource not in only:
+            continue
         suffix = path.suffix.lower()
         if suffix not in (".csv", ".json", ".jsonl", ".ndjson"):
             kind = suffix or "extension-less"
@@ -225,6 +234,38 @@ def _scan_files(
                 yield from scanner.json(handle, resource=resource, twin=rows)
         except (OSError, ValueError, csv.Error) as exc:  # ValueError: bad UTF-8, bad JSON
             raise ReleaseRefused(dataset, f"{resource} cannot be scanned: {exc}") from exc
+
+
+Tally = tuple[Counter[str], list[Finding]]
+
+
+def _tally(findings: Iterable[Finding]) -> Tally:
+    """Findings counted by kind, the first ``KEPT`` of them kept."""
+    kinds: Counter[str] = Counter()
+    first: list[Finding] = []
+    for finding in findings:
+        kinds[finding.kind] += 1
+        if len(first) < KEPT:
+            first.append(finding)
+    return kinds, first
+
+
+def _scan_apart(
+    dataset: str,
+    files: Mapping[str, Path],
+    personal: PersonalValues,
+    today: date | None,
+    twins: Mapping[str, str],
+    resource: str,
+) -> Tally | str:
+    """One file's findings, in a process of its own; a refusal comes back as its reason (the
+    exception does not survive pickling)."""
+    try:
+        return _tally(
+            _scan_files(dataset, files, Scanner(personal, today=today), twins, {resource})
+        )
+    except ReleaseRefused as exc:
+        return exc.reason
 
 
 def scan(
@@ -258,14 +299,29 @@ def check_release(
     twins: Mapping[str, str] | None = None,
 ) -> None:
     """Refuse the release (``ReleaseRefused``) if its files hold any personal information;
-    arguments as for ``scan``, but findings are counted, not all kept."""
+    arguments as for ``scan``, but findings are counted, not all kept. Large files are
+    searched side by side, one process each (the search is CPU-bound Python)."""
     scanner = _scanner(personal_values, public_values, today)
-    first: list[Finding] = []
-    kinds: Counter[str] = Counter()
-    for finding in _scan_files(dataset, files, scanner, twins or {}):
-        kinds[finding.kind] += 1
-        if len(first) < KEPT:
-            first.append(finding)
+    twins = twins or {}
+    resources = list(files)
+    size = sum(path.stat().st_size for path in files.values() if path.exists())
+    if len(resources) < 2 or size < PARALLEL_BYTES:
+        tallies = [_tally(_scan_files(dataset, files, scanner, twins))]
+    else:
+        with ProcessPoolExecutor(len(resources) - 1, mp_context=get_context("spawn")) as pool:
+            others = [
+                pool.submit(_scan_apart, dataset, files, scanner.personal, today, twins, r)
+                for r in resources[1:]
+            ]
+            here = _tally(_scan_files(dataset, files, scanner, twins, only=resources[:1]))
+            tallies = [here]
+            for other in others:
+                result = other.result()
+                if isinstance(result, str):
+                    raise ReleaseRefused(dataset, result)
+                tallies.append(result)
+    kinds: Counter[str] = sum((t[0] for t in tallies), Counter())
+    first = [f for t in tallies for f in t[1]][:KEPT]
     if not kinds:
         return
     total = kinds.total()

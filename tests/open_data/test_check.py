@@ -722,3 +722,27 @@ def test_a_json_twin_of_a_csv_is_searched_where_it_differs(tmp_path: Path) -> No
     # Without its twin the JSON is searched whole.
     alone = scan({"json": files["json"]}, dataset="d", twins={"json": "csv"}, today=TODAY)
     assert [(f.row, f.kind) for f in alone] == [(1, "mobile"), (2, "id_number")]
+
+
+def test_large_files_are_searched_side_by_side_with_the_same_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import open_data.check
+
+    (tmp_path / "data.csv").write_text(f"name,phone\n王小明,{MOBILE}\n李*,\n")
+    (tmp_path / "data.json").write_text(json.dumps([{"name": "王*", "phone": ID}]))
+    files = {"csv": tmp_path / "data.csv", "json": tmp_path / "data.json"}
+
+    def refusal() -> str:
+        with pytest.raises(ReleaseRefused) as refused:
+            check_release(files, dataset="d", personal_values=["王小明"], today=TODAY)
+        return str(refused.value)
+
+    alone = refusal()
+    monkeypatch.setattr(open_data.check, "PARALLEL_BYTES", 0)  # every release is "large"
+    assert refusal() == alone
+    assert "csv, column 'name', row 1: personal_value" in alone
+    assert "json, column 'phone', row 1: id_number" in alone
+    (tmp_path / "data.json").write_text("[{")  # the other process cannot read it: refused
+    with pytest.raises(ReleaseRefused, match="json cannot be scanned"):
+        check_release(files, dataset="d", today=TODAY)
