@@ -13,17 +13,19 @@ from pathlib import Path
 
 import ckanapi
 import httpx
+import orjson
 import pytest
 
+from gateway.admin import AdminError
 from gateway.settings import Settings
 from open_data.check import personal_values_of
-from open_data.ckan import RELEASE_KEY, CkanPortal, organisation_name
-from open_data.datasets import dataset
+from open_data.ckan import CITY_ORGANISATION, RELEASE_KEY, CkanPortal, organisation_name
+from open_data.datasets import DATASETS, dataset
 from open_data.datastore import Changes, csv_rows
 from open_data.desensitise import record_id
 from open_data.errors import PortalError
 from open_data.files import FILES
-from open_data.pipeline import Release
+from open_data.pipeline import METADATA, Release
 from open_data.spec import RECORD_ID
 from tests.ckan_portal import Portal, ckan_portal  # noqa: F401  # the fixture
 from tests.open_data.test_pipeline import (  # noqa: F401  # world: the fixture
@@ -337,3 +339,56 @@ async def test_a_load_broken_off_half_way_is_completed_by_the_next_run(
         with ckan_portal.client() as ckan:
             assert _table(ckan, table["id"]) == new_rows
         assert not citizen.action.package_show(id=first.spec.name)["private"]
+
+
+@pytest.mark.parametrize("base", sorted(DATASETS))
+async def test_every_starter_dataset_reaches_the_portal(
+    ckan_portal: Portal,  # noqa: F811
+    world: World,  # noqa: F811
+    names: list[str],
+    base: str,
+) -> None:
+    from open_data.approvals import approve
+
+    spec = dataclasses.replace(dataset(base), name=f"{base}-{uuid.uuid4().hex[:8]}")
+    names.append(spec.name)
+    raw = await _rows(world.settings, spec)
+    providers = sorted({str(row["provider"]) for row in raw})
+    titles = {code: f"{code} 部门" for code in providers}
+    if not spec.public_by_rule:
+        for code in providers:
+            with contextlib.suppress(AdminError):  # the world has some parties already
+                await world.services.admin.add_party(
+                    OPERATOR, code=code, name=titles[code], kind="department"
+                )
+            await approve(world.services.grants, OPERATOR, spec, code)
+    release = await world.release(spec)
+    assert release.providers == providers and release.manifest["rows_out"] > 0
+    portal = CkanPortal(
+        ckan_portal.url, ckan_portal.token, titles=titles, datastore_url=ckan_portal.copy_url()
+    )
+    assert portal.publish(release).state == "published"
+
+    citizen = _anonymous(ckan_portal)
+    shown = citizen.action.package_show(id=spec.name)
+    owner = providers[0] if len(providers) == 1 else CITY_ORGANISATION
+    assert (shown["title"], shown["notes"]) == (spec.title, spec.description)
+    assert shown["organization"]["name"] == organisation_name(owner)
+    files = {r["name"]: r for r in shown["resources"] if r.get("url_type") == "upload"}
+    assert sorted(files) == sorted(
+        [f"{spec.title}（{label}）" for _, _, label in FILES.values()] + ["发布清单 manifest"]
+    )
+    table = next(r for r in shown["resources"] if r.get("datastore_active"))
+    found = citizen.action.datastore_search(resource_id=table["id"], limit=0)
+    dictionary = orjson.loads((release.folder / METADATA).read_bytes())["fields"]
+    assert [(f["id"], (f.get("info") or {}).get("label")) for f in found["fields"][1:]] == [
+        (f["id"], f["label"]) for f in dictionary
+    ]
+    assert _table(citizen, table["id"]) == _csv(release)
+
+    # No personal value of the source in any byte a citizen can download.
+    personal = set(personal_values_of(raw, table=spec.table))
+    async with httpx.AsyncClient(timeout=30) as http:
+        texts = [(await http.get(r["url"])).content.decode("utf-8-sig") for r in files.values()]
+    texts.append(str(citizen.action.datastore_search(resource_id=table["id"], limit=32000)))
+    assert not [v for v in personal if len(v) >= 2 and any(v in t for t in texts)]

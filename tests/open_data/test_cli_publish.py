@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
+import ckanapi
 from typer.testing import CliRunner
 
 from gateway.cli import app
+from tests.ckan_portal import Portal, ckan_portal  # noqa: F401  # the fixture
 
 runner = CliRunner()
 
@@ -36,3 +39,36 @@ def test_publish_to_a_directory_then_nothing_changes(tmp_path: Path) -> None:
     assert unknown.exit_code == 2 and "no such dataset" in unknown.output
     no_portal = runner.invoke(app, ["publish", "--target", "ckan"], env=env)
     assert no_portal.exit_code == 2 and "CKAN_URL" in no_portal.output
+
+
+def test_publish_to_ckan_then_nothing_changes(tmp_path: Path, ckan_portal: Portal) -> None:  # noqa: F811
+    env = {
+        "JIANGUAN_VAR_DIR": str(tmp_path / "var"),
+        "CKAN_URL": ckan_portal.url,
+        "CKAN_API_TOKEN": ckan_portal.token,
+        "CKAN_DATASTORE_WRITE_URL": ckan_portal.copy_url(),
+    }
+    for args in (["db", "upgrade"], ["seed", "--scale", "small"], ["demo-credentials"]):
+        done = runner.invoke(app, args, env=env)
+        assert done.exit_code == 0, done.output
+    names = ["matter-catalogue", "complaint-statistics"]
+    chosen = [arg for name in names for arg in ("--dataset", name)]
+    _purge(ckan_portal, names)  # what an earlier run may have left
+    try:
+        first = runner.invoke(app, ["publish", "--target", "ckan", *chosen], env=env)
+        assert first.exit_code == 0, first.output
+        assert first.output.count("published (+") >= 2  # progress lines and the summary
+        with ckan_portal.client() as ckan:
+            shown = ckan.action.package_show(id="complaint-statistics")
+            assert not shown["private"] and shown["organization"]["name"] == "p-12345"
+        again = runner.invoke(app, ["publish", "--target", "ckan", *chosen], env=env)
+        assert again.exit_code == 0 and again.output.count("│ unchanged │") == 2, again.output
+    finally:
+        _purge(ckan_portal, names)
+
+
+def _purge(portal: Portal, names: list[str]) -> None:
+    with portal.client() as ckan:
+        for name in names:
+            with contextlib.suppress(ckanapi.NotFound):
+                ckan.action.dataset_purge(id=name)
