@@ -17,6 +17,7 @@ from gateway.tracing import OperationSpan
 from resolvers.connectors.base import SourceUnavailable
 from resolvers.graph import admin, ingest
 from resolvers.graph.errors import InvalidArgument, SourceFailed, is_unexpected
+from resolvers.graph.plan import PlannedExecutor
 from resolvers.graph.prefetch import Prefetcher
 from resolvers.graph.relations import attach, newest
 from resolvers.graph.root import connection_field, find_node
@@ -39,8 +40,12 @@ def build_schema(
     production: bool = False,
     cache: Callable[[], SchemaExtension] | None = None,
     tracing: bool = False,
+    planned: bool = True,
 ) -> strawberry.Schema:
-    """Build the types from the tables, join them, and put a root over them."""
+    """Build the types from the tables, join them, and put a root over them.
+
+    ``planned=False`` leaves every field to graphql-core (tests compare the two executors).
+    """
     classes, infos = plain_classes()
     attach(classes, infos)
     decorate(classes)
@@ -98,6 +103,8 @@ def build_schema(
             _mask_errors,
         ],
         config=StrawberryConfig(disable_field_suggestions=production),
+        # plain objects completed in one pass (plan.py); Strawberry's own executor otherwise
+        execution_context_class=PlannedExecutor if planned else None,
     )
 
 

@@ -15,6 +15,7 @@ from strawberry.types import Info
 
 from resolvers.connectors.base import Row, SourceUnavailable
 from resolvers.graph.errors import InvalidArgument, SourceFailed
+from resolvers.graph.plan import UNREAD, plain_read
 from resolvers.graph.types import TableInfo, to_node
 
 MAX_PAGE = 100
@@ -102,6 +103,15 @@ def _prefetched(node: Any, slot: tuple[str, int | None]) -> Any:
 _MISSING = object()
 
 
+def _ready(node: Any, slot: tuple[str, int | None]) -> Any:
+    """The prefetched value, or ``UNREAD`` when the resolver must load it or report why not."""
+    found = node.__dict__.get("_prefetched", _NONE).get(slot, UNREAD)
+    return UNREAD if isinstance(found, SourceUnavailable) else found
+
+
+_NONE: dict[Any, Any] = {}
+
+
 def _resolver(rel: Relation, target: type, info_of: TableInfo) -> Any:
     source = info_of.source
 
@@ -122,6 +132,12 @@ def _resolver(rel: Relation, target: type, info_of: TableInfo) -> Any:
             rows = await load(info, keys_of(getattr(self, rel.local)), first)
             return related(rel, target, info_of, rows, first)  # type: ignore[no-any-return]
 
+        def read_many(self: Any, first: Any) -> Any:
+            if type(first) is not int or not 1 <= first <= MAX_PAGE:
+                return UNREAD
+            return _ready(self, (rel.field, first))
+
+        @plain_read(read_many)  # a page's completion plan reads prefetched values directly
         def many(self: Any, info: Info[Any, None], first: int) -> Any:
             check_first(first)
             found = _prefetched(self, (rel.field, first))
@@ -134,6 +150,7 @@ def _resolver(rel: Relation, target: type, info_of: TableInfo) -> Any:
         rows = await load(info, keys_of(getattr(self, rel.local)), None)
         return related(rel, target, info_of, rows, None)
 
+    @plain_read(lambda self: _ready(self, (rel.field, None)))
     def one(self: Any, info: Info[Any, None]) -> Any:
         found = _prefetched(self, (rel.field, None))
         return load_one(self, info) if found is _MISSING else found

@@ -1,0 +1,276 @@
+"""Completion plans: an object whose selected fields hold plain values is completed in one pass.
+
+graphql-core completes every field of every object on its own: a path, a resolve info, a
+resolver call, a completion step, each a few microseconds; a page of 100 subjects with their
+dossier is about 9,000 fields, most of the gateway's CPU per request. Yet nearly all of them
+only read an attribute of an object the root resolver already built, or a relation prefetched
+for the whole page (see prefetch.py).
+
+The executor below keeps graphql-core in charge of the operation — variables, root resolvers,
+field collection (fragments, aliases, ``@include``/``@skip``), errors — and takes over one step:
+completing an object value whose selection can be read without resolvers. It compiles, per
+object type and field group, what to read and how to complete it, then builds the result
+dictionary directly. Anything it does not expect — a null for a non-null field, a value outside
+the plain types, a relation that was not prefetched or failed, any exception — makes it give up
+on that object before it has reported anything; graphql-core then completes the object field by
+field as it always would, so errors, their paths and null propagation are graphql-core's own.
+Plans are pure, so giving up costs time, never correctness.
+
+A resolver field takes part when its resolver offers a plain read (``plain_read``): a
+function of the parent object and the field's GraphQL arguments that returns the value, or
+``UNREAD`` when only the resolver can answer. Extensions that hook ``resolve`` (per-field
+middleware) and fields with field extensions (permissions) turn planning off where they apply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime, time
+from decimal import Decimal
+from enum import Enum
+from operator import attrgetter
+from typing import Any, TypeVar
+
+from graphql import (
+    GraphQLField,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    Undefined,
+    is_enum_type,
+    is_leaf_type,
+    is_list_type,
+    is_non_null_type,
+    is_object_type,
+)
+from graphql.execution.collect_fields import FieldDetails
+from graphql.execution.values import get_argument_values
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types.field import StrawberryField
+
+Read = Callable[[Any], Any]
+Complete = Callable[[Any], Any]
+FieldGroup = list[FieldDetails]
+F = TypeVar("F", bound=Callable[..., Any])
+
+UNREAD: Any = object()
+"""What a plain read returns when only the field's resolver can answer."""
+
+_PLAIN_READ = "__plain_read__"
+_BACKREF = GraphQLCoreConverter.DEFINITION_BACKREF
+_STRAWBERRY_CHECK = "strawberry.schema.schema_converter"  # where its is_type_of functions live
+# Leaf values a plan completes itself: never awaitable, never an exception (graphql-core would
+# await the one and raise the other). Anything else goes the per-field way.
+_PLAIN_LEAVES = frozenset({str, int, float, bool, Decimal, date, datetime, time, dict, list})
+
+
+def plain_read(read: Callable[..., Any]) -> Callable[[F], F]:
+    """Give a resolver a plain read: ``read(parent, **graphql_arguments)``, or ``UNREAD``."""
+
+    def mark(resolver: F) -> F:
+        setattr(resolver, _PLAIN_READ, read)
+        return resolver
+
+    return mark
+
+
+class Fallback(Exception):  # a signal inside this module, never an error shown
+    """A plan cannot complete this value; graphql-core will, field by field."""
+
+
+class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
+    """Strawberry's executor, completing plain objects by plan (see the module's docstring)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        manager = self.middleware_manager
+        # A middleware (an extension's ``resolve``) must see every field: no plans then.
+        self._planning = not (manager is not None and manager.middlewares)
+        # (object type, id of the field group) -> (the group, kept alive; its plan or None)
+        self._plans: dict[tuple[GraphQLObjectType, int], tuple[FieldGroup, Complete | None]] = {}
+
+    def complete_object_value(
+        self,
+        return_type: GraphQLObjectType,
+        field_details_list: FieldGroup,
+        info: Any,
+        path: Any,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
+        if self._planning and position_context is None:
+            complete = self._object_plan(return_type, field_details_list)
+            if complete is not None:
+                try:
+                    return complete(result)
+                except Exception:  # noqa: S110  # the plan gave up; field by field says why
+                    pass
+        return super().complete_object_value(
+            return_type, field_details_list, info, path, result, position_context
+        )
+
+    def _object_plan(self, object_type: GraphQLObjectType, group: FieldGroup) -> Complete | None:
+        key = (object_type, id(group))
+        found = self._plans.get(key)
+        if found is None:
+            try:
+                plan = self._compile_object(object_type, group)
+            except Exception:  # graphql-core's own path meets it and reports it
+                plan = None
+            found = self._plans[key] = (group, plan)
+        return found[1]
+
+    def _compile_object(self, object_type: GraphQLObjectType, group: FieldGroup) -> Complete | None:
+        is_type_of = object_type.is_type_of
+        if is_type_of is not None and getattr(is_type_of, "__module__", "") != _STRAWBERRY_CHECK:
+            return None  # a hand-written check may want the resolve info
+        definition = object_type.extensions.get(_BACKREF)
+        origin = getattr(definition, "origin", None)
+        if is_type_of is None and origin is None:
+            return None
+        grouped, new_defers, _ = self.collect_subfields(object_type, group)
+        if new_defers:
+            return None
+        entries: list[tuple[str, Read, Complete]] = []
+        for response_name, details in grouped.items():
+            if any(d.defer_usage is not None for d in details):
+                return None
+            planned = self._field(object_type, details)
+            if planned is None:
+                return None
+            entries.append((response_name, *planned))
+
+        if is_type_of is not None:
+            check: Any = is_type_of
+
+            def complete(value: Any) -> dict[str, Any]:
+                # Strawberry's own checks never look at the resolve info.
+                if not check(value, None):
+                    raise Fallback
+                return {name: finish(read(value)) for name, read, finish in entries}
+
+        else:
+            expected: Any = origin
+
+            def complete(value: Any) -> dict[str, Any]:
+                if not isinstance(value, expected):
+                    raise Fallback
+                return {name: finish(read(value)) for name, read, finish in entries}
+
+        return complete
+
+    def _field(
+        self, parent: GraphQLObjectType, details: FieldGroup
+    ) -> tuple[Read, Complete] | None:
+        node = details[0].node
+        name = node.name.value
+        if name == "__typename":
+            type_name = parent.name
+            return (lambda _value: type_name), _same
+        field_def = self.schema.get_field(parent, name)
+        if field_def is None:
+            return None
+        read = self._reader(field_def, details)
+        if read is None:
+            return None
+        finish = self._completer(field_def.type, details)
+        if finish is None:
+            return None
+        return read, finish
+
+    def _reader(self, field_def: GraphQLField, details: FieldGroup) -> Read | None:
+        field = field_def.extensions.get(_BACKREF)
+        if not isinstance(field, StrawberryField) or field.extensions:
+            return None
+        resolver = field.base_resolver
+        if resolver is None:
+            # Strawberry's basic field: it reads the attribute through the default resolver.
+            if not getattr(field_def.resolve, "_is_default", False):
+                return None
+            python_name, default = field.python_name, field.default_resolver
+            if default is getattr:
+                return attrgetter(python_name)
+            return lambda value: default(value, python_name)
+        plain = getattr(resolver.wrapped_func, _PLAIN_READ, None)
+        if plain is None:
+            return None
+        first = details[0]
+        try:
+            arguments = get_argument_values(
+                field_def,
+                first.node,
+                self.variable_values,
+                first.fragment_variable_values,
+                self.hide_suggestions,
+            )
+        except Exception:  # a bad argument: the resolver's path reports it
+            return None
+
+        def read(value: Any) -> Any:
+            found = plain(value, **arguments)
+            if found is UNREAD:
+                raise Fallback
+            return found
+
+        return read
+
+    def _completer(self, type_: GraphQLOutputType, details: FieldGroup) -> Complete | None:
+        if is_non_null_type(type_):
+            inner = self._completer(type_.of_type, details)
+            if inner is None:
+                return None
+
+            def non_null(value: Any) -> Any:
+                done = inner(value)
+                if done is None:
+                    raise Fallback
+                return done
+
+            return non_null
+        if is_list_type(type_):
+            item = self._completer(type_.of_type, details)
+            if item is None:
+                return None
+
+            def many(value: Any) -> Any:
+                if value is None or value is Undefined:
+                    return None
+                if type(value) is not list and type(value) is not tuple:
+                    raise Fallback
+                return [item(v) for v in value]
+
+            return many
+        if is_leaf_type(type_):
+            coerce = type_.coerce_output_value
+            enum = is_enum_type(type_)
+
+            def leaf(value: Any) -> Any:
+                if value is None or value is Undefined:
+                    return None
+                if type(value) not in _PLAIN_LEAVES and not (enum and isinstance(value, Enum)):
+                    raise Fallback
+                done = coerce(value)
+                if done is None or done is Undefined:
+                    raise Fallback
+                return done
+
+            return leaf
+        if is_object_type(type_):
+            plan = self._object_plan(type_, details)
+            if plan is None:
+                return None
+
+            def obj(value: Any) -> Any:
+                if value is None or value is Undefined:
+                    return None
+                return plan(value)
+
+            return obj
+        return None  # interfaces and unions: resolving the runtime type is graphql-core's
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+__all__ = ["UNREAD", "PlannedExecutor", "plain_read"]
