@@ -353,9 +353,10 @@ def serve(
 ) -> None:
     """Server process: one uvicorn worker on the socket the parent bound."""
     if kind == "gateway":
-        from gateway.app import create_app
+        from gateway.app import create_app, settle_heap
 
         app = create_app(gateway_settings(urls, caller))
+        settle_heap()  # as ``jianguan serve`` does
     else:
         app = floor_app(urls)
     config = uvicorn.Config(

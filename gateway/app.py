@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -75,6 +76,17 @@ async def _redis_state(url: str) -> str:
     finally:
         await client.aclose()
     return "ok"
+
+
+def settle_heap() -> None:
+    """Move what startup built (the schema, table metadata, modules: about 200,000 objects)
+    out of the garbage collector's sight, in a server process about to serve.
+
+    They live as long as the process, yet every full collection walked them all: about 130 ms
+    each, one every few nested pages, which was a third of the gateway's CPU and its p99.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def create_app(

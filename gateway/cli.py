@@ -342,13 +342,15 @@ def serve(
     """Serve the gateway over HTTP."""
     import uvicorn
 
-    from gateway.app import create_app
+    from gateway.app import create_app, settle_heap
     from gateway.observability import configure_logging
 
     settings = _settings()
     configure_logging()
     console.print(f"Jianguan Gateway on http://{host}:{port}/graphql ({settings.environment})")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    gateway = create_app(settings)
+    settle_heap()
+    uvicorn.run(gateway, host=host, port=port, log_level="info")
 
 
 @app.command("source-api")
