@@ -21,6 +21,7 @@ import csv
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import date
 from multiprocessing import get_context
@@ -268,6 +269,34 @@ def _scan_apart(
         return exc.reason
 
 
+def _side_by_side(
+    dataset: str,
+    files: Mapping[str, Path],
+    scanner: Scanner,
+    today: date | None,
+    twins: Mapping[str, str],
+) -> list[Tally]:
+    """The first file searched here, each other in a spawned process; a process that cannot
+    start or dies (a script without the ``__main__`` guard spawn needs) leaves its file to be
+    searched here."""
+    first, *rest = list(files)
+    with ProcessPoolExecutor(len(rest), mp_context=get_context("spawn")) as pool:
+        others = [
+            pool.submit(_scan_apart, dataset, files, scanner.personal, today, twins, r)
+            for r in rest
+        ]
+        tallies = [_tally(_scan_files(dataset, files, scanner, twins, only=[first]))]
+        for resource, other in zip(rest, others, strict=True):
+            try:
+                result = other.result()
+            except BrokenProcessPool:
+                result = _tally(_scan_files(dataset, files, scanner, twins, only=[resource]))
+            if isinstance(result, str):
+                raise ReleaseRefused(dataset, result)
+            tallies.append(result)
+    return tallies
+
+
 def scan(
     files: Mapping[str, Path],
     *,
@@ -308,18 +337,7 @@ def check_release(
     if len(resources) < 2 or size < PARALLEL_BYTES:
         tallies = [_tally(_scan_files(dataset, files, scanner, twins))]
     else:
-        with ProcessPoolExecutor(len(resources) - 1, mp_context=get_context("spawn")) as pool:
-            others = [
-                pool.submit(_scan_apart, dataset, files, scanner.personal, today, twins, r)
-                for r in resources[1:]
-            ]
-            here = _tally(_scan_files(dataset, files, scanner, twins, only=resources[:1]))
-            tallies = [here]
-            for other in others:
-                result = other.result()
-                if isinstance(result, str):
-                    raise ReleaseRefused(dataset, result)
-                tallies.append(result)
+        tallies = _side_by_side(dataset, files, scanner, today, twins)
     kinds: Counter[str] = sum((t[0] for t in tallies), Counter())
     first = [f for t in tallies for f in t[1]][:KEPT]
     if not kinds:

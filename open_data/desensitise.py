@@ -6,7 +6,6 @@ they are generalised, so a record made at 00:30 on the 1st belongs to its Beijin
 
 from __future__ import annotations
 
-import base64
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date, datetime
@@ -34,14 +33,17 @@ from standard.workdays import SHANGHAI
 Row = dict[str, Any]
 
 
+_LETTERS = str.maketrans("0123456789", "ghijklmnop")
+
+
 def pseudonym(key: bytes, value: Any) -> str:
     """HMAC-SM3 of the value's text under the managed key: the same value, the same pseudonym.
 
-    Written in lower-case base32 (120 bits): its only digits are 2-7, so no pseudonym can read
-    as a mobile number (which starts with 1) the way a hexadecimal one can."""
+    120 bits written as 30 letters a-p (hexadecimal with letters for digits): without digits,
+    no pseudonym can read as a mobile or ID number the way a hexadecimal one can."""
     mac = HMAC(key, hashes.SM3())
     mac.update(str(value).encode("utf-8"))
-    return base64.b32encode(mac.finalize()[:15]).decode("ascii").lower()
+    return mac.finalize()[:15].hex().translate(_LETTERS)
 
 
 def _beijing(value: date | datetime) -> date:

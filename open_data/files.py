@@ -81,10 +81,13 @@ def write_files(
         writer = csv.writer(plain)
         writer.writerow(columns)
         json_file.write(b"[")
+        names = list(columns)
         for row in rows:
-            writer.writerow([_text(row.get(c)) for c in columns])
+            if list(row) != names:  # not the columns in order: pick them out
+                row = {c: row.get(c) for c in names}
+            writer.writerow([v if type(v) is str else _text(v) for v in row.values()])
             json_file.write(b",\n" if count else b"\n")
-            json_file.write(orjson.dumps({c: row.get(c) for c in columns}, default=_json))
+            json_file.write(orjson.dumps(row, default=_json))
             count += 1
         json_file.write(b"\n]\n")
     with paths["csv"].open("rb") as source, paths["csv-bom"].open("wb") as excel:
