@@ -14,6 +14,7 @@ from pathlib import Path
 import ckanapi
 import httpx
 import orjson
+import psycopg
 import pytest
 
 from gateway.admin import AdminError
@@ -392,3 +393,35 @@ async def test_every_starter_dataset_reaches_the_portal(
         texts = [(await http.get(r["url"])).content.decode("utf-8-sig") for r in files.values()]
     texts.append(str(citizen.action.datastore_search(resource_id=table["id"], limit=32000)))
     assert not [v for v in personal if len(v) >= 2 and any(v in t for t in texts)]
+
+
+def test_a_record_id_twice_is_refused_and_leaves_the_table_as_it_was(
+    ckan_portal: Portal,  # noqa: F811
+    names: list[str],
+    datastore_url: str | None,
+    tmp_path: Path,
+) -> None:
+    name = f"twice-{uuid.uuid4().hex[:8]}"
+    names.append(name)
+    portal = CkanPortal(ckan_portal.url, ckan_portal.token, datastore_url=datastore_url)
+    with ckan_portal.client() as ckan:
+        org = ckan.action.organization_list(limit=1)[0]
+        package = ckan.action.package_create(name=name, owner_org=org, private=True)
+        table = ckan.action.datastore_create(
+            resource={"package_id": package["id"], "name": "t"},
+            fields=[{"id": RECORD_ID, "type": "text"}, {"id": "v", "type": "text"}],
+            primary_key=[RECORD_ID],
+            records=[{RECORD_ID: "a", "v": "1"}],
+            force=True,
+        )
+    data = tmp_path / "data.csv"
+    data.write_text(f"{RECORD_ID},v\nb,2\nc,3\nb,4\n")
+    with pytest.raises(PortalError, match=r"record id b occurs twice in data\.csv"):
+        portal.loader.load(table["resource_id"], [RECORD_ID, "v"], data)
+    with ckan_portal.client() as ckan:
+        assert _table(ckan, table["resource_id"]) == {"a": ("a", "1")}
+    if datastore_url is not None:  # and no staging table stays behind
+        with psycopg.connect(datastore_url) as db:
+            staging = f"_jianguan_{table['resource_id']}"
+            left = db.execute("SELECT count(*) FROM pg_tables WHERE tablename = %s", (staging,))
+            assert left.fetchone() == (0,)
