@@ -14,7 +14,6 @@ from pathlib import Path
 import ckanapi
 import httpx
 import orjson
-import psycopg
 import pytest
 
 from gateway.admin import AdminError
@@ -420,8 +419,3 @@ def test_a_record_id_twice_is_refused_and_leaves_the_table_as_it_was(
         portal.loader.load(table["resource_id"], [RECORD_ID, "v"], data)
     with ckan_portal.client() as ckan:
         assert _table(ckan, table["resource_id"]) == {"a": ("a", "1")}
-    if datastore_url is not None:  # and no staging table stays behind
-        with psycopg.connect(datastore_url) as db:
-            staging = f"_jianguan_{table['resource_id']}"
-            left = db.execute("SELECT count(*) FROM pg_tables WHERE tablename = %s", (staging,))
-            assert left.fetchone() == (0,)
