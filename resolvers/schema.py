@@ -48,7 +48,7 @@ def build_schema(
     """
     classes, infos = plain_classes()
     attach(classes, infos)
-    decorate(classes)
+    decorate(classes, infos)
     nodes = {infos[t].type_name: (classes[t], infos[t]) for t in classes}
     prefetcher = Prefetcher(classes, infos)
     subject_cls, subject_info = classes["subjects"], infos["subjects"]

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+import itertools
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]  # no stubs; only its error class is used
-from sqlalchemy import ColumnElement, Table, and_, any_, bindparam, false, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Table,
+    and_,
+    any_,
+    bindparam,
+    false,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -26,15 +39,81 @@ from resolvers.registry import source as source_named
 
 COMPILED_SHAPES = 1_000
 """Compiled statements kept per connector: one per query shape, a few dozen in practice."""
+DELETED = "d"  # cd_operation of records marked deleted: never returned
+
+Shape = tuple[Any, ...]
+Values = dict[str, Any]
+
+
+def _walk(where: Sequence[Condition]) -> Iterator[Filter]:
+    """The filters of ``where`` in the order a statement binds their values."""
+    for item in where:
+        if isinstance(item, AnyOf):
+            for alternative in item.alternatives:
+                yield from alternative
+        else:
+            yield item
+
+
+def _shape(where: Sequence[Condition]) -> Shape:
+    """What decides a statement's text: columns, operators and nesting, never values."""
+    return tuple(
+        tuple(tuple((f.column, f.op) for f in alt) for alt in item.alternatives)
+        if isinstance(item, AnyOf)
+        else (item.column, item.op)
+        for item in where
+    )
+
+
+def _bound(f: Filter) -> Any:
+    """The value a filter binds: a list for ``in``, an escaped pattern for ``prefix``."""
+    if f.op == "in":
+        return list(f.value)
+    if f.op == "prefix":  # as SQLAlchemy's startswith(autoescape=True) escapes it
+        text = str(f.value).replace("/", "//")
+        return text.replace("%", "/%").replace("_", "/_")
+    return f.value
+
+
+def _values(where: Sequence[Condition], **more: Any) -> Values:
+    values = {f"w{n}": _bound(f) for n, f in enumerate(_walk(where))}
+    values["deleted"] = DELETED
+    values.update(more)
+    return values
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    """A statement of one shape, compiled once: its SQL and how to order its values."""
+
+    sql: str
+    names: tuple[str, ...]
+    processors: tuple[Callable[[Any], Any] | None, ...]
+
+    def arguments(self, values: Mapping[str, Any]) -> list[Any]:
+        """The values in the statement's order, through the column types' bind processing."""
+        arguments = []
+        for name, process in zip(self.names, self.processors, strict=True):
+            value = values[name]
+            arguments.append(process(value) if process is not None and value is not None else value)
+        return arguments
 
 
 class SqlConnector:
-    """Reads one source database; every driver error becomes ``SourceUnavailable``."""
+    """Reads one source database; every driver error becomes ``SourceUnavailable``.
+
+    Statements bind every value by name (``deleted``, ``w0``… for filters in ``_walk`` order,
+    ``keys``, ``per_key``, ``after``, ``before``, ``limit``). On PostgreSQL a statement of a
+    shape already seen is not built at all: its compiled text is reused with the new values and
+    sent through asyncpg (building and compiling statements was most of SQLAlchemy's cost in the
+    gateway). SQLite runs the built statement through SQLAlchemy.
+    """
 
     def __init__(self, source: str, engine: AsyncEngine) -> None:
         self.source = source
         self.engine = engine
-        self._compiled: dict[Any, Any] = {}
+        self._postgresql = engine.dialect.name == "postgresql"
+        self._templates: dict[Shape, Template] = {}
         self.tables: dict[str, Table] = {
             name: model.__table__  # type: ignore[attr-defined]
             for name, model in source_named(source).tables.items()
@@ -47,54 +126,61 @@ class SqlConnector:
             raise BadRequest(f"source {self.source!r} has no table {name!r}") from None
 
     def _where(self, table: Table, where: Sequence[Condition]) -> list[ColumnElement[bool]]:
-        check_request(table.c.keys(), table.name, (), where)
-        conditions: list[ColumnElement[bool]] = [table.c.cd_operation != "d"]
+        conditions: list[ColumnElement[bool]] = [
+            table.c.cd_operation != bindparam("deleted", DELETED, type_=table.c.cd_operation.type)
+        ]
+        names = (f"w{n}" for n in itertools.count())  # as _values numbers them
         for item in where:
             if isinstance(item, AnyOf):
                 conditions.append(
                     or_(
                         false(),
                         *(
-                            and_(*(self._condition(table, f) for f in alternative))
+                            and_(*(self._condition(table, f, next(names)) for f in alternative))
                             for alternative in item.alternatives
                         ),
                     )
                 )
             else:
-                conditions.append(self._condition(table, item))
+                conditions.append(self._condition(table, item, next(names)))
         return conditions
 
-    def _condition(self, table: Table, f: Filter) -> ColumnElement[bool]:
+    def _condition(self, table: Table, f: Filter, name: str) -> ColumnElement[bool]:
         column = table.c[f.column]
-        if f.op == "eq":
-            return column == f.value  # type: ignore[no-any-return]
         if f.op == "in":
-            return self._among(column, list(f.value))
+            return self._among(column, name, _bound(f))
+        value = bindparam(name, _bound(f), type_=column.type)
+        if f.op == "eq":
+            return column == value
         if f.op == "gte":
-            return column >= f.value  # type: ignore[no-any-return]
+            return column >= value
         if f.op == "lte":
-            return column <= f.value  # type: ignore[no-any-return]
-        return column.startswith(str(f.value), autoescape=True)
+            return column <= value
+        return column.startswith(value, escape="/")
 
-    def _among(self, column: Any, values: list[Any]) -> ColumnElement[bool]:
+    def _among(self, column: Any, name: str, values: list[Any]) -> ColumnElement[bool]:
         """``column IN values``; on PostgreSQL one array parameter, so a look-up of 500 keys
         compiles as fast as one of 5 (compiling expanded IN lists was the gateway's top cost)."""
-        if self.engine.dialect.name == "postgresql":
-            return column == any_(bindparam(None, values, type_=ARRAY(column.type)))  # type: ignore[no-any-return]
-        return column.in_(values)  # type: ignore[no-any-return]
+        if self._postgresql:
+            return column == any_(bindparam(name, values, type_=ARRAY(column.type)))  # type: ignore[no-any-return]
+        return column.in_(bindparam(name, values, expanding=True, type_=column.type))  # type: ignore[no-any-return]
 
-    async def _rows(self, stmt: Any) -> list[Row]:
+    async def _rows(self, shape: Shape, build: Callable[[], Any], values: Values) -> list[Row]:
+        """Run the statement ``build`` makes, or the compiled one of the same ``shape``."""
         try:
             async with self.engine.connect() as connection:
-                if connection.dialect.name == "postgresql":
+                if self._postgresql:
+                    template = self._templates.get(shape)
+                    if template is None:
+                        template = self._compile(shape, build(), connection)
                     try:
-                        return await self._asyncpg_rows(connection, stmt)
+                        return await self._asyncpg_rows(connection, template, values)
                     except BaseException:
                         # Read past SQLAlchemy, a broken connection would go back to the pool
                         # unnoticed (pools do not test connections first): discard it.
                         await connection.invalidate()
                         raise
-                result = await connection.execute(stmt)
+                result = await connection.execute(build())
                 names = [str(name) for name in result.keys()]  # noqa: SIM118  # a Result, not a dict
                 return [dict(zip(names, row, strict=True)) for row in result]
         except (
@@ -107,38 +193,27 @@ class SqlConnector:
         ) as exc:
             raise SourceUnavailable(self.source, type(exc).__name__) from exc
 
-    async def _asyncpg_rows(self, connection: AsyncConnection, stmt: Any) -> list[Row]:
+    def _compile(self, shape: Shape, stmt: Any, connection: AsyncConnection) -> Template:
+        compiled = stmt.compile(
+            dialect=connection.dialect, compile_kwargs={"render_postcompile": True}
+        )
+        names = tuple(compiled.positiontup or ())
+        processors = compiled._bind_processors
+        template = Template(str(compiled), names, tuple(processors.get(n) for n in names))
+        if len(self._templates) >= COMPILED_SHAPES:
+            self._templates.pop(next(iter(self._templates)))
+        self._templates[shape] = template
+        return template
+
+    async def _asyncpg_rows(
+        self, connection: AsyncConnection, template: Template, values: Values
+    ) -> list[Row]:
         """Read through asyncpg directly: SQLAlchemy's result processing was a fifth of the
         gateway's time on a nested page. Bind values go through the column types as usual;
-        only JSON columns need decoding on the way out (instants arrive as aware UTC)."""
-        # Statements of one shape compile once: the cache key leaves out the values, which are
-        # extracted from each statement (compiling was most of SQLAlchemy's cost per request).
-        key = stmt._generate_cache_key()
-        compiled = self._compiled.get(key.key) if key is not None else None
-        if compiled is None:
-            compiled = stmt.compile(
-                dialect=connection.dialect,
-                cache_key=key,
-                compile_kwargs={"render_postcompile": True},
-            )
-            if key is not None:
-                if len(self._compiled) >= COMPILED_SHAPES:
-                    self._compiled.pop(next(iter(self._compiled)))
-                self._compiled[key.key] = compiled
-        values = (
-            compiled.construct_params(extracted_parameters=key.bindparams)
-            if key is not None
-            else compiled.params
-        )
-        processors = compiled._bind_processors
-        params = []
-        for name in compiled.positiontup or ():
-            value = values[name]
-            process = processors.get(name)
-            params.append(process(value) if process is not None and value is not None else value)
+        JSON columns are decoded by the codecs SQLAlchemy set on the connection."""
         raw = await connection.get_raw_connection()
         driver: Any = raw.driver_connection
-        records = await driver.fetch(str(compiled), *params)
+        records = await driver.fetch(template.sql, *template.arguments(values))
         return [dict(record) for record in records]
 
     async def lookup(
@@ -152,36 +227,61 @@ class SqlConnector:
     ) -> list[Row]:
         """Rows whose ``column`` is among ``keys``, in ``id`` order; ``per_key`` caps each key."""
         core = self._table(table)
-        check_request(core.c.keys(), table, (column,), ())
+        check_request(core.c.keys(), table, (column,), where)
         if not keys:
             return []
-        conditions = [*self._where(core, where), self._among(core.c[column], list(keys))]
-        if per_key is None:
-            return await self._rows(select(core).where(*conditions).order_by(core.c.id))
-        # Both backends have window functions: the cap is applied in one statement.
-        rank = (
-            func.row_number().over(partition_by=core.c[column], order_by=core.c.id).label("_rank")
-        )
-        ranked = select(core, rank).where(*conditions).subquery()
-        stmt = (
-            select(*[ranked.c[c.name] for c in core.columns])
-            .where(ranked.c._rank <= per_key)
-            .order_by(ranked.c.id)
-        )
-        return await self._rows(stmt)
+        values = _values(where, keys=list(keys), per_key=per_key)
+
+        def build() -> Any:
+            conditions = [
+                *self._where(core, where),
+                self._among(core.c[column], "keys", values["keys"]),
+            ]
+            if per_key is None:
+                return select(core).where(*conditions).order_by(core.c.id)
+            # Both backends have window functions: the cap is applied in one statement.
+            rank = (
+                func.row_number()
+                .over(partition_by=core.c[column], order_by=core.c.id)
+                .label("_rank")
+            )
+            ranked = select(core, rank).where(*conditions).subquery()
+            return (
+                select(*[ranked.c[c.name] for c in core.columns])
+                .where(ranked.c._rank <= bindparam("per_key", per_key, type_=Integer))
+                .order_by(ranked.c.id)
+            )
+
+        shape = ("lookup", table, column, per_key is None, _shape(where))
+        return await self._rows(shape, build, values)
 
     async def page(self, table: str, request: PageRequest) -> Page:
         """A keyset page: ``first`` rows after ``after``, or ``last`` rows before ``before``."""
         core = self._table(table)
-        conditions = self._where(core, request.where)
-        if request.after is not None:
-            conditions.append(core.c.id > request.after)
-        if request.before is not None:
-            conditions.append(core.c.id < request.before)
+        check_request(core.c.keys(), table, (), request.where)
         backwards = request.last is not None and request.first is None
         size = (request.last if backwards else request.first) or 0
-        order = core.c.id.desc() if backwards else core.c.id
-        rows = await self._rows(select(core).where(*conditions).order_by(order).limit(size + 1))
+        values = _values(request.where, after=request.after, before=request.before, limit=size + 1)
+
+        def build() -> Any:
+            conditions = self._where(core, request.where)
+            if request.after is not None:
+                conditions.append(
+                    core.c.id > bindparam("after", request.after, type_=core.c.id.type)
+                )
+            if request.before is not None:
+                conditions.append(
+                    core.c.id < bindparam("before", request.before, type_=core.c.id.type)
+                )
+            order = core.c.id.desc() if backwards else core.c.id
+            limit = bindparam("limit", size + 1, type_=Integer)
+            return select(core).where(*conditions).order_by(order).limit(limit)
+
+        shape = (
+            "page", table, _shape(request.where), backwards,
+            request.after is not None, request.before is not None,
+        )  # fmt: skip
+        rows = await self._rows(shape, build, values)
         more = len(rows) > size
         rows = rows[:size]
         if backwards:
@@ -192,13 +292,17 @@ class SqlConnector:
     async def count(self, table: str, where: Sequence[Condition] = ()) -> int:
         """How many live rows match."""
         core = self._table(table)
-        stmt = select(func.count()).select_from(core).where(*self._where(core, where))
-        rows = await self._rows(stmt)
+        check_request(core.c.keys(), table, (), where)
+
+        def build() -> Any:
+            return select(func.count()).select_from(core).where(*self._where(core, where))
+
+        rows = await self._rows(("count", table, _shape(where)), build, _values(where))
         return int(next(iter(rows[0].values())))
 
     async def ping(self) -> None:
         """A trivial statement."""
-        await self._rows(select(1))
+        await self._rows(("ping",), lambda: select(1), {})
 
     async def close(self) -> None:
         """Dispose of the pool."""

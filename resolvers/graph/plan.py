@@ -44,8 +44,10 @@ from graphql import (
 )
 from graphql.execution.collect_fields import FieldDetails
 from graphql.execution.values import get_argument_values
+from graphql.type.scalars import serialize_id, serialize_string
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types.cast import TYPE_CAST_ATTRIBUTE as _CAST
 from strawberry.types.field import StrawberryField
 
 Read = Callable[[Any], Any]
@@ -142,10 +144,13 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
 
         if is_type_of is not None:
             check: Any = is_type_of
+            # An object of exactly the type's class, not cast to another type, is what
+            # Strawberry's check accepts without asking (its look-up of a cast is the slow part).
+            exact = origin if origin is not None and not hasattr(origin, _CAST) else None
 
             def complete(value: Any) -> dict[str, Any]:
-                # Strawberry's own checks never look at the resolve info.
-                if not check(value, None):
+                asked = type(value) is not exact or _CAST in value.__dict__
+                if asked and not check(value, None):  # Strawberry's never reads the info
                     raise Fallback
                 return {name: finish(read(value)) for name, read, finish in entries}
 
@@ -214,19 +219,12 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
 
         return read
 
-    def _completer(self, type_: GraphQLOutputType, details: FieldGroup) -> Complete | None:
+    def _completer(
+        self, type_: GraphQLOutputType, details: FieldGroup, *, nullable: bool = True
+    ) -> Complete | None:
+        """How to complete a value of ``type_``; a non-null type gives up on null instead."""
         if is_non_null_type(type_):
-            inner = self._completer(type_.of_type, details)
-            if inner is None:
-                return None
-
-            def non_null(value: Any) -> Any:
-                done = inner(value)
-                if done is None:
-                    raise Fallback
-                return done
-
-            return non_null
+            return self._completer(type_.of_type, details, nullable=False)
         if is_list_type(type_):
             item = self._completer(type_.of_type, details)
             if item is None:
@@ -234,7 +232,9 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
 
             def many(value: Any) -> Any:
                 if value is None or value is Undefined:
-                    return None
+                    if nullable:
+                        return None
+                    raise Fallback
                 if type(value) is not list and type(value) is not tuple:
                     raise Fallback
                 return [item(v) for v in value]
@@ -242,12 +242,19 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
             return many
         if is_leaf_type(type_):
             coerce = type_.coerce_output_value
+            # String and ID give a string back as it is: skip the call for the commonest leaf.
+            strings = coerce is serialize_string or coerce is serialize_id
             enum = is_enum_type(type_)
 
             def leaf(value: Any) -> Any:
+                kind = type(value)
+                if kind is str and strings:
+                    return value
                 if value is None or value is Undefined:
-                    return None
-                if type(value) not in _PLAIN_LEAVES and not (enum and isinstance(value, Enum)):
+                    if nullable:
+                        return None
+                    raise Fallback
+                if kind not in _PLAIN_LEAVES and not (enum and isinstance(value, Enum)):
                     raise Fallback
                 done = coerce(value)
                 if done is None or done is Undefined:
@@ -262,7 +269,9 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
 
             def obj(value: Any) -> Any:
                 if value is None or value is Undefined:
-                    return None
+                    if nullable:
+                        return None
+                    raise Fallback
                 return plan(value)
 
             return obj

@@ -172,12 +172,10 @@ def connection_field(node: type, info: TableInfo, prefetcher: Prefetcher) -> Any
             page = await info_.context.sources.page(info.source, info.table, request)
         except SourceUnavailable as exc:
             raise SourceFailed(exc.source) from None
-        edges = [
-            edge(node=to_node(node, info, row), cursor=ids.encode(info.type_name, row["id"]))
-            for row in page.rows
-        ]
+        nodes = [to_node(node, info, row) for row in page.rows]
+        edges = [edge(node=n, cursor=n.id) for n in nodes]  # a cursor is its node's global ID
         selected = child(child(info_.selected_fields[0].selections, "edges"), "node")
-        await prefetcher.prefetch(info_, info.table, [e.node for e in edges], selected)
+        await prefetcher.prefetch(info_, info.table, nodes, selected)
         return connection(
             edges=edges,
             page_info=PageInfo(

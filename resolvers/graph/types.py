@@ -37,6 +37,7 @@ class TableInfo:
     type_name: str
     fields: tuple[str, ...]
     blank: dict[str, None]  # every field as null: what a row lacks stays null
+    width: int  # columns in the table: a row with as many keys lacks none
 
 
 PYTHON_TYPES: dict[str, Any] = {
@@ -90,14 +91,34 @@ def plain_classes() -> tuple[dict[str, type], dict[str, TableInfo]]:
                 type_name=name,
                 fields=tuple(c.key for c in shown),
                 blank=dict.fromkeys(c.key for c in shown),
+                width=len(core.columns),
             )
     return classes, infos
 
 
-def decorate(classes: dict[str, type]) -> None:
+class GlobalId:
+    """A node's ``id``, encoded when first read and kept: most nested nodes never show theirs.
+
+    A non-data descriptor, so the value it stores in the node's ``__dict__`` answers later reads.
+    """
+
+    __slots__ = ("type_name",)
+
+    def __init__(self, type_name: str) -> None:
+        self.type_name = type_name
+
+    def __get__(self, node: Any, owner: type | None = None) -> Any:
+        if node is None:
+            return self
+        value = node.__dict__["id"] = ids.encode(self.type_name, node.pk)
+        return value
+
+
+def decorate(classes: dict[str, type], infos: dict[str, TableInfo]) -> None:
     """Make every class a Strawberry type (in place) once relations are attached."""
-    for cls in classes.values():
+    for table, cls in classes.items():
         strawberry.type(cls, description=(cls.__doc__ or "").strip())
+        cls.id = GlobalId(infos[table].type_name)  # type: ignore[attr-defined]
 
 
 def to_node(cls: type, info: TableInfo, row: dict[str, Any]) -> Any:
@@ -105,12 +126,15 @@ def to_node(cls: type, info: TableInfo, row: dict[str, Any]) -> Any:
     request's sources mask them, so every path agrees).
 
     The row becomes the object's attributes as it is (no per-field copy through ``__init__``:
-    this runs for every row of every page); fields a source does not send read as null.
+    this runs for every row of every page); fields a source does not send read as null. The
+    row's ``id`` becomes ``pk``; the global ``id`` is encoded when read (``GlobalId``).
+    Connectors send only the table's columns, so a row with as many keys as the table has
+    columns lacks none (SQL rows always; a source's API may leave some out).
     """
     node: Any = object.__new__(cls)
     values = node.__dict__
-    values.update(info.blank)
+    if len(row) != info.width:
+        values.update(info.blank)
     values.update(row)
-    values["pk"] = row["id"]
-    values["id"] = ids.encode(info.type_name, row["id"])
+    values["pk"] = values.pop("id")
     return node
