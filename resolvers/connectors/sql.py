@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]  # no stubs; only its error class is used
+import asyncpg  # type: ignore[import-untyped]  # no stubs
+import orjson
 from sqlalchemy import (
     ColumnElement,
     Integer,
@@ -22,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from resolvers.connectors.base import (
     AnyOf,
@@ -40,6 +42,8 @@ from resolvers.registry import source as source_named
 COMPILED_SHAPES = 1_000
 """Compiled statements kept per connector: one per query shape, a few dozen in practice."""
 DELETED = "d"  # cd_operation of records marked deleted: never returned
+POOL_SIZE = 20  # connections per source at most, as SQLAlchemy's pool had (15 + 5 overflow)
+_SQLALCHEMY_ONLY = ("prepared_statement_cache_size", "prepared_statement_name_func")
 
 Shape = tuple[Any, ...]
 Values = dict[str, Any]
@@ -99,14 +103,34 @@ class Template:
         return arguments
 
 
+async def _codecs(connection: Any) -> None:
+    """JSON values decoded as SQLAlchemy's asyncpg dialect decodes them, straight from bytes."""
+    await connection.set_type_codec(
+        "json", encoder=str.encode, decoder=orjson.loads, schema="pg_catalog", format="binary"
+    )
+    await connection.set_type_codec(
+        "jsonb",
+        encoder=lambda text: b"\x01" + text.encode(),  # binary jsonb: a version byte first
+        decoder=lambda raw: orjson.loads(raw[1:]),
+        schema="pg_catalog",
+        format="binary",
+    )
+
+
+async def _unchanged(connection: Any) -> None:
+    """Reads leave a connection as they found it (no transaction, setting or listener), so
+    asyncpg's reset query, a round trip per release, is skipped."""
+
+
 class SqlConnector:
     """Reads one source database; every driver error becomes ``SourceUnavailable``.
 
     Statements bind every value by name (``deleted``, ``w0``… for filters in ``_walk`` order,
     ``keys``, ``per_key``, ``after``, ``before``, ``limit``). On PostgreSQL a statement of a
     shape already seen is not built at all: its compiled text is reused with the new values and
-    sent through asyncpg (building and compiling statements was most of SQLAlchemy's cost in the
-    gateway). SQLite runs the built statement through SQLAlchemy.
+    sent through an asyncpg pool of the connector's own (building and compiling statements, and
+    SQLAlchemy's async connection wrapper, were most of SQLAlchemy's cost in the gateway); the
+    engine only compiles. SQLite runs the built statement through SQLAlchemy.
     """
 
     def __init__(self, source: str, engine: AsyncEngine) -> None:
@@ -114,6 +138,8 @@ class SqlConnector:
         self.engine = engine
         self._postgresql = engine.dialect.name == "postgresql"
         self._templates: dict[Shape, Template] = {}
+        self._pool: Any = None  # asyncpg.Pool, opened on the first read
+        self._opening = asyncio.Lock()
         self.tables: dict[str, Table] = {
             name: model.__table__  # type: ignore[attr-defined]
             for name, model in source_named(source).tables.items()
@@ -168,18 +194,10 @@ class SqlConnector:
     async def _rows(self, shape: Shape, build: Callable[[], Any], values: Values) -> list[Row]:
         """Run the statement ``build`` makes, or the compiled one of the same ``shape``."""
         try:
+            if self._postgresql:
+                template = self._templates.get(shape) or self._compile(shape, build())
+                return await self._asyncpg_rows(template, values)
             async with self.engine.connect() as connection:
-                if self._postgresql:
-                    template = self._templates.get(shape)
-                    if template is None:
-                        template = self._compile(shape, build(), connection)
-                    try:
-                        return await self._asyncpg_rows(connection, template, values)
-                    except BaseException:
-                        # Read past SQLAlchemy, a broken connection would go back to the pool
-                        # unnoticed (pools do not test connections first): discard it.
-                        await connection.invalidate()
-                        raise
                 result = await connection.execute(build())
                 names = [str(name) for name in result.keys()]  # noqa: SIM118  # a Result, not a dict
                 return [dict(zip(names, row, strict=True)) for row in result]
@@ -193,9 +211,9 @@ class SqlConnector:
         ) as exc:
             raise SourceUnavailable(self.source, type(exc).__name__) from exc
 
-    def _compile(self, shape: Shape, stmt: Any, connection: AsyncConnection) -> Template:
+    def _compile(self, shape: Shape, stmt: Any) -> Template:
         compiled = stmt.compile(
-            dialect=connection.dialect, compile_kwargs={"render_postcompile": True}
+            dialect=self.engine.dialect, compile_kwargs={"render_postcompile": True}
         )
         names = tuple(compiled.positiontup or ())
         processors = compiled._bind_processors
@@ -205,15 +223,37 @@ class SqlConnector:
         self._templates[shape] = template
         return template
 
-    async def _asyncpg_rows(
-        self, connection: AsyncConnection, template: Template, values: Values
-    ) -> list[Row]:
+    async def _driver(self) -> Any:
+        """The connector's asyncpg pool, opened with the engine's connection arguments."""
+        if self._pool is None:
+            async with self._opening:
+                if self._pool is None:
+                    _, options = self.engine.dialect.create_connect_args(self.engine.url)
+                    for name in _SQLALCHEMY_ONLY:
+                        options.pop(name, None)
+                    self._pool = await asyncpg.create_pool(
+                        **options,
+                        min_size=0,
+                        max_size=POOL_SIZE,
+                        init=_codecs,
+                        reset=_unchanged,
+                    )
+        return self._pool
+
+    async def _asyncpg_rows(self, template: Template, values: Values) -> list[Row]:
         """Read through asyncpg directly: SQLAlchemy's result processing was a fifth of the
-        gateway's time on a nested page. Bind values go through the column types as usual;
-        JSON columns are decoded by the codecs SQLAlchemy set on the connection."""
-        raw = await connection.get_raw_connection()
-        driver: Any = raw.driver_connection
-        records = await driver.fetch(template.sql, *template.arguments(values))
+        gateway's time on a nested page. Bind values go through the column types as usual."""
+        pool = await self._driver()
+        async with pool.acquire() as connection:
+            try:
+                records = await connection.fetch(template.sql, *template.arguments(values))
+            except BaseException:
+                # A connection that failed mid-read is not reused; nor are the others opened
+                # before it (after a database restart they are all dead), as SQLAlchemy's
+                # pool does on an invalidation.
+                connection.terminate()
+                await pool.expire_connections()
+                raise
         return [dict(record) for record in records]
 
     async def lookup(
@@ -305,5 +345,8 @@ class SqlConnector:
         await self._rows(("ping",), lambda: select(1), {})
 
     async def close(self) -> None:
-        """Dispose of the pool."""
+        """Close the pools."""
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.close()
         await self.engine.dispose()
