@@ -14,7 +14,7 @@ from resolvers.graph.loaders import Loaders
 
 @dataclass(slots=True)
 class Context:
-    """Per request: the sources (counting round trips) and fresh DataLoaders."""
+    """Per request: the sources (counting round trips) and fresh batch loaders."""
 
     settings: Settings
     sources: RequestSources

@@ -190,7 +190,7 @@ class RequestSources:
         where: Sequence[Condition] = (),
         per_key: int | None = None,
     ) -> list[Row]:
-        """Batch look-up by key (what DataLoaders call)."""
+        """Batch look-up by key (what the batch loaders call)."""
         scoped = self._scoped(table, where)
         if scoped is None or not keys:
             return []

@@ -1,6 +1,6 @@
 """The one interface every source connector offers, whatever its transport.
 
-Reads only: batch look-ups by key (what DataLoaders call) and keyset-paged listing. Rows come
+Reads only: batch look-ups by key (what the batch loaders call) and keyset-paged listing. Rows come
 back as plain dicts of Python values (``date``, ``datetime``, ``Decimal`` …), the same from
 SQL and from HTTP, and never include records marked deleted (``cd_operation = 'd'``).
 """

@@ -1,9 +1,9 @@
 """Look-ahead: fetch the relations a query selects for a whole page before fields resolve.
 
 A page of nodes is followed by one batched look-up per selected relation (the same round trips
-the DataLoaders would make), and the related nodes are attached to their parents. The relation
-fields then resolve synchronously, without a coroutine and a DataLoader future per parent and
-field, which is most of the execution cost of a nested page.
+the batch loaders would make), and the related nodes are attached to their parents. The relation
+fields then resolve synchronously, without a coroutine and a loader future per parent and
+field, and completion plans (plan.py) read them without resolving at all.
 """
 
 from __future__ import annotations

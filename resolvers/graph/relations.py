@@ -1,6 +1,6 @@
 """The joins: how a row of one source leads to rows of the same or another source.
 
-Declared as data; each becomes a field whose resolver goes through a per-request DataLoader,
+Declared as data; each becomes a field whose resolver goes through a per-request batch loader,
 so a page of any size costs one round trip per relation.
 """
 
