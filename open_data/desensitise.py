@@ -134,7 +134,7 @@ def cells(spec: DatasetSpec, counts: Counter[tuple[Any, ...]], *, key: bytes) ->
     (a keyed hash of the cell's values)."""
     assert spec.aggregate is not None  # noqa: S101  # callers check
     by, count_as = spec.aggregate.by, spec.aggregate.count_as
-    for values in sorted(counts, key=lambda v: tuple("" if x is None else str(x) for x in v)):
+    for values in sorted(counts, key=lambda v: tuple(t or "" for t in _texts(v))):
         cell = orjson.dumps(["cell", *_texts(values)]).decode()
         yield {
             RECORD_ID: pseudonym(key, cell),
