@@ -237,10 +237,10 @@ def _scan_files(
             raise ReleaseRefused(dataset, f"{resource} cannot be scanned: {exc}") from exc
 
 
-Tally = tuple[Counter[str], list[Finding]]
+Counted = tuple[Counter[str], list[Finding]]
 
 
-def _tally(findings: Iterable[Finding]) -> Tally:
+def _tally(findings: Iterable[Finding]) -> Counted:
     """Findings counted by kind, the first ``KEPT`` of them kept."""
     kinds: Counter[str] = Counter()
     first: list[Finding] = []
@@ -258,7 +258,7 @@ def _scan_apart(
     today: date | None,
     twins: Mapping[str, str],
     resource: str,
-) -> Tally | str:
+) -> Counted | str:
     """One file's findings, in a process of its own; a refusal comes back as its reason (the
     exception does not survive pickling)."""
     try:
@@ -275,7 +275,7 @@ def _side_by_side(
     scanner: Scanner,
     today: date | None,
     twins: Mapping[str, str],
-) -> list[Tally]:
+) -> list[Counted]:
     """The first file searched here, each other in a spawned process; a process that cannot
     start or dies (a script without the ``__main__`` guard spawn needs) leaves its file to be
     searched here."""
