@@ -135,11 +135,18 @@ class CkanPortal:
         return found
 
     def _organisation(self, code: str) -> str:
+        """The department's organisation, created when missing; its title follows the
+        department's name when the publisher knows it (a department renamed, or an organisation
+        made by a tool that did not know the name)."""
         name = organisation_name(code)
+        title = self.titles.get(code)
         try:
-            self._call("organization_show", id=name)
+            shown = self._call("organization_show", id=name)
         except ckanapi.NotFound:
-            self._call("organization_create", name=name, title=self.titles.get(code, code))
+            self._call("organization_create", name=name, title=title or code)
+            return name
+        if title and shown.get("title") != title:
+            self._call("organization_patch", id=name, title=title)
         return name
 
     def publish(self, release: Release) -> Outcome:

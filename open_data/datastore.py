@@ -10,9 +10,10 @@ brings its rows in, an approval withdrawn takes a provider's rows out.
 Two loaders, one result:
 
 - ``CopyLoader`` (``CKAN_DATASTORE_WRITE_URL`` set) works in the DataStore database the way
-  ckanext-xloader does: PostgreSQL ``COPY`` of the CSV into a temporary table, then the
+  ckanext-xloader does: PostgreSQL ``COPY`` of the CSV into a staging table, then the
   delete, update and insert as three statements in one transaction, so readers see the old
-  table or the new one. It streams: memory does not grow with the rows.
+  table or the new one. The full-text vectors of the rows that changed are computed by
+  PostgreSQL's parallel workers. It streams: memory does not grow with the rows.
 - ``ApiLoader`` needs only the API token: it reads the table's current rows through
   ``datastore_search``, then sends ``datastore_upsert`` and ``datastore_records_delete``
   batches. It holds the current rows in memory and is for portals the publisher cannot reach
@@ -72,65 +73,77 @@ class CopyLoader:
         self.url = url
 
     def load(self, resource_id: str, columns: Sequence[str], path: Path) -> Changes:
-        table = sql.Identifier(resource_id)
-        names = sql.SQL(", ").join(map(sql.Identifier, columns))
-        key = sql.Identifier(RECORD_ID)
-        values = sql.SQL(", ").join(sql.SQL("i.") + sql.Identifier(c) for c in columns)
-        current = sql.SQL(", ").join(sql.SQL("t.") + sql.Identifier(c) for c in columns)
-        # What CKAN's full-text trigger computes (the row's texts in column order, joined by
-        # spaces; it leaves a row whose _full_text is set alone), without its row-to-JSON
-        # round trip per row: about half the cost of a load.
-        full_text = sql.SQL("to_tsvector(concat_ws(' ', {}))").format(values)
         try:
             with psycopg.connect(self.url, connect_timeout=10) as db, db.cursor() as cur:
-                cur.execute(sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(table))
-                cur.execute(
-                    sql.SQL(
-                        "CREATE TEMP TABLE incoming ON COMMIT DROP AS "
-                        "SELECT {} FROM {} WITH NO DATA"
-                    ).format(names, table)
-                )
-                copy = sql.SQL("COPY incoming ({}) FROM STDIN (FORMAT csv, HEADER true)")
-                with path.open("rb") as handle, cur.copy(copy.format(names)) as into:
-                    while chunk := handle.read(1 << 20):
-                        into.write(chunk)
-                cur.execute(
-                    sql.SQL(
-                        "SELECT {k} FROM incoming GROUP BY {k} HAVING count(*) > 1 LIMIT 1"
-                    ).format(k=key)
-                )
-                twice = cur.fetchone()
-                if twice is not None:
-                    raise PortalError("*", f"record id {twice[0]} occurs twice in {path.name}")
-                cur.execute(sql.SQL("ANALYZE incoming"))
-                cur.execute(
-                    sql.SQL(
-                        "DELETE FROM {t} t WHERE NOT EXISTS "
-                        "(SELECT FROM incoming i WHERE i.{k} = t.{k})"
-                    ).format(t=table, k=key)
-                )
-                deleted = cur.rowcount
-                cur.execute(
-                    sql.SQL(
-                        "UPDATE {t} t SET ({n}, _full_text) = ({v}, {f}) FROM incoming i "
-                        "WHERE i.{k} = t.{k} AND ({c}) IS DISTINCT FROM ({v})"
-                    ).format(t=table, n=names, v=values, c=current, k=key, f=full_text)
-                )
-                updated = cur.rowcount
-                cur.execute(
-                    sql.SQL(
-                        "INSERT INTO {t} ({n}, _full_text) SELECT {v}, {f} FROM incoming i "
-                        "WHERE NOT EXISTS (SELECT FROM {t} t WHERE t.{k} = i.{k})"
-                    ).format(t=table, n=names, v=values, k=key, f=full_text)
-                )
-                inserted = cur.rowcount
-                # The row count CKAN caches for datastore_search's total.
-                cur.execute("SELECT update_cached_table_row_count(%s)", (resource_id,))
+                return _merge(cur, resource_id, columns, path)
         except psycopg.OperationalError as exc:
             raise PortalError("*", f"the DataStore database is unavailable: {exc}") from None
         except psycopg.Error as exc:
             raise PortalError("*", f"loading the DataStore table failed: {exc}") from None
-        return Changes(inserted, updated, deleted)
+
+
+def _merge(
+    cur: psycopg.Cursor[Any], resource_id: str, columns: Sequence[str], path: Path
+) -> Changes:
+    """The load, in the connection's one transaction (committed when the ``with`` ends).
+
+    The rows land in two unlogged tables made and dropped inside the transaction (no other
+    session ever sees them): ``incoming``, the CSV as COPY reads it, and ``changed``, the rows to
+    insert or update with their ``_full_text``, computed by PostgreSQL's parallel workers. That
+    tsvector is the costliest part of a load, and a temporary table would keep it serial."""
+    table = sql.Identifier(resource_id)
+    incoming = sql.Identifier(f"_jg_incoming_{resource_id}")
+    changed = sql.Identifier(f"_jg_changed_{resource_id}")
+    names = sql.SQL(", ").join(map(sql.Identifier, columns))
+    key = sql.Identifier(RECORD_ID)
+    values = sql.SQL(", ").join(sql.SQL("i.") + sql.Identifier(c) for c in columns)
+    current = sql.SQL(", ").join(sql.SQL("t.") + sql.Identifier(c) for c in columns)
+    # What CKAN's full-text trigger computes (the row's texts in column order, joined by
+    # spaces; it leaves a row whose _full_text is set alone), without its row-to-JSON
+    # round trip per row.
+    full_text = sql.SQL("to_tsvector(concat_ws(' ', {}))").format(values)
+
+    def run(query: str, **parts: sql.Composable) -> int:
+        cur.execute(sql.SQL(query).format(t=table, i=incoming, c=changed, k=key, **parts))
+        return cur.rowcount
+
+    run("LOCK TABLE {t} IN EXCLUSIVE MODE")
+    # Parallel workers for the tsvectors even where the planner would think them not worth it.
+    cur.execute("SET LOCAL parallel_setup_cost = 0; SET LOCAL parallel_tuple_cost = 0")
+    run("CREATE UNLOGGED TABLE {i} AS SELECT {n} FROM {t} WITH NO DATA", n=names)
+    copy = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv, HEADER true)").format(incoming, names)
+    with path.open("rb") as handle, cur.copy(copy) as into:
+        while chunk := handle.read(1 << 20):
+            into.write(chunk)
+    run("SELECT {k} FROM {i} GROUP BY {k} HAVING count(*) > 1 LIMIT 1")
+    twice = cur.fetchone()
+    if twice is not None:
+        raise PortalError("*", f"record id {twice[0]} occurs twice in {path.name}")
+    run("ANALYZE {i}")
+    deleted = run("DELETE FROM {t} t WHERE NOT EXISTS (SELECT FROM {i} i WHERE i.{k} = t.{k})")
+    run(
+        "CREATE UNLOGGED TABLE {c} AS SELECT {v}, {f} AS _full_text, t.{k} IS NULL AS fresh "
+        "FROM {i} i LEFT JOIN {t} t ON t.{k} = i.{k} "
+        "WHERE t.{k} IS NULL OR ({cur}) IS DISTINCT FROM ({v})",
+        v=values,
+        f=full_text,
+        cur=current,
+    )
+    updated = run(
+        "UPDATE {t} t SET ({n}, _full_text) = ({v}, i._full_text) FROM {c} i "
+        "WHERE NOT i.fresh AND i.{k} = t.{k}",
+        n=names,
+        v=values,
+    )
+    inserted = run(
+        "INSERT INTO {t} ({n}, _full_text) SELECT {v}, i._full_text FROM {c} i WHERE i.fresh",
+        n=names,
+        v=values,
+    )
+    run("DROP TABLE {i}, {c}")
+    # The row count CKAN caches for datastore_search's total.
+    cur.execute("SELECT update_cached_table_row_count(%s)", (resource_id,))
+    return Changes(inserted, updated, deleted)
 
 
 class ApiLoader:

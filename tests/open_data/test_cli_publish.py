@@ -37,7 +37,9 @@ def test_publish_to_a_directory_then_nothing_changes(tmp_path: Path) -> None:
 
     unknown = runner.invoke(app, ["publish", "--dataset", "nope"], env=env)
     assert unknown.exit_code == 2 and "no such dataset" in unknown.output
-    no_portal = runner.invoke(app, ["publish", "--target", "ckan"], env=env)
+    # None unsets: a developer's shell may name a portal (CKAN_URL) for the other tests.
+    bare = {**env, "CKAN_URL": None, "CKAN_API_TOKEN": None}
+    no_portal = runner.invoke(app, ["publish", "--target", "ckan"], env=bare)
     assert no_portal.exit_code == 2 and "CKAN_URL" in no_portal.output
 
 
