@@ -92,9 +92,11 @@ class KAnonymity:
                 self.dataset, f"quasi-identifier {exc.args[0]!r} is not a column of the rows"
             ) from None
 
-    def count(self, row: Mapping[str, Any]) -> None:
-        """First pass: count the row in its class."""
-        self._sizes[self._key(row)] += 1
+    def count(self, row: Mapping[str, Any]) -> ClassKey:
+        """First pass: count the row in its class, which is returned."""
+        key = self._key(row)
+        self._sizes[key] += 1
+        return key
 
     def decide(self) -> KReport:
         """End the first pass: keep the classes of k rows or more, or refuse."""
@@ -121,6 +123,12 @@ class KAnonymity:
             suppressed_classes=len(small),
             k_reached=min(self._kept.values(), default=None),
         )
+
+    def kept(self, key: ClassKey) -> bool:
+        """After ``decide``: whether the rows of a class (as ``count`` returned it) are released."""
+        if self._kept is None:
+            raise RuntimeError("decide() ends the first pass before kept()")
+        return key in self._kept
 
     def keep(self, row: Mapping[str, Any]) -> bool:
         """Second pass: whether the row is released."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import shutil
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -66,38 +66,95 @@ def digests(path: Path, *, prefix: bytes = b"") -> tuple[str, str]:
     return sha.hexdigest(), sm3.finalize().hex()
 
 
+class DataFiles:
+    """The release's data files, written as rows arrive: ``add`` each row, maybe ``keep_only``
+    some of them once the k-anonymity gate has decided, then ``finish``. A context manager
+    that closes its files; the caller removes the folder of a release that fails.
+
+    The JSON holds one row per line between ``[`` and ``]``, which lets ``keep_only`` filter
+    it line by line; the CSV is filtered by reading and writing it with the csv module, which
+    gives back the same bytes."""
+
+    def __init__(self, folder: Path, columns: Sequence[str]) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.paths = {kind: folder / name for kind, (name, _, _) in FILES.items()}
+        self.columns = list(columns)
+        self.rows = 0
+        self._plain = self.paths["csv"].open("w", encoding="utf-8", newline="")
+        self._json = self.paths["json"].open("wb")
+        self._writer = csv.writer(self._plain)
+        self._writer.writerow(self.columns)
+        self._json.write(b"[")
+
+    def __enter__(self) -> DataFiles:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._plain.close()
+        self._json.close()
+
+    def add(self, row: Mapping[str, Any]) -> None:
+        """One row; its keys are the columns (picked out and ordered if they are not)."""
+        if list(row) != self.columns:
+            row = {c: row.get(c) for c in self.columns}
+        self._writer.writerow([v if type(v) is str else _text(v) for v in row.values()])
+        self._json.write(b",\n" if self.rows else b"\n")
+        self._json.write(orjson.dumps(row, default=_json))
+        self.rows += 1
+
+    def keep_only(self, keep: Callable[[int], bool]) -> None:
+        """Keep the rows whose number (0-based, in the order added) ``keep`` accepts."""
+        self._plain.close()
+        self._json.close()
+        plain, data = self.paths["csv"], self.paths["json"]
+        plain_new, data_new = (p.with_name(p.name + ".new") for p in (plain, data))
+        kept = 0
+        with (
+            plain.open(encoding="utf-8", newline="") as rows_in,
+            plain_new.open("w", encoding="utf-8", newline="") as rows_out,
+        ):
+            reader, writer = csv.reader(rows_in), csv.writer(rows_out)
+            writer.writerow(next(reader))
+            writer.writerows(cells for n, cells in enumerate(reader) if keep(n))
+        with data.open("rb") as lines_in, data_new.open("wb") as lines_out:
+            lines_out.write(next(lines_in).rstrip(b"\n"))  # "[", or "[]" with no rows
+            for n, line in enumerate(lines_in):
+                item = line.rstrip(b"\n").removesuffix(b",")
+                if item == b"]" or not keep(n):
+                    continue
+                lines_out.write(b",\n" if kept else b"\n")
+                lines_out.write(item)
+                kept += 1
+        plain_new.replace(plain)
+        data_new.replace(data)
+        self.rows = kept
+        self._plain = plain.open("a", encoding="utf-8", newline="")
+        self._json = data.open("ab")
+        self._writer = csv.writer(self._plain)
+
+    def finish(self) -> list[Written]:
+        """Close the files, copy the CSV for Excel, and hash each."""
+        self._json.write(b"\n]\n")
+        self._plain.close()
+        self._json.close()
+        with self.paths["csv"].open("rb") as source, self.paths["csv-bom"].open("wb") as excel:
+            excel.write(BOM)
+            shutil.copyfileobj(source, excel, 1 << 20)
+        written = []
+        for kind, path in self.paths.items():
+            sha, sm3 = digests(path)
+            written.append(Written(kind, path, self.rows, sha, sm3))
+        return written
+
+
 def write_files(
     folder: Path, columns: Sequence[str], rows: Iterable[Mapping[str, Any]]
 ) -> list[Written]:
-    """Write the data files in one pass over ``rows``; the CSV for Excel is the UTF-8 CSV's
-    bytes after a BOM, copied."""
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = {kind: folder / name for kind, (name, _, _) in FILES.items()}
-    count = 0
-    with (
-        paths["csv"].open("w", encoding="utf-8", newline="") as plain,
-        paths["json"].open("wb") as json_file,
-    ):
-        writer = csv.writer(plain)
-        writer.writerow(columns)
-        json_file.write(b"[")
-        names = list(columns)
+    """Write the data files in one pass over ``rows``."""
+    with DataFiles(folder, columns) as files:
         for row in rows:
-            if list(row) != names:  # not the columns in order: pick them out
-                row = {c: row.get(c) for c in names}
-            writer.writerow([v if type(v) is str else _text(v) for v in row.values()])
-            json_file.write(b",\n" if count else b"\n")
-            json_file.write(orjson.dumps(row, default=_json))
-            count += 1
-        json_file.write(b"\n]\n")
-    with paths["csv"].open("rb") as source, paths["csv-bom"].open("wb") as excel:
-        excel.write(BOM)
-        shutil.copyfileobj(source, excel, 1 << 20)
-    written = []
-    for kind, path in paths.items():
-        sha, sm3 = digests(path)
-        written.append(Written(kind, path, count, sha, sm3))
-    return written
+            files.add(row)
+        return files.finish()
 
 
 def to_scan(written: Sequence[Written]) -> dict[str, Path]:

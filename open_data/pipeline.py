@@ -11,15 +11,15 @@ files found nothing. The manifest records what was done and is published with th
 from __future__ import annotations
 
 import hashlib
-import pickle
 import shutil
 import time
+from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import orjson
 
@@ -28,15 +28,15 @@ from open_data.check import KAnonymity, check_release, personal_values_of
 from open_data.desensitise import Row, cell_of, cells, desensitiser
 from open_data.errors import ReleaseRefused
 from open_data.extract import extract
-from open_data.files import FILES, Written, to_scan, write_files
+from open_data.files import FILES, DataFiles, Written, to_scan
 from open_data.pii import PersonalValues
 from open_data.spec import RECORD_ID, DatasetSpec, check_spec, label, table_columns
 from resolvers.connectors.base import Page, PageRequest
 
 RECORD_NOTES = "由数据提供部门与交换主键经密钥散列生成，各版本不变，不能还原为原记录号。"
 MANIFEST = "manifest.json"
-# Timed in Release.seconds. desensitise includes counting k-anonymity classes and spooling;
-# write, the gate's second pass over the spool.
+# Timed in Release.seconds. desensitise includes counting k-anonymity classes; write, the
+# rows written as they come, filtered once the gate has decided, and the files hashed.
 STAGES = ("extract", "desensitise", "write", "check")
 METADATA = "metadata.json"
 
@@ -89,41 +89,6 @@ class Tally:
     seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
 
 
-class Spool:
-    """Desensitised rows parked on disk between the k-anonymity gate's two passes, so memory
-    stays flat in the row count. Pickled one by one, each with its own memo (a memo kept
-    across rows would grow with them). A context manager: the file goes at its end."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._out: BinaryIO | None = None
-
-    def __enter__(self) -> Spool:
-        self._out = self.path.open("wb")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._out is not None:
-            self._out.close()
-        self.path.unlink(missing_ok=True)
-
-    def add(self, row: Row) -> None:
-        assert self._out is not None  # noqa: S101  # rows are added inside the with block
-        pickle.dump(row, self._out, protocol=pickle.HIGHEST_PROTOCOL)
-
-    def rows(self) -> Iterator[Row]:
-        """Every row, in order (adding ends)."""
-        if self._out is not None:
-            self._out.close()
-            self._out = None
-        with self.path.open("rb") as handle:
-            while True:
-                try:
-                    yield pickle.load(handle)  # noqa: S301  # our own file, just written
-                except EOFError:
-                    return
-
-
 async def prepare(
     spec: DatasetSpec,
     *,
@@ -135,17 +100,17 @@ async def prepare(
     """Extract, desensitise and check ``spec`` into ``work/<name>``; ``ReleaseRefused`` if not.
     ``stage`` hears the name of each stage as it starts (for progress bars).
 
-    Streamed: rows pass one at a time from the source to a spool file and from there to the
-    files; memory holds the k-anonymity classes, an aggregate's cells and the source's personal
-    values (as hashes), not the rows."""
+    Streamed, in one pass over the source: each row is desensitised and written to the files
+    as it comes; the rows of k-anonymity classes found too small at the end are then filtered
+    out of the files. Memory holds the classes (and each row's class number, 4 bytes), an
+    aggregate's cells and the source's personal values (as hashes), not the rows."""
     check_spec(spec)
     folder = work / spec.name
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
     try:
-        with Spool(folder / ".spool") as spool:
-            return await _prepare(spec, sources, key, folder, spool, stage)
+        return await _prepare(spec, sources, key, folder, stage)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)  # nothing half-made stays behind
         raise
@@ -156,7 +121,6 @@ async def _prepare(
     sources: RequestSources,
     key: bytes,
     folder: Path,
-    spool: Spool,
     stage: Callable[[str], None],
 ) -> Release:
     gated = spec.aggregate is None and bool(spec.quasi) and not spec.public_by_rule
@@ -168,25 +132,21 @@ async def _prepare(
     personal = PersonalValues()
     tally = Tally()
     stage("extract")
-    kept = await _first_pass(spec, sources, key, tally, personal, gate, spool)
-    suppressed, k_reached = 0, None
-    stage("k-anonymity")
-    if spec.aggregate is not None:
-        count = spec.aggregate.count_as
-        cells = list(kept)
-        rows: Iterable[Row] = [row for row in cells if row[count] >= spec.k]
-        suppressed = sum(row[count] for row in cells if row[count] < spec.k)
-        if not rows and cells and spec.on_small == "refuse":
-            raise ReleaseRefused(spec.name, f"every cell counts fewer than {spec.k}")
-    elif gate is not None:
-        report = gate.decide()
-        suppressed, k_reached = report.suppressed_rows, report.k_reached
-        rows = _second_pass(gate, kept)
-    else:
-        rows = kept
-    started = time.perf_counter()
-    written = write_files(folder, list(spec.output_columns), rows)
-    tally.seconds["write"] = time.perf_counter() - started
+    with DataFiles(folder, spec.output_columns) as files:
+        counts, classes = await _first_pass(spec, sources, key, tally, personal, gate, files)
+        suppressed, k_reached = 0, None
+        stage("k-anonymity")
+        started = time.perf_counter()
+        if spec.aggregate is not None:
+            suppressed = _write_cells(spec, cells(spec, counts, key=key), files)
+        elif gate is not None:
+            report = gate.decide()
+            suppressed, k_reached = report.suppressed_rows, report.k_reached
+            if suppressed:
+                small = {n for n, class_key in enumerate(classes) if not gate.kept(class_key)}
+                files.keep_only(lambda row: classes.number[row] not in small)
+        written = files.finish()
+        tally.seconds["write"] += time.perf_counter() - started
     stage("check")
     started = time.perf_counter()
     check_release(
@@ -221,6 +181,21 @@ async def _prepare(
     return Release(spec, folder, written, manifest, providers, tally.seconds)
 
 
+class Classes:
+    """Each row's k-anonymity class, as a number (an array: 4 bytes a row, not a tuple), and
+    the classes in the order first seen."""
+
+    def __init__(self) -> None:
+        self.number = array("I")
+        self._numbers: dict[tuple[Any, ...], int] = {}
+
+    def add(self, class_key: tuple[Any, ...]) -> None:
+        self.number.append(self._numbers.setdefault(class_key, len(self._numbers)))
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        return iter(self._numbers)
+
+
 async def _first_pass(
     spec: DatasetSpec,
     sources: RequestSources,
@@ -228,15 +203,16 @@ async def _first_pass(
     tally: Tally,
     personal: PersonalValues,
     gate: KAnonymity | None,
-    spool: Spool,
-) -> Iterable[Row]:
-    """Read the source once: remember its personal values, desensitise, count the gate's
-    classes or an aggregate's cells, spool row-level rows. Returns the rows for the next stage
-    (a pass over the spool, or the cells)."""
+    files: DataFiles,
+) -> tuple[Counter[tuple[Any, ...]], Classes]:
+    """Read the source once: remember its personal values, desensitise, and either count an
+    aggregate's cells or write the row to the files, counting its k-anonymity class. Returns
+    the cells' counts and the rows' classes."""
     one = desensitiser(spec, key=key)
     clock = time.perf_counter
     seconds = tally.seconds
     counts: Counter[tuple[Any, ...]] = Counter()
+    classes = Classes()
     waited = clock()
     async for row in extract(spec, ScopedReader(sources, spec.source)):
         began = clock()
@@ -251,19 +227,32 @@ async def _first_pass(
             counts[cell_of(spec, out)] += 1
         else:
             if gate is not None:
-                gate.count(out)
-            spool.add(out)
+                classes.add(gate.count(out))
+            desensitised = clock()
+            seconds["desensitise"] += desensitised - began
+            files.add(out)
+            waited = clock()
+            seconds["write"] += waited - desensitised
+            continue
         waited = clock()
         seconds["desensitise"] += waited - began
-    return cells(spec, counts, key=key) if spec.aggregate is not None else spool.rows()
+    return counts, classes
 
 
-def _second_pass(gate: KAnonymity, rows: Iterable[Row]) -> Iterator[Row]:
-    keep = gate.keep
-    for row in rows:
-        if keep(row):
-            yield row
-    gate.verify()
+def _write_cells(spec: DatasetSpec, found: Iterable[Row], files: DataFiles) -> int:
+    """Write an aggregate's cells of k or more; the rows in smaller ones (refused instead,
+    when every cell is small and the spec says so)."""
+    assert spec.aggregate is not None  # noqa: S101  # callers check
+    count, suppressed, seen = spec.aggregate.count_as, 0, 0
+    for row in found:
+        seen += 1
+        if row[count] >= spec.k:
+            files.add(row)
+        else:
+            suppressed += row[count]
+    if seen and not files.rows and spec.on_small == "refuse":
+        raise ReleaseRefused(spec.name, f"every cell counts fewer than {spec.k}")
+    return suppressed
 
 
 def metadata(spec: DatasetSpec, providers: list[str]) -> dict[str, Any]:

@@ -4,7 +4,9 @@ approve; files, manifest and dictionary; re-runs, withdrawal, and the gate refus
 from __future__ import annotations
 
 import contextlib
+import csv
 import dataclasses
+from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -23,7 +25,7 @@ from open_data.datasets import DATASETS, dataset
 from open_data.errors import ReleaseRefused
 from open_data.files import digests
 from open_data.pipeline import Release, prepare, publish_dir
-from open_data.spec import Column, DatasetSpec, Mask
+from open_data.spec import RECORD_ID, Column, DatasetSpec, Mask
 from resolvers.database import create_engine
 
 KEY = b"pipeline-test-key-0123456789abcdef"
@@ -164,3 +166,30 @@ async def test_k_refuses_when_the_spec_says_so(world: World) -> None:
     await approve(world.services.grants, OPERATOR, spec, "XA-SCJG")
     with pytest.raises(ReleaseRefused, match="inspection-results"):
         await world.release(spec)
+
+
+async def test_small_classes_leave_both_files_row_for_row(world: World) -> None:
+    spec = dataset("inspection-results")
+    await approve(world.services.grants, OPERATOR, spec, "XA-SCJG")
+    # The same rows without the gate (public by rule skips it, and changes nothing else).
+    everything = await world.release(dataclasses.replace(spec, public_by_rule=True))
+    rows = orjson.loads((everything.folder / "data.json").read_bytes())
+    sizes = Counter(tuple(row[q] for q in spec.quasi) for row in rows)
+    k = sorted(set(sizes.values()))[len(set(sizes.values())) // 2]
+    expected = [row for row in rows if sizes[tuple(row[q] for q in spec.quasi)] >= k]
+    assert 0 < len(expected) < len(rows)  # some classes kept, some suppressed
+
+    release = await world.release(dataclasses.replace(spec, k=k))
+    kept = orjson.loads((release.folder / "data.json").read_bytes())
+    assert kept == expected  # the same rows, in the same order
+    assert release.manifest["rows_suppressed"] == len(rows) - len(expected)
+    assert release.manifest["rows_out"] == len(expected) and release.manifest["k_reached"] >= k
+    with (release.folder / "data.csv").open(encoding="utf-8", newline="") as handle:
+        table = list(csv.reader(handle))
+    assert table[0] == list(spec.output_columns)
+    assert [cells[0] for cells in table[1:]] == [row[RECORD_ID] for row in expected]
+    assert (release.folder / "data-excel.csv").read_bytes()[3:] == (
+        release.folder / "data.csv"
+    ).read_bytes()
+    for written in release.files:
+        assert digests(written.path)[0] == written.sha256 and written.rows == len(expected)
