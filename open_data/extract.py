@@ -6,7 +6,9 @@ providers whose administrators approved the spec, as a condition the source appl
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection
+import asyncio
+from collections.abc import AsyncGenerator, Collection
+from dataclasses import replace
 from typing import Protocol
 
 from open_data.spec import DatasetSpec
@@ -28,16 +30,29 @@ async def extract(
     *,
     providers: Collection[str] | None = None,
     page: int = PAGE,
-) -> AsyncIterator[Row]:
+) -> AsyncGenerator[Row, None]:
     """Every live row the spec selects; with ``providers``, only theirs (none: no rows)."""
     where: tuple[Condition, ...] = spec.where
     if providers is not None:
         where = (*where, AnyOf(((Filter("provider", "in", tuple(sorted(providers))),),)))
-    after: int | None = None
-    while True:
-        found = await connector.page(spec.table, PageRequest(where=where, first=page, after=after))
-        for row in found.rows:
-            yield row
-        if not found.has_next or not found.rows:
-            return
-        after = found.rows[-1]["id"]
+    request = PageRequest(where=where, first=page)
+    # The next page is asked for before this one's rows are handed out, so the source
+    # database finds it while the publisher works on these (keyset paging: the last id is
+    # all the next request needs).
+    pending: asyncio.Future[Page] | None = asyncio.ensure_future(
+        connector.page(spec.table, request)
+    )
+    try:
+        while pending is not None:
+            found = await pending
+            pending = None
+            if found.has_next and found.rows:
+                following = replace(request, after=found.rows[-1]["id"])
+                pending = asyncio.ensure_future(connector.page(spec.table, following))
+            for row in found.rows:
+                yield row
+    finally:
+        if pending is not None:  # the reader stopped early, or failed
+            pending.cancel()
+            # Its outcome is nobody's now: retrieved, so asyncio does not log it as lost.
+            pending.add_done_callback(lambda done: done.cancelled() or done.exception())

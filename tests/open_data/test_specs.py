@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -30,6 +31,7 @@ from open_data.spec import (
     Pseudonymise,
     check_spec,
 )
+from resolvers.connectors.base import Page, PageRequest
 from resolvers.connectors.sql import SqlConnector
 from resolvers.database import create_engine
 from standard.codes import make_id_number
@@ -205,3 +207,44 @@ async def test_extract_reads_only_approved_providers(seeded_sqlite: Settings) ->
     assert theirs and {r["provider"] for r in theirs} == {one}
     assert len(theirs) == sum(r["provider"] == one for r in every)
     assert nobody == []
+
+
+class _Counted:
+    """A connector that counts the pages asked of it, and how many were in flight at once."""
+
+    def __init__(self, inner: SqlConnector) -> None:
+        self.inner, self.asked, self.flying, self.most = inner, 0, 0, 0
+
+    async def page(self, table: str, request: PageRequest) -> Page:
+        self.asked += 1
+        self.flying += 1
+        self.most = max(self.most, self.flying)
+        try:
+            return await self.inner.page(table, request)
+        finally:
+            self.flying -= 1
+
+
+async def test_extract_asks_for_the_next_page_ahead_and_no_more(seeded_sqlite: Settings) -> None:
+    spec = dataset("inspection-results")
+    every = await _rows(seeded_sqlite, spec)
+    connector = SqlConnector(
+        "supervision", create_engine(seeded_sqlite.database_url("supervision"))
+    )
+    try:
+        counted = _Counted(connector)
+        paged = [r async for r in extract(spec, counted, page=97)]
+        assert paged == every and len({r["id"] for r in paged}) == len(paged)
+        assert counted.asked == -(-len(every) // 97) and counted.most == 1
+
+        early = _Counted(connector)
+        rows = extract(spec, early, page=97)
+        first = [await anext(rows) for _ in range(5)]
+        await rows.aclose()  # the page asked for ahead is called off
+        for _ in range(200):
+            if not early.flying:
+                break
+            await asyncio.sleep(0.01)
+        assert first == every[:5] and early.asked <= 2 and early.flying == 0
+    finally:
+        await connector.close()
