@@ -54,22 +54,42 @@ def _json(value: Any) -> Any:
 BOM = "\ufeff".encode()
 
 
+class _SM3:
+    """SM3 by the cryptography package, for an OpenSSL whose hashlib lacks it."""
+
+    def __init__(self) -> None:
+        self._hash = hashes.Hash(hashes.SM3())
+
+    def update(self, data: bytes) -> None:
+        self._hash.update(data)
+
+    def hexdigest(self) -> str:
+        return self._hash.finalize().hex()
+
+
+def _new_sm3() -> Any:
+    # hashlib lets other threads run while it hashes; the cryptography package does not.
+    try:
+        return hashlib.new("sm3")
+    except ValueError:
+        return _SM3()
+
+
 def digests(path: Path, *, prefix: bytes = b"") -> tuple[str, str]:
     """SHA-256 and SM3 of a file (after ``prefix``), read in chunks."""
-    sha = hashlib.sha256(prefix)
-    sm3 = hashes.Hash(hashes.SM3())
+    sha, sm3 = hashlib.sha256(prefix), _new_sm3()
     sm3.update(prefix)
     with path.open("rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             sha.update(chunk)
             sm3.update(chunk)
-    return sha.hexdigest(), sm3.finalize().hex()
+    return sha.hexdigest(), str(sm3.hexdigest())
 
 
 class DataFiles:
     """The release's data files, written as rows arrive: ``add`` each row, maybe ``keep_only``
-    some of them once the k-anonymity gate has decided, then ``finish``. A context manager
-    that closes its files; the caller removes the folder of a release that fails.
+    some of them once the k-anonymity gate has decided, ``finish``, then ``hashed``. A context
+    manager that closes its files; the caller removes the folder of a release that fails.
 
     The JSON holds one row per line between ``[`` and ``]``, which lets ``keep_only`` filter
     it line by line; the CSV is filtered by reading and writing it with the csv module, which
@@ -132,19 +152,19 @@ class DataFiles:
         self._json = data.open("ab")
         self._writer = csv.writer(self._plain)
 
-    def finish(self) -> list[Written]:
-        """Close the files, copy the CSV for Excel, and hash each."""
+    def finish(self) -> dict[str, Path]:
+        """Close the files and copy the CSV for Excel; the files the PII scan reads."""
         self._json.write(b"\n]\n")
         self._plain.close()
         self._json.close()
         with self.paths["csv"].open("rb") as source, self.paths["csv-bom"].open("wb") as excel:
             excel.write(BOM)
             shutil.copyfileobj(source, excel, 1 << 20)
-        written = []
-        for kind, path in self.paths.items():
-            sha, sm3 = digests(path)
-            written.append(Written(kind, path, self.rows, sha, sm3))
-        return written
+        return {kind: self.paths[kind] for kind in ("csv", "json")}
+
+    def hashed(self) -> list[Written]:
+        """Each finished file with its hashes (other threads run meanwhile)."""
+        return [Written(kind, path, self.rows, *digests(path)) for kind, path in self.paths.items()]
 
 
 def write_files(
@@ -154,7 +174,8 @@ def write_files(
     with DataFiles(folder, columns) as files:
         for row in rows:
             files.add(row)
-        return files.finish()
+        files.finish()
+        return files.hashed()
 
 
 def to_scan(written: Sequence[Written]) -> dict[str, Path]:

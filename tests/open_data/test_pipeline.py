@@ -193,3 +193,39 @@ async def test_small_classes_leave_both_files_row_for_row(world: World) -> None:
     ).read_bytes()
     for written in release.files:
         assert digests(written.path)[0] == written.sha256 and written.rows == len(expected)
+
+
+def test_sm3_is_the_same_whichever_library_computes_it(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives import hashes
+
+    from open_data.files import _SM3, _new_sm3
+
+    path = tmp_path / "data.csv"
+    path.write_bytes("记录标识,名称\n".encode() * 50_000)
+    reference = hashes.Hash(hashes.SM3())
+    reference.update(b"\xef\xbb\xbf" + path.read_bytes())
+    expected = reference.finalize().hex()
+    assert digests(path, prefix=b"\xef\xbb\xbf")[1] == expected
+    for make in (_SM3, _new_sm3):
+        sm3 = make()
+        sm3.update(b"\xef\xbb\xbf")
+        sm3.update(path.read_bytes())
+        assert sm3.hexdigest() == expected
+
+
+def test_the_csv_for_excel_must_be_the_scanned_csv_after_a_bom(tmp_path: Path) -> None:
+    from open_data.files import DataFiles, to_scan
+
+    with DataFiles(tmp_path, ["record_id", "name"]) as files:
+        files.add({"record_id": "abc", "name": "西安某公司"})
+        scanned = files.finish()
+        written = files.hashed()
+    assert to_scan(written) == scanned
+    excel = tmp_path / "data-excel.csv"
+    excel.write_bytes(excel.read_bytes() + b"13812345678\r\n")  # not scanned
+    tampered = [
+        w if w.kind != "csv-bom" else dataclasses.replace(w, sha256=digests(excel)[0])
+        for w in written
+    ]
+    with pytest.raises(ValueError, match=r"data-excel\.csv is not data\.csv with a BOM"):
+        to_scan(tampered)
