@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar
 
 from open_data.errors import ReleaseRefused, SpecError
-from open_data.pii import Finding, PersonalValues, Scanner, csv_cells
+from open_data.pii import Finding, PersonalValues, Scanner, json_rows
 from resolvers.masking import PERSONAL
 
 R = TypeVar("R", bound=Mapping[str, Any])
@@ -209,6 +209,48 @@ def _scanner(
     return Scanner(personal, today=today)
 
 
+_SCANNED = (".csv", ".json", ".jsonl", ".ndjson")
+T = TypeVar("T")
+
+
+@contextlib.contextmanager
+def _reading(dataset: str, resource: str) -> Iterator[None]:
+    """An error reading ``resource`` refuses the release, naming it."""
+    try:
+        yield
+    except (OSError, ValueError, csv.Error) as exc:  # ValueError: bad UTF-8, bad JSON
+        raise ReleaseRefused(dataset, f"{resource} cannot be scanned: {exc}") from exc
+
+
+def _read(dataset: str, resource: str, items: Iterable[T]) -> Iterator[T]:
+    """``items``, read from ``resource``: an error reading them refuses the release."""
+    with _reading(dataset, resource):
+        yield from items
+
+
+def _pairs(files: Mapping[str, Path], twins: Mapping[str, str]) -> dict[str, str]:
+    """Each JSON file with a CSV twin among ``files``, and that CSV, mapped to the other: the
+    two are read in one pass. A CSV is read with one JSON file at most."""
+    paired: dict[str, str] = {}
+    for resource, twin in twins.items():
+        path, other = files.get(resource), files.get(twin)
+        if path is None or other is None or resource in paired or twin in paired:
+            continue
+        if path.suffix.lower() in _SCANNED[1:] and other.suffix.lower() == ".csv":
+            paired[resource], paired[twin] = twin, resource
+    return paired
+
+
+def _passes(files: Mapping[str, Path], twins: Mapping[str, str]) -> list[str]:
+    """The passes over ``files``, each named by its first file."""
+    paired = _pairs(files, twins)
+    firsts: list[str] = []
+    for resource in files:
+        if paired.get(resource) not in firsts:
+            firsts.append(resource)
+    return firsts
+
+
 def _scan_files(
     dataset: str,
     files: Mapping[str, Path],
@@ -216,11 +258,19 @@ def _scan_files(
     twins: Mapping[str, str],
     only: Collection[str] | None = None,
 ) -> Iterator[Finding]:
+    """The findings in ``files``, file by file, but for a JSON file and its CSV twin, read in
+    one pass: their findings come row by row. ``only`` names the passes to make, each by its
+    first file (``_passes``)."""
+    paired = _pairs(files, twins)
+    done: set[str] = set()
     for resource, path in files.items():
+        if resource in done:
+            continue
+        done.add(paired.get(resource, resource))
         if only is not None and resource not in only:
             continue
         suffix = path.suffix.lower()
-        if suffix not in (".csv", ".json", ".jsonl", ".ndjson"):
+        if suffix not in _SCANNED:
             kind = suffix or "extension-less"
             raise ReleaseRefused(
                 dataset, f"{resource}: {kind} files are not scanned, so not released"
@@ -228,34 +278,49 @@ def _scan_files(
         twin = files.get(twins.get(resource, ""))
         if twin is not None and (suffix == ".csv" or twin.suffix.lower() != ".csv"):
             raise ValueError(f"{resource}: only a JSON file can have a CSV twin")
-        try:
-            # utf-8-sig reads files with and without a BOM alike; newline="" for csv.
-            with contextlib.ExitStack() as stack:
+        other = paired.get(resource)
+        if other is not None:
+            pair = (resource, other) if suffix == ".csv" else (other, resource)
+            yield from _scan_pair(dataset, files, scanner, *pair)
+            continue
+        # utf-8-sig reads files with and without a BOM alike; newline="" for csv.
+        with _reading(dataset, resource), contextlib.ExitStack() as stack:
+            if suffix == ".csv":
                 handle = stack.enter_context(path.open(encoding="utf-8-sig", newline=""))
-                if suffix == ".csv":
-                    yield from scanner.csv(handle, resource=resource)
-                    continue
-                rows = None
-                if twin is not None:
-                    rows = csv_cells(
-                        stack.enter_context(twin.open(encoding="utf-8-sig", newline=""))
-                    )
-                yield from scanner.json(handle, resource=resource, twin=rows)
-        except (OSError, ValueError, csv.Error) as exc:  # ValueError: bad UTF-8, bad JSON
-            raise ReleaseRefused(dataset, f"{resource} cannot be scanned: {exc}") from exc
+                yield from scanner.csv(handle, resource=resource)
+                continue
+            rows = None
+            if twin is not None:  # a CSV read with another JSON file: read again
+                rows = csv.reader(stack.enter_context(twin.open(encoding="utf-8-sig", newline="")))
+            items = json_rows(stack.enter_context(path.open("rb")))
+            yield from scanner.json(items, resource=resource, twin=rows)
 
 
-Counted = tuple[Counter[str], list[Finding]]
+def _scan_pair(
+    dataset: str, files: Mapping[str, Path], scanner: Scanner, table: str, data: str
+) -> Iterator[Finding]:
+    """A CSV file (``table``) and its JSON twin (``data``), read in one pass."""
+    with contextlib.ExitStack() as stack:
+        with _reading(dataset, table):
+            handle = stack.enter_context(files[table].open(encoding="utf-8-sig", newline=""))
+        with _reading(dataset, data):
+            items = _read(dataset, data, json_rows(stack.enter_context(files[data].open("rb"))))
+        with _reading(dataset, table):  # the JSON's own errors are refused by _read
+            yield from scanner.csv(handle, resource=table, twin=items, twin_resource=data)
+
+
+Counted = tuple[Counter[str], dict[str, list[Finding]]]
 
 
 def _tally(findings: Iterable[Finding]) -> Counted:
-    """Findings counted by kind, the first ``KEPT`` of them kept."""
+    """Findings counted by kind, the first ``KEPT`` of each file's kept."""
     kinds: Counter[str] = Counter()
-    first: list[Finding] = []
+    first: dict[str, list[Finding]] = {}
     for finding in findings:
         kinds[finding.kind] += 1
-        if len(first) < KEPT:
-            first.append(finding)
+        kept = first.setdefault(finding.resource, [])
+        if len(kept) < KEPT:
+            kept.append(finding)
     return kinds, first
 
 
@@ -267,7 +332,7 @@ def _scan_apart(
     twins: Mapping[str, str],
     resource: str,
 ) -> Counted | str:
-    """One file's findings, in a process of its own; a refusal comes back as its reason (the
+    """One pass's findings, in a process of its own; a refusal comes back as its reason (the
     exception does not survive pickling)."""
     try:
         return _tally(
@@ -284,10 +349,10 @@ def _side_by_side(
     today: date | None,
     twins: Mapping[str, str],
 ) -> list[Counted]:
-    """The first file searched here, each other in a spawned process; a process that cannot
-    start or dies (a script without the ``__main__`` guard spawn needs) leaves its file to be
-    searched here."""
-    first, *rest = list(files)
+    """The first pass (``_passes``) made here, each other in a spawned process; a process that
+    cannot start or dies (a script without the ``__main__`` guard spawn needs) leaves its pass
+    to be made here."""
+    first, *rest = _passes(files, twins)
     with ProcessPoolExecutor(len(rest), mp_context=get_context("spawn")) as pool:
         others = [
             pool.submit(_scan_apart, dataset, files, scanner.personal, today, twins, r)
@@ -323,7 +388,10 @@ def scan(
     equal to the CSV's cells are not searched twice (``Scanner.json``).
     """
     scanner = _scanner(personal_values, public_values, today)
-    return list(_scan_files(dataset, files, scanner, twins or {}))
+    order = {resource: i for i, resource in enumerate(files)}
+    found = list(_scan_files(dataset, files, scanner, twins or {}))
+    found.sort(key=lambda f: order[f.resource])  # a file's, row by row; then the next file's
+    return found
 
 
 def check_release(
@@ -337,17 +405,17 @@ def check_release(
 ) -> None:
     """Refuse the release (``ReleaseRefused``) if its files hold any personal information;
     arguments as for ``scan``, but findings are counted, not all kept. Large files are
-    searched side by side, one process each (the search is CPU-bound Python)."""
+    searched side by side, one process a pass (the search is CPU-bound Python); a JSON file
+    and its CSV twin take one pass, which reads each once."""
     scanner = _scanner(personal_values, public_values, today)
     twins = twins or {}
-    resources = list(files)
     size = sum(path.stat().st_size for path in files.values() if path.exists())
-    if len(resources) < 2 or size < PARALLEL_BYTES:
+    if len(_passes(files, twins)) < 2 or size < PARALLEL_BYTES:
         tallies = [_tally(_scan_files(dataset, files, scanner, twins))]
     else:
         tallies = _side_by_side(dataset, files, scanner, today, twins)
     kinds: Counter[str] = sum((t[0] for t in tallies), Counter())
-    first = [f for t in tallies for f in t[1]][:KEPT]
+    first = [f for resource in files for t in tallies for f in t[1].get(resource, ())][:KEPT]
     if not kinds:
         return
     total = kinds.total()

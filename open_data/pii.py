@@ -33,17 +33,21 @@ What counts as a hit, and why (a false positive refuses a release, a false negat
 
 from __future__ import annotations
 
+import codecs
 import csv
+import io
 import json
 import re
 from bisect import bisect_right
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from functools import lru_cache
-from itertools import accumulate
-from typing import Any, Final, Literal, TextIO
+from itertools import accumulate, islice
+from typing import Any, BinaryIO, Final, Literal, TextIO
+
+import orjson
 
 from resolvers.masking import mask_id_number, mask_mobile, mask_name
 from standard.codes import (
@@ -106,6 +110,7 @@ SEPARATOR: Final = "\x1f"  # joins a row's cells for one search; no pattern matc
 # What every _GROUPED match holds: a separator, 4 or 8 digits, a separator. Most rows hold none,
 # and _GROUPED, tried at every position, costs more than the rest of a row's search.
 _GROUP_HINT: Final = re.compile(r"[ -][0-9]{4}(?:[0-9]{4})?[ -]")
+_NUMBER_SIZES: Final = frozenset({11, 13, 15, 16, 17, 18, 19})  # digit runs _number may take
 _SUSPECT: Final = re.compile(r"[0-9]{11}|[0-9]{3}[ -][0-9]{4}|@")  # what every pattern needs
 _WORDISH: Final = re.compile(r"[^\W\d_]")  # a letter or CJK character
 _SHORTEST: Final = 2
@@ -268,7 +273,7 @@ class Scanner:
         self.personal = PersonalValues() if personal is None else personal
         self.today = today
         self._cached = lru_cache(maxsize=1 << 16)(self._hits)
-        self._personal_cached = lru_cache(maxsize=1 << 16)(self._personal_in)
+        self._personal_cached = lru_cache(maxsize=1 << 16)(self._personal_raw)
 
     def hits(self, text: str) -> tuple[Hit, ...]:
         """Every hit in one text (a cell)."""
@@ -282,9 +287,16 @@ class Scanner:
         """The numbers and e-mail addresses in folded ``text``, each with where it starts."""
         found: list[tuple[int, Hit]] = []
         for match in _RUN.finditer(text):
+            token = match[0]
+            # Most runs are codes of a length no personal number has (14-digit matter codes).
+            if token[-1] > "9":
+                if len(token) != 18 and len(token) - 1 not in _NUMBER_SIZES:
+                    continue
+            elif len(token) not in _NUMBER_SIZES:
+                continue
             if _fraction(text, match.start()):
                 continue
-            hit = _number(match[0], self.today)
+            hit = _number(token, self.today)
             if hit is None:
                 continue
             if hit.kind != "id_number" and _inside_uscc(text, match.start(), match.end()):
@@ -306,86 +318,162 @@ class Scanner:
         """The source's personal values in one folded cell."""
         return tuple(Hit("personal_value", _redact_value(v)) for v in self.personal.find(cell))
 
-    def _row(self, resource: str, number: int, cells: list[tuple[str, str]]) -> Iterator[Finding]:
+    def _personal_raw(self, cell: str) -> tuple[Hit, ...]:
+        return self._personal_in(fold(cell))
+
+    def _row(
+        self, resource: str, number: int, columns: Sequence[str], texts: list[str]
+    ) -> Sequence[Finding]:
+        """The findings in one row: ``texts[i]`` is a text of column ``columns[i]``."""
         # Numbers and e-mail addresses are searched once per row, its cells joined by a
         # separator no pattern crosses (\x1f), each hit put back in its cell by where it starts;
         # personal values cell by cell, remembered for short cells, which repeat (districts,
-        # organisations). Folding is character by character: the folded row holds each folded
-        # cell at the same place.
-        texts = [t for _, t in cells]
+        # organisations), by their text as written (folded on a miss). Folding is character by
+        # character: the folded row holds each folded cell at the same place.
         row = fold(SEPARATOR.join(texts))
-        if not self.personal and not _SUSPECT.search(row):
-            return
-        found: dict[int, list[Hit]] = {}
+        if not self.personal:
+            if not _SUSPECT.search(row):
+                return ()
+            personal: Iterable[tuple[Hit, ...]] = ()
+        elif max(map(len, texts), default=0) <= _CACHED:
+            personal = list(map(self._personal_cached, texts))  # no Python code per cell
+            if not any(personal):
+                personal = ()
+        else:
+            cached, search = self._personal_cached, self._personal_raw
+            personal = [cached(t) if len(t) <= _CACHED else search(t) for t in texts]
         located = self._patterns(row)
+        if not (located or personal):
+            return ()
+        found: dict[int, list[Hit]] = {}
         if located:
             starts = list(accumulate((len(t) + 1 for t in texts[:-1]), initial=0))
             for at, hit in located:
                 found.setdefault(bisect_right(starts, at) - 1, []).append(hit)
-        if self.personal:
-            personal, at = self._personal_cached, 0
-            for i, text in enumerate(texts):
-                cell = row[at : at + len(text)]
-                at += len(text) + 1
-                hits = personal(cell) if len(cell) <= _CACHED else self._personal_in(cell)
-                if hits:
-                    found.setdefault(i, []).extend(hits)
-        for i in sorted(found):
-            for hit in found[i]:
-                yield Finding(resource, cells[i][0], number, hit.kind, hit.sample)
+        for i, hits in enumerate(personal):
+            if hits:
+                found.setdefault(i, []).extend(hits)
+        return [
+            Finding(resource, columns[i], number, hit.kind, hit.sample)
+            for i in sorted(found)
+            for hit in found[i]
+        ]
 
     def rows(self, rows: Iterable[Mapping[str, Any]], *, resource: str) -> Iterator[Finding]:
         """Findings in rows (the first is row 1); values of any type the publisher writes."""
         for number, row in enumerate(rows, 1):
-            cells = [(str(c), text) for c, value in row.items() for text in _texts(value)]
-            yield from self._row(resource, number, cells)
+            columns: list[str] = []
+            texts: list[str] = []
+            for column, value in row.items():
+                for text in _texts(value):
+                    columns.append(str(column))
+                    texts.append(text)
+            yield from self._row(resource, number, columns, texts)
 
-    def csv(self, handle: TextIO, *, resource: str) -> Iterator[Finding]:
-        """Findings in a CSV file opened as text: its header names the columns."""
+    def csv(
+        self,
+        handle: Iterable[str],
+        *,
+        resource: str,
+        twin: Iterable[Any] | None = None,
+        twin_resource: str = "",
+    ) -> Iterator[Finding]:
+        """Findings in a CSV file opened as text: its header names the columns.
+
+        ``twin`` gives the items of a JSON file of the same rows (``twin_resource``), searched
+        in the same pass as ``json`` would with this CSV as its twin; the findings of both come
+        row by row (CSV row 1, JSON row 1, CSV row 2 …)."""
         reader = csv.reader(handle)
         names = next(reader, [])
+        header = list(names)  # ``names`` grows with rows longer than the header
+        items = None if twin is None else iter(twin)
+        search, number = self._row, 0
         for number, cells in enumerate(reader, 1):
             if len(cells) > len(names):  # more cells than the header names
                 names += [f"#{i + 1}" for i in range(len(names), len(cells))]
-            yield from self._row(resource, number, list(zip(names, cells, strict=False)))
+            found = search(resource, number, names, cells)
+            if found:
+                yield from found
+            if items is not None:
+                item = next(items, _END)
+                if item is _END:
+                    items = None
+                    continue
+                found = self._item(twin_resource, number, item, header, cells)
+                if found:
+                    yield from found
+        if items is not None:  # the JSON goes on: nothing to compare with
+            for more, item in enumerate(items, number + 1):
+                yield from self._item(twin_resource, more, item)
 
     def json(
         self,
-        handle: TextIO,
+        items: Iterable[Any],
         *,
         resource: str,
-        twin: Iterator[Mapping[str, str]] | None = None,
+        twin: Iterable[list[str]] | None = None,
     ) -> Iterator[Finding]:
-        """Findings in JSON: a top-level array's items (or JSON Lines) are the rows; an item's
-        keys name the columns (``#1`` … for an array or a bare value).
+        """Findings in JSON items (``json_rows``, ``json_items``): a top-level array's items
+        (or JSON Lines) are the rows; an item's keys name the columns (``#1`` … for an array or
+        a bare value).
 
-        ``twin`` gives, row by row, the cells of a scanned CSV of the same rows: a value whose
-        texts joined by ``;`` (as the CSV writes a list) equal the CSV cell was searched there
-        and is not searched again; anything else is."""
-        for number, item in enumerate(json_items(handle), 1):
-            if isinstance(item, dict):
-                pairs = list(item.items())
-            elif isinstance(item, list):
-                pairs = [(f"#{i + 1}", value) for i, value in enumerate(item)]
-            else:
-                pairs = [("#1", item)]
-            scanned = next(twin, None) if twin is not None else None
-            cells: list[tuple[str, str]] = []
-            for column, value in pairs:
-                texts = list(_texts(value))
-                if scanned is not None and scanned.get(str(column)) == ";".join(texts):
-                    continue
-                cells.extend((str(column), text) for text in texts)
-            if cells:
-                yield from self._row(resource, number, cells)
+        ``twin`` gives the rows of a scanned CSV of the same rows, its header first
+        (``csv.reader``): a value whose texts joined by ``;`` (as the CSV writes a list) equal
+        the CSV cell was searched there and is not searched again; anything else is."""
+        rows = None if twin is None else iter(twin)
+        header = None if rows is None else next(rows, [])
+        for number, item in enumerate(items, 1):
+            cells = None if rows is None else next(rows, None)
+            found = self._item(resource, number, item, header, cells)
+            if found:
+                yield from found
+
+    def _item(
+        self,
+        resource: str,
+        number: int,
+        item: Any,
+        header: list[str] | None = None,
+        cells: list[str] | None = None,
+    ) -> Sequence[Finding]:
+        """The findings in one JSON item, but for values equal to its CSV twin's cells."""
+        columns: list[str] = []
+        texts: list[str] = []
+        if (
+            cells is not None
+            and type(item) is dict
+            and len(item) == len(cells) == len(header or ())
+            and list(item) == header
+        ):  # the CSV's columns in the same order: compared cell by cell
+            for (column, value), cell in zip(item.items(), cells, strict=True):
+                if type(value) is str:
+                    if value == cell:
+                        continue
+                    columns.append(column)
+                    texts.append(value)
+                elif value is not None:  # None has no text
+                    found = list(_texts(value))
+                    if ";".join(found) != cell:
+                        columns += [column] * len(found)
+                        texts += found
+            return self._row(resource, number, columns, texts) if texts else ()
+        if isinstance(item, dict):
+            pairs = list(item.items())
+        elif isinstance(item, list):
+            pairs = [(f"#{i + 1}", value) for i, value in enumerate(item)]
+        else:
+            pairs = [("#1", item)]
+        scanned = None if cells is None else dict(zip(header or (), cells, strict=False))
+        for column, value in pairs:
+            found = list(_texts(value))
+            if scanned is not None and scanned.get(str(column)) == ";".join(found):
+                continue
+            columns += [str(column)] * len(found)
+            texts += found
+        return self._row(resource, number, columns, texts) if texts else ()
 
 
-def csv_cells(handle: TextIO) -> Iterator[dict[str, str]]:
-    """A CSV's rows as column → text (its header names the columns)."""
-    reader = csv.reader(handle)
-    names = next(reader, [])
-    for cells in reader:
-        yield dict(zip(names, cells, strict=False))
+_END: Final = object()
 
 
 def _texts(value: Any) -> Iterator[str]:
@@ -445,3 +533,73 @@ def json_items(handle: TextIO, *, chunk: int = 1 << 16) -> Iterator[Any]:
             continue
         at = end
         yield item
+
+
+def json_rows(handle: BinaryIO) -> Iterator[Any]:
+    """The items of a JSON file opened in binary, as ``json_items`` reads them, but decoded by
+    orjson line by line when the file has the publisher's layout: ``[``, one item a line with a
+    comma after all but the last, ``]``. From the first line that is not one whole item (a file
+    written another way, a pretty-printed or a malformed one), ``json_items`` reads on, and
+    raises what it raises.
+
+    Numbers are kept as written: an int as an int, whose ``str`` is its text; a line holding a
+    float (or an int beyond 64 bits, which orjson makes one) is decoded again, numbers as text.
+    """
+    done = 0
+    if handle.readline().removeprefix(codecs.BOM_UTF8) == b"[\n":
+        for line in handle:
+            if line[:1] == b"]":
+                if line.rstrip() == b"]" and not any(rest.strip() for rest in handle):
+                    return
+                break
+            body = line[:-1] if line[-1:] == b"\n" else line
+            if body[-1:] == b",":
+                body = body[:-1]
+            try:
+                item = orjson.loads(body)
+            except orjson.JSONDecodeError:
+                item = _as_text(body)  # NaN, a lone surrogate: JSON to the json module
+            else:
+                if not _as_written(item, body):
+                    item = _as_text(body)
+            if item is _END:
+                break
+            yield item
+            done += 1
+    handle.seek(0)  # not the layout, or no "]": json_items reads on, or says what is wrong
+    text = io.TextIOWrapper(handle, encoding="utf-8-sig", newline="")
+    try:
+        yield from islice(json_items(text), done, None)
+    finally:
+        if not handle.closed:
+            text.detach()  # the handle is the caller's to close
+
+
+_DECODER: Final = json.JSONDecoder(parse_int=str, parse_float=str, parse_constant=str)
+
+
+def _as_text(line: bytes) -> Any:
+    """One line's item with its numbers as their text, or ``_END`` if it holds no whole item."""
+    try:
+        return _DECODER.decode(line.decode())
+    except ValueError:  # not UTF-8, not JSON, or not one whole item
+        return _END
+
+
+def _as_written(value: Any, line: bytes) -> bool:
+    """Whether orjson gave each number in ``value`` as ``line`` writes it (a float may not be;
+    an int is, but for a 0 that may have been written -0)."""
+    if type(value) is dict:
+        value = value.values()
+    elif type(value) is not list:
+        value = (value,)
+    for part in value:
+        kind = type(part)
+        if kind is str or part is None or kind is bool:
+            continue
+        if kind is int:
+            if part == 0 and b"-0" in line:
+                return False
+        elif kind is float or not _as_written(part, line):
+            return False
+    return True

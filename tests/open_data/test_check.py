@@ -31,7 +31,8 @@ from open_data.check import (
     scan,
 )
 from open_data.errors import PublishError, ReleaseRefused, SpecError
-from open_data.pii import Finding, PersonalValues, Scanner, json_items, luhn
+from open_data.files import to_scan, write_files
+from open_data.pii import Finding, PersonalValues, Scanner, json_items, json_rows, luhn
 from standard.codes import make_id_number, make_mobile, make_uscc, org_check_char, uscc_check_char
 
 TODAY = date(2025, 6, 30)
@@ -771,3 +772,180 @@ def test_digit_runs_are_the_maximal_runs_not_after_a_decimal_point(text: str) ->
 def test_grouped_numbers_are_only_searched_behind_their_hint(text: str) -> None:
     if pii._GROUPED.search(text):
         assert pii._GROUP_HINT.search(text)
+
+
+# ---------------------------------------------------------------- the publisher's JSON layout
+
+
+def _as_json_items(value: Any) -> Any:
+    """``value`` with its ints as text, as ``json_items`` gives them."""
+    if isinstance(value, dict):
+        return {k: _as_json_items(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_json_items(v) for v in value]
+    return str(value) if type(value) is int else value
+
+
+def read_both(content: bytes) -> tuple[Any, Any]:
+    """What ``json_rows`` and ``json_items`` read in ``content``: the items, or the error."""
+
+    def read(items: Iterator[Any]) -> Any:
+        try:
+            return _as_json_items(list(items))
+        except ValueError as exc:
+            return type(exc)
+
+    text = io.TextIOWrapper(io.BytesIO(content), encoding="utf-8-sig", newline="")
+    return read(json_rows(io.BytesIO(content))), read(json_items(text))
+
+
+LAYOUT = b'[\n{"a":"x","n":12},\n{"a":null,"l":["1",2]},\n{"a":"z"}\n]\n'
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param(LAYOUT, id="the layout"),
+        pytest.param(b"[\n]\n", id="no rows"),
+        pytest.param(codecs.BOM_UTF8 + LAYOUT, id="a BOM"),
+        pytest.param(LAYOUT.replace(b"\n", b"\r\n"), id="CRLF: not the layout"),
+        pytest.param(LAYOUT.replace(b"[\n", b"["), id="first item on the first line"),
+        pytest.param(json.dumps([{"a": 1}, [2, {"b": 3}]], indent=2).encode(), id="pretty"),
+        pytest.param(b'{"a": 1}\n{"a": 2}\n', id="JSON Lines"),
+        pytest.param(b'[\n{"a":1},\n\n{"a":2}\n]\n', id="a blank line"),
+        pytest.param(b'[\n{"a":1},\n{"a":2},\n]\n', id="a comma before ]"),
+        pytest.param(b'[\n{"a":1}\n{"a":2}\n]\n', id="a comma missing"),
+        pytest.param(b'[\n{"a":1},\n{"a":2}\n]\n{"b":3}\n', id="more after ]"),
+        pytest.param(b'[\n{"a":1},\n{"a":2}\n]\n \n', id="blanks after ]"),
+        pytest.param(b'[\n{"a":1},\n{"a":2}', id="no ]"),
+        pytest.param(b'[\n{"a":1},\n{"a":\n]\n', id="a malformed line"),
+        pytest.param(b'[\n{"a":1},\n{"a":1}}\n]\n', id="a line with more than one item"),
+        pytest.param(b'[\n{"a":1},\n{"a":"\xff"}\n]\n', id="not UTF-8"),
+        pytest.param(b'[\n{"a":NaN},\n{"a":"\\ud800"}\n]\n', id="what only the json module reads"),
+    ],
+)
+def test_json_rows_read_what_json_items_read(content: bytes) -> None:
+    rows, items = read_both(content)
+    assert rows == items
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (b'{"x":1.50}', {"x": "1.50"}),  # orjson: 1.5
+        (b'{"x":[1e3]}', {"x": ["1e3"]}),  # orjson: 1000.0
+        (b'{"x":{"y":123456789012345678901234}}', {"x": {"y": "123456789012345678901234"}}),
+        (b'{"x":-0,"s":"-0"}', {"x": "-0", "s": "-0"}),  # orjson: 0
+        (b'{"x":0,"y":-1}', {"x": 0, "y": -1}),  # ints as ints: their str() is their text
+    ],
+)
+def test_json_rows_keep_numbers_as_written(line: bytes, expected: Any) -> None:
+    assert list(json_rows(io.BytesIO(b"[\n" + line + b"\n]\n"))) == [expected]
+
+
+_JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner),
+    max_leaves=8,
+)
+
+
+@given(
+    st.lists(_JSON_VALUES, max_size=5),
+    st.booleans(),
+    st.sampled_from([b"", b" ", b",", b"\n"]),
+    st.integers(0, 4),
+)
+def test_json_rows_read_any_layout_as_json_items_do(
+    items: list[Any], ascii_only: bool, noise: bytes, where: int
+) -> None:
+    lines = [json.dumps(item, ensure_ascii=ascii_only).encode() for item in items]
+    content = b"[\n" + b",\n".join(lines) + b"\n]\n"
+    at = [i for i, byte in enumerate(content) if byte == ord("\n")][where % 2 :][:1]
+    for i in at:  # a layout broken here and there
+        content = content[:i] + noise + content[i:]
+    rows, expected = read_both(content)
+    assert rows == expected
+
+
+def write_release(folder: Path, rows: list[dict[str, Any]]) -> dict[str, Path]:
+    """The release's files as the publisher writes them (CSV, JSON one row a line)."""
+    columns = list(dict.fromkeys(c for row in rows for c in row))
+    return to_scan(write_files(folder, columns, rows))
+
+
+def test_a_release_and_its_json_twin_are_read_in_one_pass(tmp_path: Path) -> None:
+    rows = [
+        {"name": "王小明", "phone": MOBILE, "certs": ["a", CARD], "fine": 1.5, "n": -0},
+        {"name": "李*", "phone": None, "certs": [], "fine": None, "n": 12},
+    ]
+    files = write_release(tmp_path, rows)
+    found = scan(files, dataset="d", personal_values=["王小明"], twins={"json": "csv"})
+    assert located(found) == [
+        ("csv", "name", 1, "personal_value"),
+        ("csv", "phone", 1, "mobile"),
+        ("csv", "certs", 1, "bank_card"),
+    ]  # the JSON's values equal the CSV's cells: searched once
+    alone = scan({"json": files["json"]}, dataset="d", personal_values=["王小明"])
+    assert [(f.column, f.kind) for f in alone] == [(f.column, f.kind) for f in found]
+
+
+def test_json_values_that_differ_from_the_csv_twin_are_searched(tmp_path: Path) -> None:
+    files = write_release(tmp_path, [{"a": "x", "b": "y"}, {"a": "z", "b": "w"}])
+    lines = files["json"].read_bytes().split(b"\n")
+    lines[1] = b'{"a":"x","b":%s},' % MOBILE.encode()  # a number, as text "x" in the CSV
+    lines[2] = b'{"a":1.3812345678e10,"b":"w","c":"%s"}' % ID.encode()  # and a new column
+    lines.insert(3, b',{"a":"%s"}' % CARD.encode())  # not the CSV's, nor the layout
+    files["json"].write_bytes(b"\n".join(lines))
+    found = scan(files, dataset="d", twins={"json": "csv"}, today=TODAY)
+    assert located(found) == [
+        ("json", "b", 1, "mobile"),
+        ("json", "c", 2, "id_number"),  # 1.3812345678e10 is no phone number as written
+        ("json", "a", 3, "bank_card"),
+    ]
+
+
+def test_json_numbers_are_compared_with_the_csv_twin_as_written(tmp_path: Path) -> None:
+    (tmp_path / "data.csv").write_text("who,n\n王小明;-0,123456789012345678901234\n")
+    (tmp_path / "data.json").write_bytes(
+        b'[\n{"who":["\xe7\x8e\x8b\xe5\xb0\x8f\xe6\x98\x8e",-0],"n":123456789012345678901234}\n]\n'
+    )
+    files = {"csv": tmp_path / "data.csv", "json": tmp_path / "data.json"}
+    personal = ["王小明", "123456789012345678901234"]
+    assert located(scan(files, dataset="d", personal_values=personal, twins={"json": "csv"})) == [
+        ("csv", "who", 1, "personal_value"),
+        ("csv", "n", 1, "personal_value"),
+    ]
+    alone = scan({"json": files["json"]}, dataset="d", personal_values=personal)
+    assert located(alone) == [
+        ("json", "who", 1, "personal_value"),
+        ("json", "n", 1, "personal_value"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("broken", "content", "named"),
+    [
+        ("json", b'[\n{"a":"x"},\n{"a":\n]\n', "json"),
+        ("json", b'[\n{"a":"x"},\n{"a":"\xff"}\n]\n', "json"),
+        ("json", None, "json"),  # missing
+        ("csv", b"a\nx\n\xff\n", "csv"),
+        ("csv", None, "csv"),
+    ],
+)
+def test_a_file_read_with_its_twin_is_refused_in_its_own_name(
+    tmp_path: Path, broken: str, content: bytes | None, named: str
+) -> None:
+    files = write_release(tmp_path, [{"a": "x"}, {"a": "y"}])
+    if content is None:
+        files[broken].unlink()
+    else:
+        files[broken].write_bytes(content)
+    with pytest.raises(ReleaseRefused, match=f"^d: {named} cannot be scanned"):
+        scan(files, dataset="d", twins={"json": "csv"})
+    with pytest.raises(ReleaseRefused, match=f"^d: {named} cannot be scanned"):
+        check_release(files, dataset="d", twins={"json": "csv"})
