@@ -38,13 +38,12 @@ import csv
 import io
 import json
 import re
-from bisect import bisect_right
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from functools import lru_cache
-from itertools import accumulate, islice
+from itertools import islice
 from typing import Any, BinaryIO, Final, Literal, TextIO
 
 import orjson
@@ -106,9 +105,8 @@ _GROUPED: Final = re.compile(
 _EMAIL: Final = re.compile(
     r"(?<![A-Za-z0-9._%+-])([A-Za-z0-9._%+-]+)@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})"
 )
-SEPARATOR: Final = "\x1f"  # joins a row's cells for one search; no pattern matches it
-# What every _GROUPED match holds: a separator, 4 or 8 digits, a separator. Most rows hold none,
-# and _GROUPED, tried at every position, costs more than the rest of a row's search.
+# What every _GROUPED match holds: a separator, 4 or 8 digits, a separator. Most texts hold
+# none, and _GROUPED, tried at every position, costs more than the rest of a text's search.
 _GROUP_HINT: Final = re.compile(r"[ -][0-9]{4}(?:[0-9]{4})?[ -]")
 _NUMBER_SIZES: Final = frozenset({11, 13, 15, 16, 17, 18, 19})  # digit runs _number may take
 _SUSPECT: Final = re.compile(r"[0-9]{11}|[0-9]{3}[ -][0-9]{4}|@")  # what every pattern needs
@@ -246,10 +244,11 @@ class PersonalValues:
         for value in values:
             self.add(value)
 
-    def find(self, text: str) -> Iterator[str]:
+    def find(self, text: str) -> list[str]:
         """Each occurrence in ``text`` (folded) of a value, longest first, not overlapping."""
+        found: list[str] = []
         if not self._hashes or text in self.public:
-            return
+            return found
         if self._jump is None:
             self._jump = re.compile("[" + "".join(map(re.escape, sorted(self._firsts))) + "]")
         lengths_at, hashes = self._lengths.get, self._hashes
@@ -261,9 +260,10 @@ class PersonalValues:
             for length in lengths_at(hash(text[i : i + 2]), ()):
                 piece = text[i : i + length]
                 if len(piece) == length and hash(piece) in hashes:
-                    yield piece
+                    found.append(piece)
                     resume = i + length
                     break
+        return found
 
 
 class Scanner:
@@ -273,7 +273,6 @@ class Scanner:
         self.personal = PersonalValues() if personal is None else personal
         self.today = today
         self._cached = lru_cache(maxsize=1 << 16)(self._hits)
-        self._personal_cached = lru_cache(maxsize=1 << 16)(self._personal_raw)
 
     def hits(self, text: str) -> tuple[Hit, ...]:
         """Every hit in one text (a cell)."""
@@ -281,7 +280,14 @@ class Scanner:
 
     def _hits(self, raw: str) -> tuple[Hit, ...]:
         text = fold(raw)
-        return (*(hit for _, hit in self._patterns(text)), *self._personal_in(text))
+        located = self._patterns(text) if _SUSPECT.search(text) else ()
+        personal = self.personal.find(text)
+        if not (located or personal):
+            return ()
+        return (
+            *(hit for _, hit in located),
+            *(Hit("personal_value", _redact_value(v)) for v in personal),
+        )
 
     def _patterns(self, text: str) -> list[tuple[int, Hit]]:
         """The numbers and e-mail addresses in folded ``text``, each with where it starts."""
@@ -314,49 +320,22 @@ class Scanner:
                 found.append((match.start(), Hit("email", f"{match[1][:1]}***@{match[2]}")))
         return found
 
-    def _personal_in(self, cell: str) -> tuple[Hit, ...]:
-        """The source's personal values in one folded cell."""
-        return tuple(Hit("personal_value", _redact_value(v)) for v in self.personal.find(cell))
-
-    def _personal_raw(self, cell: str) -> tuple[Hit, ...]:
-        return self._personal_in(fold(cell))
-
     def _row(
         self, resource: str, number: int, columns: Sequence[str], texts: list[str]
     ) -> Sequence[Finding]:
         """The findings in one row: ``texts[i]`` is a text of column ``columns[i]``."""
-        # Numbers and e-mail addresses are searched once per row, its cells joined by a
-        # separator no pattern crosses (\x1f), each hit put back in its cell by where it starts;
-        # personal values cell by cell, remembered for short cells, which repeat (districts,
-        # organisations), by their text as written (folded on a miss). Folding is character by
-        # character: the folded row holds each folded cell at the same place.
-        row = fold(SEPARATOR.join(texts))
-        if not self.personal:
-            if not _SUSPECT.search(row):
-                return ()
-            personal: Iterable[tuple[Hit, ...]] = ()
-        elif max(map(len, texts), default=0) <= _CACHED:
-            personal = list(map(self._personal_cached, texts))  # no Python code per cell
-            if not any(personal):
-                personal = ()
+        # Each text is searched alone (``hits``), and short ones, which repeat (districts,
+        # organisations, codes), are remembered: most of a row's cells are looked up, in C.
+        if max(map(len, texts), default=0) <= _CACHED:
+            hits = list(map(self._cached, texts))
         else:
-            cached, search = self._personal_cached, self._personal_raw
-            personal = [cached(t) if len(t) <= _CACHED else search(t) for t in texts]
-        located = self._patterns(row)
-        if not (located or personal):
+            hits = list(map(self.hits, texts))
+        if not any(hits):
             return ()
-        found: dict[int, list[Hit]] = {}
-        if located:
-            starts = list(accumulate((len(t) + 1 for t in texts[:-1]), initial=0))
-            for at, hit in located:
-                found.setdefault(bisect_right(starts, at) - 1, []).append(hit)
-        for i, hits in enumerate(personal):
-            if hits:
-                found.setdefault(i, []).extend(hits)
         return [
             Finding(resource, columns[i], number, hit.kind, hit.sample)
-            for i in sorted(found)
-            for hit in found[i]
+            for i, found in enumerate(hits)
+            for hit in found
         ]
 
     def rows(self, rows: Iterable[Mapping[str, Any]], *, resource: str) -> Iterator[Finding]:
