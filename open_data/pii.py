@@ -42,7 +42,6 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from functools import lru_cache
 from itertools import islice
 from typing import Any, BinaryIO, Final, Literal, TextIO
 
@@ -115,6 +114,7 @@ _SHORTEST: Final = 2
 _SHORTEST_NUMBER: Final = 6
 _LONGEST: Final = 32
 _CACHED: Final = 64  # shorter cells repeat (districts, categories, months): remember their hits
+_REMEMBERED: Final = 1 << 16  # then forget them all: unique texts (codes, names) fill the memory
 PLACEHOLDERS: Final = frozenset(
     {"匿名", "不详", "未知", "暂无", "其他", "null", "NULL", "None", "N/A"}
 )
@@ -272,11 +272,23 @@ class Scanner:
     def __init__(self, personal: PersonalValues | None = None, *, today: date | None = None):
         self.personal = PersonalValues() if personal is None else personal
         self.today = today
-        self._cached = lru_cache(maxsize=1 << 16)(self._hits)
+        self._known: dict[str, tuple[Hit, ...]] = {}  # short texts' hits
 
     def hits(self, text: str) -> tuple[Hit, ...]:
         """Every hit in one text (a cell)."""
-        return self._cached(text) if len(text) <= _CACHED else self._hits(text)
+        found = self._known.get(text)
+        if found is None:
+            found = self._found(text)
+        return found
+
+    def _found(self, text: str) -> tuple[Hit, ...]:
+        """The hits in a text not remembered, which is remembered if short."""
+        found = self._hits(text)
+        if len(text) <= _CACHED:
+            if len(self._known) >= _REMEMBERED:
+                self._known.clear()  # the texts that repeat come back at once
+            self._known[text] = found
+        return found
 
     def _hits(self, raw: str) -> tuple[Hit, ...]:
         text = fold(raw)
@@ -326,15 +338,17 @@ class Scanner:
         """The findings in one row: ``texts[i]`` is a text of column ``columns[i]``."""
         # Each text is searched alone (``hits``), and short ones, which repeat (districts,
         # organisations, codes), are remembered: most of a row's cells are looked up, in C.
-        if max(map(len, texts), default=0) <= _CACHED:
-            hits = list(map(self._cached, texts))
-        else:
-            hits = list(map(self.hits, texts))
+        hits = list(map(self._known.get, texts))
+        at = -1
+        while None in hits:  # the texts not remembered, found one by one
+            at = hits.index(None, at + 1)
+            hits[at] = self._found(texts[at])
         if not any(hits):
             return ()
         return [
             Finding(resource, columns[i], number, hit.kind, hit.sample)
             for i, found in enumerate(hits)
+            if found
             for hit in found
         ]
 

@@ -949,3 +949,20 @@ def test_a_file_read_with_its_twin_is_refused_in_its_own_name(
         scan(files, dataset="d", twins={"json": "csv"})
     with pytest.raises(ReleaseRefused, match=f"^d: {named} cannot be scanned"):
         check_release(files, dataset="d", twins={"json": "csv"})
+
+
+def test_short_texts_are_remembered_within_bounds() -> None:
+    scanner = Scanner(PersonalValues(["王小明"]), today=TODAY)
+    row = {"who": "王小明", "phone": MOBILE}
+    assert located(list(scanner.rows([row], resource="r"))) == [
+        ("r", "who", 1, "personal_value"),
+        ("r", "phone", 1, "mobile"),
+    ]
+    codes = [{"code": f"c{n}"} for n in range(pii._REMEMBERED + 10)]  # each new: forgotten
+    assert list(scanner.rows(codes, resource="r")) == []
+    assert len(scanner._known) <= pii._REMEMBERED
+    again = list(scanner.rows([row], resource="r"))
+    assert [(f.column, f.kind, f.sample) for f in again] == [
+        ("who", "personal_value", "王**"),
+        ("phone", "mobile", "138****5678"),
+    ]
