@@ -217,6 +217,7 @@ class PersonalValues:
         self._shared: dict[tuple[int, ...], tuple[int, ...]] = {}  # one tuple per length set
         self._firsts: set[str] = set()  # first characters, to jump to where a value may start
         self._jump: re.Pattern[str] | None = None
+        self._ascii = False  # whether a value starts with an ASCII character
         self.update(values)
 
     def __len__(self) -> int:
@@ -251,6 +252,9 @@ class PersonalValues:
             return found
         if self._jump is None:
             self._jump = re.compile("[" + "".join(map(re.escape, sorted(self._firsts))) + "]")
+            self._ascii = any(first.isascii() for first in self._firsts)
+        if not self._ascii and text.isascii():  # codes and keys, when no value starts so
+            return found
         lengths_at, hashes = self._lengths.get, self._hashes
         resume = 0
         for match in self._jump.finditer(text):  # in C: most characters start no value
@@ -445,7 +449,7 @@ class Scanner:
                     columns.append(column)
                     texts.append(value)
                 elif value is not None:  # None has no text
-                    found = list(_texts(value))
+                    found = _texts(value)
                     if ";".join(found) != cell:
                         columns += [column] * len(found)
                         texts += found
@@ -458,7 +462,7 @@ class Scanner:
             pairs = [("#1", item)]
         scanned = None if cells is None else dict(zip(header or (), cells, strict=False))
         for column, value in pairs:
-            found = list(_texts(value))
+            found = _texts(value)
             if scanned is not None and scanned.get(str(column)) == ";".join(found):
                 continue
             columns += [str(column)] * len(found)
@@ -469,18 +473,31 @@ class Scanner:
 _END: Final = object()
 
 
-def _texts(value: Any) -> Iterator[str]:
+_ONLY_STR: Final = frozenset({str})
+
+
+def _texts(value: Any) -> list[str]:
     """The texts in a value: strings and numbers, inside lists and objects too."""
+    if type(value) is str:
+        return [value]
+    if type(value) is list and set(map(type, value)) <= _ONLY_STR:  # the usual list, in C
+        return value
+    found: list[str] = []
+    _gather(value, found)
+    return found
+
+
+def _gather(value: Any, found: list[str]) -> None:
     if isinstance(value, str):
-        yield value
+        found.append(value)
     elif isinstance(value, int | Decimal | float) and not isinstance(value, bool):
-        yield str(value)
+        found.append(str(value))
     elif isinstance(value, Mapping):
         for item in value.values():
-            yield from _texts(item)
+            _gather(item, found)
     elif isinstance(value, list | tuple):
         for item in value:
-            yield from _texts(item)
+            _gather(item, found)
     # None, bool, date and datetime cannot hold anyone's number or name.
 
 
