@@ -114,7 +114,7 @@ _SHORTEST: Final = 2
 _SHORTEST_NUMBER: Final = 6
 _LONGEST: Final = 32
 _CACHED: Final = 64  # shorter cells repeat (districts, categories, months): remember their hits
-_REMEMBERED: Final = 1 << 16  # then forget them all: unique texts (codes, names) fill the memory
+_REMEMBERED: Final = 1 << 17  # then forget them all: unique texts (codes, names) fill the memory
 PLACEHOLDERS: Final = frozenset(
     {"匿名", "不详", "未知", "暂无", "其他", "null", "NULL", "None", "N/A"}
 )
@@ -295,7 +295,7 @@ class Scanner:
         return found
 
     def _hits(self, raw: str) -> tuple[Hit, ...]:
-        text = fold(raw)
+        text = raw if raw.isascii() else fold(raw)
         located = self._patterns(text) if _SUSPECT.search(text) else ()
         personal = self.personal.find(text)
         if not (located or personal):
