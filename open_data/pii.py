@@ -556,10 +556,12 @@ def json_rows(handle: BinaryIO) -> Iterator[Any]:
     float (or an int beyond 64 bits, which orjson makes one) is decoded again, numbers as text.
     """
     done = 0
-    if handle.readline().removeprefix(codecs.BOM_UTF8) == b"[\n":
-        for line in handle:
+    # Lines read to a bound: a file on one line (minified) is not held whole in memory.
+    if handle.readline(len(codecs.BOM_UTF8) + 2).removeprefix(codecs.BOM_UTF8) == b"[\n":
+        lines = iter(lambda: handle.readline(_MAX_ITEM), b"")
+        for line in lines:
             if line[:1] == b"]":
-                if line.rstrip() == b"]" and not any(rest.strip() for rest in handle):
+                if line.rstrip() == b"]" and not any(rest.strip() for rest in lines):
                     return
                 break
             body = line[:-1] if line[-1:] == b"\n" else line
