@@ -20,11 +20,8 @@ import contextlib
 import csv
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import date
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar
 
@@ -36,7 +33,6 @@ R = TypeVar("R", bound=Mapping[str, Any])
 ClassKey = tuple[object, ...]
 
 SHOWN = 10  # findings named in the message
-PARALLEL_BYTES = 32 << 20  # files this large together are searched side by side
 KEPT = 100  # findings kept on the exception for whoever reviews the refusal
 
 
@@ -241,34 +237,20 @@ def _pairs(files: Mapping[str, Path], twins: Mapping[str, str]) -> dict[str, str
     return paired
 
 
-def _passes(files: Mapping[str, Path], twins: Mapping[str, str]) -> list[str]:
-    """The passes over ``files``, each named by its first file."""
-    paired = _pairs(files, twins)
-    firsts: list[str] = []
-    for resource in files:
-        if paired.get(resource) not in firsts:
-            firsts.append(resource)
-    return firsts
-
-
 def _scan_files(
     dataset: str,
     files: Mapping[str, Path],
     scanner: Scanner,
     twins: Mapping[str, str],
-    only: Collection[str] | None = None,
 ) -> Iterator[Finding]:
     """The findings in ``files``, file by file, but for a JSON file and its CSV twin, read in
-    one pass: their findings come row by row. ``only`` names the passes to make, each by its
-    first file (``_passes``)."""
+    one pass: their findings come row by row."""
     paired = _pairs(files, twins)
     done: set[str] = set()
     for resource, path in files.items():
         if resource in done:
             continue
         done.add(paired.get(resource, resource))
-        if only is not None and resource not in only:
-            continue
         suffix = path.suffix.lower()
         if suffix not in _SCANNED:
             kind = suffix or "extension-less"
@@ -324,52 +306,6 @@ def _tally(findings: Iterable[Finding]) -> Counted:
     return kinds, first
 
 
-def _scan_apart(
-    dataset: str,
-    files: Mapping[str, Path],
-    personal: PersonalValues,
-    today: date | None,
-    twins: Mapping[str, str],
-    resource: str,
-) -> Counted | str:
-    """One pass's findings, in a process of its own; a refusal comes back as its reason (the
-    exception does not survive pickling)."""
-    try:
-        return _tally(
-            _scan_files(dataset, files, Scanner(personal, today=today), twins, {resource})
-        )
-    except ReleaseRefused as exc:
-        return exc.reason
-
-
-def _side_by_side(
-    dataset: str,
-    files: Mapping[str, Path],
-    scanner: Scanner,
-    today: date | None,
-    twins: Mapping[str, str],
-) -> list[Counted]:
-    """The first pass (``_passes``) made here, each other in a spawned process; a process that
-    cannot start or dies (a script without the ``__main__`` guard spawn needs) leaves its pass
-    to be made here."""
-    first, *rest = _passes(files, twins)
-    with ProcessPoolExecutor(len(rest), mp_context=get_context("spawn")) as pool:
-        others = [
-            pool.submit(_scan_apart, dataset, files, scanner.personal, today, twins, r)
-            for r in rest
-        ]
-        tallies = [_tally(_scan_files(dataset, files, scanner, twins, only=[first]))]
-        for resource, other in zip(rest, others, strict=True):
-            try:
-                result = other.result()
-            except BrokenProcessPool:
-                result = _tally(_scan_files(dataset, files, scanner, twins, only=[resource]))
-            if isinstance(result, str):
-                raise ReleaseRefused(dataset, result)
-            tallies.append(result)
-    return tallies
-
-
 def scan(
     files: Mapping[str, Path],
     *,
@@ -404,18 +340,13 @@ def check_release(
     twins: Mapping[str, str] | None = None,
 ) -> None:
     """Refuse the release (``ReleaseRefused``) if its files hold any personal information;
-    arguments as for ``scan``, but findings are counted, not all kept. Large files are
-    searched side by side, one process a pass (the search is CPU-bound Python); a JSON file
-    and its CSV twin take one pass, which reads each once."""
+    arguments as for ``scan``, but findings are counted, not all kept. A JSON file and its CSV
+    twin take one pass, which reads each once. One process searches every file: the personal
+    values are kept as hashes of this process (``PersonalValues``), which another would not
+    share."""
     scanner = _scanner(personal_values, public_values, today)
-    twins = twins or {}
-    size = sum(path.stat().st_size for path in files.values() if path.exists())
-    if len(_passes(files, twins)) < 2 or size < PARALLEL_BYTES:
-        tallies = [_tally(_scan_files(dataset, files, scanner, twins))]
-    else:
-        tallies = _side_by_side(dataset, files, scanner, today, twins)
-    kinds: Counter[str] = sum((t[0] for t in tallies), Counter())
-    first = [f for resource in files for t in tallies for f in t[1].get(resource, ())][:KEPT]
+    kinds, kept = _tally(_scan_files(dataset, files, scanner, twins or {}))
+    first = [f for resource in files for f in kept.get(resource, ())][:KEPT]
     if not kinds:
         return
     total = kinds.total()

@@ -223,6 +223,11 @@ class PersonalValues:
     def __len__(self) -> int:
         return len(self._hashes)
 
+    def __reduce__(self) -> Any:
+        # str hashes are salted per process: in another process these would match nothing,
+        # and the scan there would find no personal value at all.
+        raise TypeError("PersonalValues hold this process's string hashes: not for another")
+
     def add(self, value: str) -> None:
         """Remember a value (too short, numbers under six digits and public ones are skipped)."""
         text = fold(value.strip())[:_LONGEST]
