@@ -182,17 +182,30 @@ def k_anonymise(
 
 def personal_values_of(rows: Iterable[Mapping[str, Any]], *, table: str) -> Iterator[str]:
     """The values of ``table``'s personal columns (``resolvers.masking.PERSONAL``) in source rows,
-    to feed the residual-PII scan. An organisation's code in the ID column is not one: it is the
-    subject's public USCC, published as such."""
-    columns = tuple(PERSONAL[table])
+    to feed the residual-PII scan (``personal_values_in`` for one row at a time)."""
+    values_in = personal_values_in(table)
     for row in rows:
+        yield from values_in(row)
+
+
+def personal_values_in(table: str) -> Callable[[Mapping[str, Any]], list[str]]:
+    """A row's values of ``table``'s personal columns, found by a function made once per table.
+    An organisation's code in the ID column is not one: it is the subject's public USCC,
+    published as such."""
+    columns = tuple(PERSONAL[table])
+
+    def values_in(row: Mapping[str, Any]) -> list[str]:
+        found = []
         for name in columns:
             value = row.get(name)
             if value is None or value == "":
                 continue
             if name == "counterparty_id" and row.get("counterparty_id_type") == "uscc":
                 continue
-            yield str(value)
+            found.append(str(value))
+        return found
+
+    return values_in
 
 
 def _scanner(

@@ -137,11 +137,11 @@ class DataFiles:
             writer.writerow(next(reader))
             writer.writerows(cells for n, cells in enumerate(reader) if keep(n))
         with data.open("rb") as lines_in, data_new.open("wb") as lines_out:
-            lines_out.write(next(lines_in).rstrip(b"\n"))  # "[", or "[]" with no rows
+            lines_out.write(next(lines_in).rstrip(b"\n"))  # "[" (no "]" before ``finish``)
             for n, line in enumerate(lines_in):
-                item = line.rstrip(b"\n").removesuffix(b",")
-                if item == b"]" or not keep(n):
+                if not keep(n):
                     continue
+                item = line.rstrip(b"\n").removesuffix(b",")
                 lines_out.write(b",\n" if kept else b"\n")
                 lines_out.write(item)
                 kept += 1

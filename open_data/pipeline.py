@@ -25,7 +25,7 @@ from typing import Any
 import orjson
 
 from gateway.sources import RequestSources
-from open_data.check import KAnonymity, check_release, personal_values_of
+from open_data.check import KAnonymity, check_release, personal_values_in
 from open_data.desensitise import Row, cell_of, cells, desensitiser
 from open_data.errors import ReleaseRefused
 from open_data.extract import extract
@@ -225,13 +225,14 @@ async def _first_pass(
     seconds = tally.seconds
     counts: Counter[tuple[Any, ...]] = Counter()
     classes = Classes()
+    personal_values = personal_values_in(spec.table)
     waited = clock()
     async for row in extract(spec, ScopedReader(sources, spec.source)):
         began = clock()
         seconds["extract"] += began - waited
         tally.rows_in += 1
         tally.providers.add(str(row["provider"]))
-        personal.update(personal_values_of((row,), table=spec.table))
+        personal.update(personal_values(row))
         out = one(row)
         if out is None:
             tally.excluded += 1
