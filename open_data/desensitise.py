@@ -6,10 +6,13 @@ they are generalised, so a record made at 00:30 on the 1st belongs to its Beijin
 
 from __future__ import annotations
 
+import binascii
+import hmac
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date, datetime
 from decimal import Decimal
+from functools import lru_cache
 from itertools import pairwise
 from typing import Any
 
@@ -33,7 +36,7 @@ from standard.workdays import SHANGHAI
 Row = dict[str, Any]
 
 
-_LETTERS = str.maketrans("0123456789", "ghijklmnop")
+_LETTERS = bytes.maketrans(b"0123456789", b"ghijklmnop")
 
 
 def pseudonym(key: bytes, value: Any) -> str:
@@ -41,9 +44,40 @@ def pseudonym(key: bytes, value: Any) -> str:
 
     120 bits written as 30 letters a-p (hexadecimal with letters for digits): without digits,
     no pseudonym can read as a mobile or ID number the way a hexadecimal one can."""
-    mac = HMAC(key, hashes.SM3())
-    mac.update(str(value).encode("utf-8"))
-    return mac.finalize()[:15].hex().translate(_LETTERS)
+    digest = _hmac_sm3(key)(str(value).encode("utf-8"))
+    return binascii.hexlify(digest[:15]).translate(_LETTERS).decode("ascii")
+
+
+@lru_cache(maxsize=4)
+def _hmac_sm3(key: bytes) -> Callable[[bytes], bytes]:
+    """HMAC-SM3 under ``key``, keyed once and copied for each value (a release makes a million):
+    OpenSSL's through hmac, or the cryptography package's where OpenSSL's hashlib lacks SM3."""
+    try:
+        return _openssl_hmac_sm3(key)
+    except ValueError:
+        return _cryptography_hmac_sm3(key)
+
+
+def _openssl_hmac_sm3(key: bytes) -> Callable[[bytes], bytes]:
+    keyed = hmac.new(key, digestmod="sm3")  # ValueError: no SM3 in this OpenSSL
+
+    def mac(data: bytes) -> bytes:
+        one = keyed.copy()
+        one.update(data)
+        return one.digest()
+
+    return mac
+
+
+def _cryptography_hmac_sm3(key: bytes) -> Callable[[bytes], bytes]:
+    keyed = HMAC(key, hashes.SM3())
+
+    def mac(data: bytes) -> bytes:
+        one = keyed.copy()
+        one.update(data)
+        return one.finalize()
+
+    return mac
 
 
 def _beijing(value: date | datetime) -> date:
