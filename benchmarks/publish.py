@@ -8,13 +8,12 @@ gets the small demo data, its inspection records multiplied to the size (names, 
 record keys varied, so the personal values the scan looks for grow with the rows); the
 ``inspection-results`` dataset is approved by its providers, released (extract through the
 gateway's scope → desensitise → k-anonymity → files → residual-PII scan) and published to
-the CKAN portal with the DataStore loaded by COPY. Then the naive baseline: the same rows
-sent with ckanapi ``datastore_upsert`` in batches of 1,000 into a second table. Between the
-two, the next night's run: one record in a hundred updated at the source, released and
-published again (only those rows change in the table). Prints rows/s
-per stage (and per phase of the load), end-to-end time, peak RSS and the CPU-seconds the
-machine spent. Goal: ≤ 60 s end to end at 1,000,000 rows, memory
-flat in the row count. Everything made is dropped at the end.
+the CKAN portal with the DataStore loaded by COPY. Then the next night's run: one record in
+a hundred updated at the source, released and published again (only those rows change in the
+table). Then the naive baseline: the same rows sent with ckanapi ``datastore_upsert`` in
+batches of 1,000 into a second table. Prints rows/s per stage (and per phase of the load),
+end-to-end time, peak RSS and the CPU-seconds the machine spent. Goal: ≤ 60 s end to end at
+1,000,000 rows, memory flat in the row count. Everything made is dropped at the end.
 """
 
 from __future__ import annotations
