@@ -6,13 +6,15 @@ outage, leaves at most a private dataset that citizens cannot see; the next run 
 makes it public, redoing only what is not done yet. A release whose files and spec are
 unchanged (content hashes, kept in the dataset's extras) changes nothing on the portal; a
 changed one re-uploads the files whose hash changed (into the same resources, so links stay)
-and changes only the table rows that changed (``datastore.py``); a withdrawn one is deleted.
+and changes only the table rows that changed (``datastore.py``); a withdrawn one is made
+private, its DataStore tables dropped, and deleted.
 Datasets are changed with ``package_patch`` and ``package_create`` only, never a bare
 ``package_update`` (which drops what it is not sent).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 from collections.abc import Mapping
@@ -155,8 +157,8 @@ class CkanPortal:
         existing = self._show(spec.name)
         live = existing is not None and existing.get("state") == "active"
         if release.empty:
-            if live:
-                self._call("package_delete", id=spec.name)
+            if live and existing is not None:
+                self.withdraw(existing)
                 return Outcome("withdrawn")
             return Outcome("unchanged")
         digest = release_digest(release)
@@ -172,6 +174,28 @@ class CkanPortal:
             extras=[*_extras(release), {"key": RELEASE_KEY, "value": digest}],
         )
         return Outcome("published", changes)
+
+    def withdraw(self, package: dict[str, Any]) -> None:
+        """Take a dataset down: private first (citizens lose it at once), then its DataStore
+        tables dropped (the rows leave the portal's database), then deleted. A run killed on
+        the way leaves it private and still active, so the next run finishes the withdrawal."""
+        self._call("package_patch", id=package["id"], private=True)
+        self._drop_tables(package)
+        self._call("package_delete", id=package["id"])
+
+    def purge(self, name: str) -> None:
+        """Remove a dataset for good, its DataStore tables first: CKAN's ``dataset_purge``
+        leaves them behind in the DataStore database (for tests, benchmarks, emptied trash)."""
+        package = self._show(name)
+        if package is not None:
+            self._drop_tables(package)
+            self._call("dataset_purge", id=package["id"])
+
+    def _drop_tables(self, package: dict[str, Any]) -> None:
+        for resource in package.get("resources", []):
+            if resource.get("datastore_active"):
+                with contextlib.suppress(ckanapi.NotFound):  # dropped by a run killed since
+                    self._call("datastore_delete", resource_id=resource["id"], force=True)
 
     def begin(self, release: Release, existing: dict[str, Any] | None) -> dict[str, Any]:
         """The dataset, private while it is (re)built: created, or patched to private."""
@@ -191,9 +215,11 @@ class CkanPortal:
         if existing is None:
             created: dict[str, Any] = self._call("package_create", name=spec.name, **fields)
             return created
-        if existing.get("state") != "active":
-            self._call("package_patch", id=existing["id"], state="active")
-        patched: dict[str, Any] = self._call("package_patch", id=existing["id"], **fields)
+        # A withdrawn dataset comes back active and private in one call: two would show its
+        # old resources to citizens in between (and for good, were the run killed there).
+        patched: dict[str, Any] = self._call(
+            "package_patch", id=existing["id"], state="active", **fields
+        )
         return patched
 
     def _resources(self, package: dict[str, Any], release: Release) -> Changes:
@@ -245,8 +271,9 @@ class CkanPortal:
             for f in metadata["fields"]
         ]
         columns = [f["id"] for f in fields]
-        if old is not None and self._columns(old["id"]) != columns:
-            self._call("datastore_delete", resource_id=old["id"], force=True)  # a new shape
+        current = self._columns(old["id"]) if old is not None else None
+        if old is not None and current is not None and current != columns:  # a new shape
+            self._call("datastore_delete", resource_id=old["id"], force=True)
         target: dict[str, Any] = (
             {"resource_id": old["id"]}
             if old is not None

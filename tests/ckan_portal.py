@@ -49,6 +49,14 @@ class Portal:
         """A ckanapi client; use it as a context manager so its HTTP session is closed."""
         return ckanapi.RemoteCKAN(self.url, apikey=self.token, user_agent="jianguan-tests")
 
+    def purge(self, *names: str) -> None:
+        """Remove datasets (names or ids) for good, their DataStore tables too."""
+        from open_data.ckan import CkanPortal
+
+        publisher = CkanPortal(self.url, self.token)
+        for name in names:
+            publisher.purge(name)
+
     def cli(self, *args: str) -> str:
         """Run a CKAN CLI command (``search-index rebuild``) against the local portal."""
         if not self.local:

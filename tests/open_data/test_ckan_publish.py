@@ -45,9 +45,7 @@ def names(ckan_portal: Portal) -> Iterator[list[str]]:  # noqa: F811
     """Dataset names made by a test, purged afterwards."""
     made: list[str] = []
     yield made
-    for name in made:
-        with contextlib.suppress(ckanapi.NotFound):
-            ckan_portal.client().action.dataset_purge(id=name)
+    ckan_portal.purge(*made)
 
 
 async def _release(world: World, base: str, names: list[str], provider: str | None) -> Release:  # noqa: F811
@@ -162,17 +160,78 @@ async def test_a_withdrawn_approval_takes_the_dataset_down(
     world: World,  # noqa: F811
     names: list[str],
 ) -> None:
-    from open_data.approvals import withdraw
+    from open_data.approvals import approve, withdraw
 
     release = await _release(world, "complaint-statistics", names, "P-12345")
     portal = CkanPortal(ckan_portal.url, ckan_portal.token)
     assert portal.publish(release).state == "published"
+    with ckan_portal.client() as admin:
+        shown = admin.action.package_show(id=release.spec.name)
+    table = next(r["id"] for r in shown["resources"] if r.get("datastore_active"))
     await withdraw(world.services.grants, OPERATOR, release.spec, "P-12345")
     gone = await world.release(release.spec)
     assert portal.publish(gone).state == "withdrawn"
     citizen = _anonymous(ckan_portal)
     found = citizen.action.package_search(fq=f"name:{release.spec.name}")
     assert found["count"] == 0
+    with pytest.raises((ckanapi.NotFound, ckanapi.NotAuthorized)):
+        citizen.action.package_show(id=release.spec.name)
+    # The rows left the portal's database, not only its listings.
+    with ckan_portal.client() as admin, pytest.raises(ckanapi.NotFound):
+        admin.action.datastore_search(resource_id=table, limit=1)
+    assert portal.publish(gone).state == "unchanged"
+
+    # Approved again: back, with its table, in the same resource.
+    await approve(world.services.grants, OPERATOR, release.spec, "P-12345")
+    back = await world.release(release.spec)
+    assert portal.publish(back).state.startswith("published")
+    assert _table(citizen, table) == _csv(back)
+
+
+@pytest.mark.parametrize("taken_down", ["withdrawn", "deleted on the portal"])
+async def test_a_dataset_killed_on_its_way_back_stays_hidden(
+    ckan_portal: Portal,  # noqa: F811
+    world: World,  # noqa: F811
+    names: list[str],
+    taken_down: str,
+) -> None:
+    from open_data.approvals import approve, withdraw
+
+    release = await _release(world, "complaint-statistics", names, "P-12345")
+    portal = CkanPortal(ckan_portal.url, ckan_portal.token)
+    assert portal.publish(release).state == "published"
+    if taken_down == "withdrawn":
+        await withdraw(world.services.grants, OPERATOR, release.spec, "P-12345")
+        assert portal.publish(await world.release(release.spec)).state == "withdrawn"
+        await approve(world.services.grants, OPERATOR, release.spec, "P-12345")
+    else:  # by a portal administrator, or an earlier publisher: still public when undeleted
+        with ckan_portal.client() as admin:
+            admin.action.package_delete(id=release.spec.name)
+    back = await world.release(release.spec)
+
+    class Killed(Exception):
+        pass
+
+    class KilledAfterOnePatch(CkanPortal):
+        """The run dies at its second change of the dataset."""
+
+        patches = 0
+
+        def _call(self, action: str, **data: object) -> object:
+            if action == "package_patch":
+                self.patches += 1
+                if self.patches == 2:
+                    raise Killed
+            return super()._call(action, **data)
+
+    with pytest.raises(Killed):
+        KilledAfterOnePatch(ckan_portal.url, ckan_portal.token).publish(back)
+    citizen = _anonymous(ckan_portal)
+    with pytest.raises((ckanapi.NotFound, ckanapi.NotAuthorized)):
+        citizen.action.package_show(id=release.spec.name)
+    assert citizen.action.package_search(fq=f"name:{release.spec.name}")["count"] == 0
+    assert portal.publish(back).state.startswith("published")
+    assert not citizen.action.package_show(id=release.spec.name)["private"]
 
 
 async def test_a_run_killed_half_way_shows_nothing_and_the_next_completes_it(
