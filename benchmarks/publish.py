@@ -274,14 +274,7 @@ async def one(rows: int, baseline_rows: int) -> dict[str, Any]:
                 await sources.close()
                 await services.close()
                 await engine.dispose()
-                with ckanapi.RemoteCKAN(url, apikey=token) as ckan:
-                    try:
-                        for r in ckan.action.package_show(id=spec.name)["resources"]:
-                            if r.get("datastore_active"):
-                                ckan.action.datastore_delete(resource_id=r["id"], force=True)
-                        ckan.action.dataset_purge(id=spec.name)
-                    except ckanapi.NotFound:
-                        pass
+                portal.purge(spec.name)  # its tables too, the baseline's among them
     return figures
 
 

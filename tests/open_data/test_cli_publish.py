@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 from pathlib import Path
 
-import ckanapi
 from typer.testing import CliRunner
 
 from gateway.cli import app
@@ -55,7 +53,7 @@ def test_publish_to_ckan_then_nothing_changes(tmp_path: Path, ckan_portal: Porta
         assert done.exit_code == 0, done.output
     names = ["matter-catalogue", "complaint-statistics"]
     chosen = [arg for name in names for arg in ("--dataset", name)]
-    _purge(ckan_portal, names)  # what an earlier run may have left
+    ckan_portal.purge(*names)  # what an earlier run may have left
     try:
         first = runner.invoke(app, ["publish", "--target", "ckan", *chosen], env=env)
         assert first.exit_code == 0, first.output
@@ -66,11 +64,4 @@ def test_publish_to_ckan_then_nothing_changes(tmp_path: Path, ckan_portal: Porta
         again = runner.invoke(app, ["publish", "--target", "ckan", *chosen], env=env)
         assert again.exit_code == 0 and again.output.count("│ unchanged │") == 2, again.output
     finally:
-        _purge(ckan_portal, names)
-
-
-def _purge(portal: Portal, names: list[str]) -> None:
-    with portal.client() as ckan:
-        for name in names:
-            with contextlib.suppress(ckanapi.NotFound):
-                ckan.action.dataset_purge(id=name)
+        ckan_portal.purge(*names)

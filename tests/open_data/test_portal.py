@@ -20,8 +20,9 @@ from tests.ckan_portal import Portal, ckan_portal  # noqa: F401 - the fixture, u
 class Made:
     """Creates uniquely named objects and purges them when the test ends."""
 
-    def __init__(self, ckan: ckanapi.RemoteCKAN) -> None:
+    def __init__(self, ckan: ckanapi.RemoteCKAN, portal: Portal) -> None:
         self.ckan = ckan
+        self.portal = portal
         self.run = uuid.uuid4().hex[:10]
         self._purge: list[tuple[str, str]] = []
 
@@ -50,6 +51,9 @@ class Made:
 
     def purge(self) -> None:
         for action, ident in self._purge:
+            if action == "dataset_purge":  # its DataStore tables too
+                self.portal.purge(ident)
+                continue
             # NotFound: already gone; NotAuthorized: a portal where our token may not purge
             with contextlib.suppress(ckanapi.NotFound, ckanapi.NotAuthorized):
                 self.ckan.call_action(action, {"id": ident})
@@ -62,8 +66,8 @@ def ckan(ckan_portal: Portal) -> Iterator[ckanapi.RemoteCKAN]:  # noqa: F811 - t
 
 
 @pytest.fixture
-def made(ckan: ckanapi.RemoteCKAN) -> Iterator[Made]:
-    made = Made(ckan)
+def made(ckan: ckanapi.RemoteCKAN, ckan_portal: Portal) -> Iterator[Made]:  # noqa: F811
+    made = Made(ckan, ckan_portal)
     yield made
     made.purge()
 
