@@ -271,8 +271,8 @@ class CkanPortal:
             for f in metadata["fields"]
         ]
         columns = [f["id"] for f in fields]
-        current = self._columns(old["id"]) if old is not None else None
-        if old is not None and current is not None and current != columns:  # a new shape
+        # A table of another shape goes (none at all: withdrawn, or never made).
+        if old is not None and self._columns(old["id"]) not in (None, columns):
             self._call("datastore_delete", resource_id=old["id"], force=True)
         target: dict[str, Any] = (
             {"resource_id": old["id"]}

@@ -7,7 +7,6 @@ they are generalised, so a record made at 00:30 on the 1st belongs to its Beijin
 from __future__ import annotations
 
 import binascii
-import hmac
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date, datetime
@@ -17,9 +16,8 @@ from itertools import pairwise
 from typing import Any
 
 import orjson
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.hmac import HMAC
 
+from open_data.sm3 import hmac_sm3
 from open_data.spec import (
     RECORD_ID,
     DatasetSpec,
@@ -48,36 +46,8 @@ def pseudonym(key: bytes, value: Any) -> str:
     return binascii.hexlify(digest[:15]).translate(_LETTERS).decode("ascii")
 
 
-@lru_cache(maxsize=4)
-def _hmac_sm3(key: bytes) -> Callable[[bytes], bytes]:
-    """HMAC-SM3 under ``key``, keyed once and copied for each value (a release makes a million):
-    OpenSSL's through hmac, or the cryptography package's where OpenSSL's hashlib lacks SM3."""
-    try:
-        return _openssl_hmac_sm3(key)
-    except ValueError:
-        return _cryptography_hmac_sm3(key)
-
-
-def _openssl_hmac_sm3(key: bytes) -> Callable[[bytes], bytes]:
-    keyed = hmac.new(key, digestmod="sm3")  # ValueError: no SM3 in this OpenSSL
-
-    def mac(data: bytes) -> bytes:
-        one = keyed.copy()
-        one.update(data)
-        return one.digest()
-
-    return mac
-
-
-def _cryptography_hmac_sm3(key: bytes) -> Callable[[bytes], bytes]:
-    keyed = HMAC(key, hashes.SM3())
-
-    def mac(data: bytes) -> bytes:
-        one = keyed.copy()
-        one.update(data)
-        return one.finalize()
-
-    return mac
+# Keyed once per key: a release makes a million pseudonyms under one.
+_hmac_sm3 = lru_cache(maxsize=4)(hmac_sm3)
 
 
 def _beijing(value: date | datetime) -> date:

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from cryptography.hazmat.primitives import hashes
+
+from open_data.sm3 import new_sm3
 
 FILES = {
     "csv": ("data.csv", "utf-8", "CSV (UTF-8)"),
@@ -54,30 +55,9 @@ def _json(value: Any) -> Any:
 BOM = "\ufeff".encode()
 
 
-class _SM3:
-    """SM3 by the cryptography package, for an OpenSSL whose hashlib lacks it."""
-
-    def __init__(self) -> None:
-        self._hash = hashes.Hash(hashes.SM3())
-
-    def update(self, data: bytes) -> None:
-        self._hash.update(data)
-
-    def hexdigest(self) -> str:
-        return self._hash.finalize().hex()
-
-
-def _new_sm3() -> Any:
-    # hashlib lets other threads run while it hashes; the cryptography package does not.
-    try:
-        return hashlib.new("sm3")
-    except ValueError:
-        return _SM3()
-
-
 def digests(path: Path, *, prefix: bytes = b"") -> tuple[str, str]:
     """SHA-256 and SM3 of a file (after ``prefix``), read in chunks."""
-    sha, sm3 = hashlib.sha256(prefix), _new_sm3()
+    sha, sm3 = hashlib.sha256(prefix), new_sm3()
     sm3.update(prefix)
     with path.open("rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import ckanapi
@@ -24,7 +24,7 @@ class Made:
         self.ckan = ckan
         self.portal = portal
         self.run = uuid.uuid4().hex[:10]
-        self._purge: list[tuple[str, str]] = []
+        self._purge: list[Callable[[], None]] = []  # what undoes each object, in order
 
     def name(self, label: str) -> str:
         return f"jg-test-{self.run}-{label}"
@@ -33,12 +33,12 @@ class Made:
         org: dict[str, Any] = self.ckan.action.organization_create(
             name=self.name(label), title=title
         )
-        self._purge.append(("organization_purge", org["id"]))
+        self._purge.append(lambda: self._call("organization_purge", org["id"]))
         return org
 
     def group(self, label: str, title: str) -> dict[str, Any]:
         group: dict[str, Any] = self.ckan.action.group_create(name=self.name(label), title=title)
-        self._purge.append(("group_purge", group["id"]))
+        self._purge.append(lambda: self._call("group_purge", group["id"]))
         return group
 
     def dataset(self, label: str, org: dict[str, Any], **fields: Any) -> dict[str, Any]:
@@ -46,17 +46,18 @@ class Made:
         dataset: dict[str, Any] = self.ckan.action.package_create(
             name=self.name(label), owner_org=org["id"], **fields
         )
-        self._purge.insert(0, ("dataset_purge", dataset["id"]))  # datasets before their org
+        # Datasets before their org; their DataStore tables too.
+        self._purge.insert(0, lambda: self.portal.purge(dataset["id"]))
         return dataset
 
+    def _call(self, action: str, ident: str) -> None:
+        # NotFound: already gone; NotAuthorized: a portal where our token may not purge
+        with contextlib.suppress(ckanapi.NotFound, ckanapi.NotAuthorized):
+            self.ckan.call_action(action, {"id": ident})
+
     def purge(self) -> None:
-        for action, ident in self._purge:
-            if action == "dataset_purge":  # its DataStore tables too
-                self.portal.purge(ident)
-                continue
-            # NotFound: already gone; NotAuthorized: a portal where our token may not purge
-            with contextlib.suppress(ckanapi.NotFound, ckanapi.NotAuthorized):
-                self.ckan.call_action(action, {"id": ident})
+        for undo in self._purge:
+            undo()
 
 
 @pytest.fixture
