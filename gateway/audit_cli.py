@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -13,6 +12,7 @@ from rich.console import Console
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gateway.clock import clock_of
 from gateway.settings import Settings, SettingsError
 
 T = TypeVar("T")
@@ -138,6 +138,7 @@ def keygen_command(
 
 @audit_app.command("prune")
 def prune_command(
+    ctx: typer.Context,
     retention_days: Annotated[
         int | None,
         typer.Option(
@@ -150,7 +151,7 @@ def prune_command(
 
     settings = _settings()
     days = settings.audit_retention_days if retention_days is None else retention_days
-    now = datetime.now(UTC)
+    now = clock_of(ctx).now()
     try:
         deleted = _on_database(settings, lambda engine: prune(engine, retention_days=days, now=now))
     except ValueError as exc:

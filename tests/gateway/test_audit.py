@@ -40,6 +40,7 @@ from gateway.audit import (
 from gateway.audit import prune as prune_log
 from gateway.audit_cli import audit_app
 from gateway.audit_keys import AuditKeyError, Signer, signer_for, verify_signature
+from gateway.clock import Clock
 from gateway.settings import Settings
 from gateway.tables import AuditCheckpoint, AuditEntry
 from resolvers.database import create_engine
@@ -604,7 +605,9 @@ def test_cli_verify_checkpoint_keygen_and_prune(gateway_url: str, tmp_path: Path
     assert "12 entries and 1 signed checkpoints" in result.output
     result = runner.invoke(audit_app, ["prune", "--retention-days", "100"], env=env)
     assert result.exit_code == 2 and "180" in result.output
-    result = runner.invoke(audit_app, ["prune"], env=env)
+    # The entries were written at NOW; prune runs on a clock the test sets, not today's date.
+    soon = Clock(now=lambda: NOW + timedelta(days=1))
+    result = runner.invoke(audit_app, ["prune"], env=env, obj=soon)
     assert result.exit_code == 0 and "0 audit entries" in result.output, result.output
 
     edit = "UPDATE audit_log SET actor = 'x' WHERE seq = 3"
