@@ -24,6 +24,8 @@ if str(CLIENT) not in sys.path:
 
 from jianguan_client import JianguanClient  # noqa: E402  # needs client/ on sys.path
 
+from tests.conftest import TEST_TIMEOUTS  # noqa: E402
+
 START_TIMEOUT = 30.0
 
 
@@ -86,6 +88,9 @@ def demo_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     var_dir = tmp_path_factory.mktemp("client-var")
     env = {k: v for k, v in os.environ.items() if not k.startswith("JIANGUAN_")}
     env["JIANGUAN_VAR_DIR"] = str(var_dir)
+    # Generous timeouts: production's are settings, not assertions (tests/conftest.py).
+    env["JIANGUAN_SOURCE_TIMEOUT"] = str(TEST_TIMEOUTS["source_timeout"])
+    env["JIANGUAN_REQUEST_TIMEOUT"] = str(TEST_TIMEOUTS["request_timeout"])
     _cli("db", "upgrade", env=env)
     _cli("seed", "--scale", "small", env=env)
     _cli("demo-credentials", "--output", str(var_dir / "credentials.json"), env=env)
@@ -122,7 +127,6 @@ def degraded_gateway_url(
         env = demo_env | {
             "JIANGUAN_COMPLAINTS_URL": f"http://127.0.0.1:{closed.getsockname()[1]}",
             "JIANGUAN_SOURCE_API_TOKEN": "test-token-unused",
-            "JIANGUAN_SOURCE_TIMEOUT": "1",
         }
         with _gateway(env, tmp_path_factory.mktemp("degraded") / "gateway.log") as url:
             yield url

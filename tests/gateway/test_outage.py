@@ -51,7 +51,7 @@ async def test_a_stopped_source_nulls_only_its_fields(proxied: tuple[Sources, Pr
     data, errors, _ = await run(sources)
     assert not errors and any(e["node"]["complaints"] for e in data["subjects"]["edges"])
     await proxy.stop()
-    data, errors, elapsed = await run(sources)
+    data, errors, _ = await run(sources)
     nodes = [e["node"] for e in data["subjects"]["edges"]]
     assert len(nodes) == 20 and all(n["name"] for n in nodes)
     assert all(n["complaints"] is None for n in nodes)
@@ -59,7 +59,6 @@ async def test_a_stopped_source_nulls_only_its_fields(proxied: tuple[Sources, Pr
     assert errors and {e.extensions["code"] for e in errors} == {"SOURCE_UNAVAILABLE"}
     assert {e.extensions["source"] for e in errors} == {"complaints"}
     assert "internal" not in errors[0].message.lower() and "asyncpg" not in errors[0].message
-    assert elapsed < TIMEOUT + 1
 
 
 async def test_a_hung_source_costs_one_timeout(proxied: tuple[Sources, Proxy]) -> None:
@@ -70,7 +69,10 @@ async def test_a_hung_source_costs_one_timeout(proxied: tuple[Sources, Proxy]) -
     data, errors, elapsed = await run(sources)
     assert all(e["node"]["complaints"] is None for e in data["subjects"]["edges"])
     assert errors and errors[0].extensions == {"code": "SOURCE_UNAVAILABLE", "source": "complaints"}
-    assert TIMEOUT * 0.9 < elapsed < TIMEOUT + 1
+    # It waited for the source's timeout, once: one connection, one read, no retry behind it.
+    # (Counted, not timed from above: a loaded machine may take longer, never shorter.)
+    assert elapsed > TIMEOUT * 0.9
+    assert proxy.accepted == 1
 
 
 async def test_the_breaker_opens_after_repeated_failures(proxied: tuple[Sources, Proxy]) -> None:
@@ -78,9 +80,12 @@ async def test_the_breaker_opens_after_repeated_failures(proxied: tuple[Sources,
     await proxy.stop()
     for _ in range(6):  # threshold 5: the breaker opens
         await run(sources)
-    _, errors, elapsed = await run(sources)
+    proxy.mode = "blackhole"  # a connection now would be accepted, and hang
+    await proxy.start()
+    before = proxy.accepted
+    _, errors, _ = await run(sources)
     assert errors[0].extensions["code"] == "SOURCE_UNAVAILABLE"
-    assert elapsed < 0.5  # no connection attempt at all while the circuit is open
+    assert proxy.accepted == before  # no connection attempt at all while the circuit is open
 
 
 async def test_connections_the_database_dropped_are_replaced_without_failing_reads(

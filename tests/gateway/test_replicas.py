@@ -20,7 +20,7 @@ from gateway.principal import Principal
 from gateway.services import Services
 from gateway.settings import Settings
 from resolvers.database import create_engine
-from tests.conftest import REDIS_URL
+from tests.conftest import REDIS_URL, TEST_TIMEOUTS
 from tests.servers import serve
 
 OPERATOR = Actor("cli:test")
@@ -58,6 +58,7 @@ async def replicas(seeded_pg: Settings, pg_gateway_url: str) -> AsyncIterator[Re
         source_urls=dict(seeded_pg.source_urls),
         gateway_url=pg_gateway_url,
         redis_url=REDIS_URL,
+        **TEST_TIMEOUTS,
     )
     services = Services.create(settings)
     tokens = {}

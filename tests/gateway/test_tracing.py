@@ -31,6 +31,7 @@ from gateway.policies import ensure_seed
 from gateway.settings import Settings, SettingsError
 from gateway.tracing import Tracing, configure_tracing, otlp_endpoint, source_span
 from resolvers.database import create_engine
+from tests.conftest import TEST_TIMEOUTS
 from tests.servers import TOKEN, LiveServer, free_port
 
 # Public tables only (matters, departments, licensing items): anonymous callers may read them.
@@ -70,7 +71,9 @@ async def demo(
         await ensure_seed(engine)  # as `jianguan db upgrade` does
     finally:
         await engine.dispose()
-    return Settings(var_dir=seeded_sqlite.var_dir, gateway_url=url, public_cache_seconds=0)
+    return Settings(
+        var_dir=seeded_sqlite.var_dir, gateway_url=url, public_cache_seconds=0, **TEST_TIMEOUTS
+    )
 
 
 async def post(app: Starlette, *bodies: dict[str, Any]) -> list[httpx.Response]:

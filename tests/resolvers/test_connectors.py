@@ -77,6 +77,9 @@ async def connector(
 # --- data --------------------------------------------------------------------------------------
 
 CALENDAR = WorkCalendar()
+# A timeout no refused connection comes near, however loaded the machine: "at once" is "well
+# under it", so a failure that waited for the timeout cannot pass.
+SLOW = 30.0
 
 
 @dataclass(frozen=True)
@@ -600,26 +603,27 @@ async def test_a_down_database_is_503_and_source_unavailable(unused_pg_url: str)
 async def test_a_stopped_server_is_source_unavailable_at_once(sqlite_settings: Settings) -> None:
     server = LiveServer(source_api(sqlite_settings, "complaints"))
     await server.start()
-    connector = HttpConnector("complaints", server.url, token=TOKEN, timeout=1.0)
+    connector = HttpConnector("complaints", server.url, token=TOKEN, timeout=SLOW)
     try:
         await connector.ping()
         await server.stop()
         started = time.monotonic()
         with pytest.raises(SourceUnavailable):
             await connector.count("complaints")
-        assert time.monotonic() - started < 1.0
+        assert time.monotonic() - started < SLOW / 2  # refused, not waited out
     finally:
         await connector.close()
         await server.stop()
 
 
 async def test_a_closed_port_is_source_unavailable_at_once() -> None:
-    connector = HttpConnector("complaints", f"http://127.0.0.1:{free_port()}", token=TOKEN)
+    url = f"http://127.0.0.1:{free_port()}"
+    connector = HttpConnector("complaints", url, token=TOKEN, timeout=SLOW)
     try:
         started = time.monotonic()
         with pytest.raises(SourceUnavailable, match="ConnectError"):
             await connector.lookup("complaints", "id", [1])
-        assert time.monotonic() - started < 1.0
+        assert time.monotonic() - started < SLOW / 2  # refused, not waited out
     finally:
         await connector.close()
 
@@ -635,7 +639,8 @@ async def test_a_silent_server_times_out() -> None:
             started = time.monotonic()
             with pytest.raises(SourceUnavailable, match="timed out"):
                 await connector.count("complaints")
-            assert time.monotonic() - started < 2.0
+            # ended by the 0.3 s timeout (a loaded machine only ends it later)
+            assert 0.27 < time.monotonic() - started < SLOW
         finally:
             await connector.close()
 
@@ -797,6 +802,6 @@ async def test_sql_on_a_closed_port_is_source_unavailable(unused_pg_url: str) ->
             await connector.lookup("complaints", "id", [1])
         with pytest.raises(SourceUnavailable):
             await connector.count("complaints")
-        assert time.monotonic() - started < 5.0
+        assert time.monotonic() - started < SLOW / 2  # refused, not waited out
     finally:
         await connector.close()

@@ -33,8 +33,19 @@ YEAR_2027 = YearCalendar(
     holidays=frozenset({date(2027, 1, 1)} | {date(2027, 2, 5) + timedelta(n) for n in range(9)}),
     workdays=frozenset({date(2027, 1, 31), date(2027, 2, 20)}),
 )
-BUILT_IN = WorkCalendar()
-WITH_2027 = WorkCalendar({2027: YEAR_2027})
+# The notices these tests know: chinese_calendar's up to 2026, as when they were written. A newer
+# release that knows 2027 or 2028 (one comes each autumn) must not change their answers.
+LAST_NOTICE_YEAR = 2026
+
+
+def notices_until_2026(day: date) -> bool:
+    if day.year > LAST_NOTICE_YEAR:
+        raise NotImplementedError(f"no notice for {day.year} in these tests")
+    return bool(chinese_calendar.is_workday(day))
+
+
+BUILT_IN = WorkCalendar(built_in=notices_until_2026)
+WITH_2027 = WorkCalendar({2027: YEAR_2027}, built_in=notices_until_2026)
 
 
 def cst(text: str) -> datetime:
@@ -57,7 +68,7 @@ def oracle(day: date) -> bool:
     if day.year == 2027:
         return day in YEAR_2027.workdays or (day.weekday() < 5 and day not in YEAR_2027.holidays)
     try:
-        return bool(chinese_calendar.is_workday(day))
+        return notices_until_2026(day)
     except NotImplementedError:
         return day.weekday() < 5
 
@@ -169,7 +180,7 @@ def test_provisional_only_when_a_counted_day_lacks_data() -> None:
 
 
 def test_a_file_for_2027_makes_it_exact(tmp_path: Path) -> None:
-    calendar = WorkCalendar.load(write(tmp_path, FILE_2027))
+    calendar = WorkCalendar.load(write(tmp_path, FILE_2027), built_in=notices_until_2026)
     assert calendar.has_data(2027)
     assert not calendar.has_data(2028)
     # Thu Feb 4 to Mon Feb 22: Feb 5–14 off, Feb 15–19, Sat Feb 20 and Mon Feb 22 worked.
@@ -190,7 +201,7 @@ def test_a_file_year_overrides_chinese_calendar(tmp_path: Path) -> None:
 holidays = ["2026-10-01..2026-10-07"]
 workdays = ["2026-10-10"]
 """
-    calendar = WorkCalendar.load(write(tmp_path, corrected))
+    calendar = WorkCalendar.load(write(tmp_path, corrected), built_in=notices_until_2026)
     assert not calendar.is_working_day(date(2026, 9, 20))
     assert calendar.is_working_day(date(2026, 9, 25))
     # The file replaces the whole year: its 2026 lists no Spring Festival, so Feb 17 is worked.
