@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import gc
 import hashlib
+import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -16,13 +19,16 @@ from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from gateway.auth_http import Guard
 from gateway.auth_http import routes as auth_routes
 from gateway.cache import MemoryStore, RedisStore, cache_extension
 from gateway.context import Context
+from gateway.headers import SecurityHeaders
 from gateway.http import Deadline, GraphQLView
 from gateway.observability import RequestIds, metrics
 from gateway.persisted import PersistedQueries
@@ -33,6 +39,8 @@ from gateway.sources import Sources
 from gateway.tracing import Tracing, configure_tracing
 from resolvers.connectors.base import SourceUnavailable
 from resolvers.schema import build_schema
+
+STATIC = Path(__file__).parent / "static"
 
 
 class _GraphQL(GraphQLView):
@@ -61,6 +69,11 @@ class _GraphQL(GraphQLView):
             settings.persisted_queries, only=settings.persisted_only
         )
 
+    @cached_property
+    def graphql_ide_html(self) -> str:
+        # Strawberry's page loads React and GraphiQL from unpkg: a blank page on an intranet.
+        return (STATIC / "graphiql.html").read_text(encoding="utf-8")
+
     async def get_context(self, request: Any, response: Any) -> Context:
         # The Guard in front named the caller; their scope is decided here, once.
         scope = await self.services.policies.scope(caller.get())
@@ -87,6 +100,43 @@ def settle_heap() -> None:
     """
     gc.collect()
     gc.freeze()
+
+
+def _home(graphiql: bool) -> str:
+    """The page at ``/``: what this is and where to go, for a person who opened the address."""
+    if graphiql:
+        entry = (
+            '<a href="/graphql"><code>/graphql</code></a>：GraphQL 接口，浏览器打开为 GraphiQL /'
+            " the GraphQL API; in a browser, GraphiQL"
+        )
+    else:
+        entry = "<code>/graphql</code>：GraphQL 接口 / the GraphQL API"
+    return (STATIC / "index.html").read_text(encoding="utf-8").replace("$graphql", entry)
+
+
+def _metrics_endpoint(token: str | None, *, production: bool) -> Any:
+    """``/metrics`` for whoever holds the metrics token; in production, not served without one
+    (the counts name paths and load; in development, the open default serves a local Prometheus).
+    """
+
+    async def guarded(request: Request) -> Response:
+        given = request.headers.get("authorization", "")
+        if token is None:
+            if not production:
+                return await metrics(request)
+            return JSONResponse(
+                {"error": "not_found", "message": "metrics need JIANGUAN_METRICS_TOKEN"},
+                status_code=404,
+            )
+        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+            return JSONResponse(
+                {"error": "invalid_token", "message": "send the metrics token as a bearer token"},
+                status_code=401,
+                headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+            )
+        return await metrics(request)
+
+    return guarded
 
 
 def create_app(
@@ -133,20 +183,43 @@ def create_app(
         )
 
     graphql = _GraphQL(live, settings, own, tracing=provider is not None)
+    home = _home(graphiql=graphql.graphql_ide is not None)
+
+    async def index(request: Request) -> Response:
+        return HTMLResponse(home)
+
     guarded = Guard(graphql, own.auth, own.limiter, settings.rate_limit)
     app = Starlette(
         middleware=[
             # outermost, so the server span covers the rest and sees the X-Request-ID header
             *([Middleware(Tracing, provider=provider)] if provider is not None else []),
             Middleware(RequestIds),
+            Middleware(SecurityHeaders),
+            # Only the named proxies' X-Forwarded-For is believed (per-address login limits).
+            *(
+                [Middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))]
+                if settings.trusted_proxies
+                else []
+            ),
             Middleware(Deadline, seconds=settings.request_timeout),
         ],
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
-            Route("/metrics", metrics),
+            Route("/", index),
+            Route(
+                "/metrics",
+                _metrics_endpoint(
+                    settings.metrics_token, production=settings.environment == "production"
+                ),
+            ),
             Route("/graphql", guarded, methods=["GET", "POST"]),
             *auth_routes(own.auth, own.limiter, settings.auth_rate_limit),
+            *(
+                [Mount("/static/graphiql", StaticFiles(directory=STATIC / "graphiql"))]
+                if graphql.graphql_ide is not None
+                else []
+            ),
         ],
         lifespan=lifespan,
     )

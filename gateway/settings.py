@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -77,6 +78,11 @@ class Settings:
     # CKAN_DATASTORE_WRITE_URL: the DataStore database (CKAN's ckan.datastore.write_url), for
     # loading tables with COPY; without it the publisher loads through the DataStore API.
     ckan_datastore_write_url: str | None = field(default=None, repr=False)
+    # Addresses (or networks) of the reverse proxies in front: only their X-Forwarded-For is
+    # believed, so per-address limits count the real caller, not the proxy.
+    trusted_proxies: tuple[str, ...] = ()
+    # Bearer token Prometheus must send for /metrics; without one, /metrics is not served.
+    metrics_token: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         urls = {name: _default_url(self.var_dir, name) for name in SOURCES}
@@ -179,6 +185,8 @@ class Settings:
             ckan_url=env.get("CKAN_URL") or None,
             ckan_api_token=env.get("CKAN_API_TOKEN") or None,
             ckan_datastore_write_url=env.get("CKAN_DATASTORE_WRITE_URL") or None,
+            trusted_proxies=_networks(get("TRUSTED_PROXIES"), "TRUSTED_PROXIES"),
+            metrics_token=_token(get("METRICS_TOKEN"), "METRICS_TOKEN"),
         )
 
 
@@ -231,4 +239,29 @@ def _flag(value: str | None, name: str) -> bool:
 def _http_url(value: str | None, name: str) -> str | None:
     if value is not None and not value.startswith(("http://", "https://")):
         raise SettingsError(f"JIANGUAN_{name} must be an http(s):// URL, not {value!r}")
+    return value
+
+
+def _networks(value: str | None, name: str) -> tuple[str, ...]:
+    """Comma-separated IP addresses or networks (CIDR), each checked, in canonical form."""
+    if value is None:
+        return ()
+    found = []
+    for entry in (part.strip() for part in value.split(",")):
+        if not entry:
+            continue
+        try:
+            found.append(str(ipaddress.ip_network(entry, strict=False)))
+        except ValueError:
+            raise SettingsError(
+                f"JIANGUAN_{name}: {entry!r} is not an IP address or network such as"
+                " '10.0.0.5' or '10.0.0.0/24'"
+            ) from None
+    return tuple(found)
+
+
+def _token(value: str | None, name: str) -> str | None:
+    # A short token can be guessed; the value itself never goes into the message.
+    if value is not None and len(value) < 16:
+        raise SettingsError(f"JIANGUAN_{name} must be at least 16 characters long")
     return value
