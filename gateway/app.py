@@ -26,6 +26,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from gateway.auth_http import Guard
 from gateway.auth_http import routes as auth_routes
+from gateway.body_limit import BodyLimit
 from gateway.cache import MemoryStore, RedisStore, cache_extension
 from gateway.context import Context
 from gateway.headers import SecurityHeaders
@@ -202,6 +203,7 @@ def create_app(
                 else []
             ),
             Middleware(Deadline, seconds=settings.request_timeout),
+            Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
         ],
         routes=[
             Route("/healthz", healthz),

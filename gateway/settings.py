@@ -56,6 +56,9 @@ class Settings:
     source_api_token: str | None = field(default=None, repr=False)
     source_timeout: float = 3.0
     request_timeout: float = 10.0
+    # A push of 1,000 records (the most one call takes) of the short complaint in partners.md
+    # is 399 KB; real complaint texts are longer. Documents have their own, smaller limit.
+    max_body_bytes: int = 1_048_576
     otel_endpoint: str | None = None
     persisted_queries: tuple[Path, ...] = (CLIENT_OPERATIONS,)
     persisted_only: bool = False
@@ -156,6 +159,7 @@ class Settings:
             source_api_token=get("SOURCE_API_TOKEN"),
             source_timeout=_seconds(get("SOURCE_TIMEOUT"), 3.0, "SOURCE_TIMEOUT"),
             request_timeout=_seconds(get("REQUEST_TIMEOUT"), 10.0, "REQUEST_TIMEOUT"),
+            max_body_bytes=_int(get("MAX_BODY_BYTES"), 1_048_576, "MAX_BODY_BYTES", minimum=16_384),
             otel_endpoint=_http_url(get("OTEL_ENDPOINT"), "OTEL_ENDPOINT"),
             persisted_queries=(
                 CLIENT_OPERATIONS,
