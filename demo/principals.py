@@ -1,8 +1,10 @@
 """Demo principals: the departments, partners and an enterprise of the demo data, staff and
 administrators in three departments, the city office, an auditor, two machine clients, a few
-grants, and a ready bearer token for each (``var/demo-credentials.json``).
+grants, and a ready bearer token for each (``var/demo-credentials.json``), with the machine
+clients' ids and secrets, to try the client-credentials flow of ``docs/partners.md``.
 
-Idempotent: what exists is kept; tokens are issued afresh on every run.
+Idempotent: what exists is kept; tokens are issued afresh on every run, and the clients get a
+new secret (the one shown last time stops working: nobody kept it).
 """
 
 from __future__ import annotations
@@ -36,6 +38,10 @@ PARTNERS = {
 STAFFED = ("XA-SCJG", "XA-STHJ", "YT-SCJG")
 
 
+class NoDemoData(LookupError):
+    """The sources hold no demo data yet."""
+
+
 @dataclass(frozen=True, slots=True)
 class Credential:
     """One demo principal and its token."""
@@ -46,6 +52,7 @@ class Credential:
     party: str
     uscc: str | None
     token: str
+    client_secret: str | None = None  # machine clients: exchange at /oauth/token
 
 
 async def _first_subject(services: Services) -> tuple[str, str]:
@@ -55,7 +62,7 @@ async def _first_subject(services: Services) -> tuple[str, str]:
             await connection.execute(text("SELECT uscc, name FROM subjects ORDER BY id LIMIT 1"))
         ).first()
     if row is None:
-        raise RuntimeError("no demo data: run `jianguan seed` first")
+        raise NoDemoData("no demo data: run `jianguan seed` first")
     return str(row[0]), str(row[1])
 
 
@@ -100,14 +107,24 @@ async def _accounts(services: Services) -> list[tuple[str, str, str]]:
     return wanted
 
 
-async def _clients(services: Services) -> list[tuple[str, str]]:
+async def _clients(services: Services) -> list[tuple[str, str, str]]:
+    """(client id, party, secret) of the demo clients; secrets are stored hashed, so a client
+    made by an earlier run gets a new one."""
     wanted = [("p-12345", HOTLINE), ("enterprise-demo", "ENT-DEMO")]
     async with services.engine.connect() as connection:
         have = set((await connection.execute(select(Client.client_id))).scalars())
+    made = []
     for client_id, party in wanted:
         if client_id not in have:
-            await services.admin.add_client(ACTOR, client_id=client_id, name=client_id, party=party)
-    return wanted
+            secret = await services.admin.add_client(
+                ACTOR, client_id=client_id, name=client_id, party=party
+            )
+        else:
+            secret = await services.admin.rotate_secret(
+                ACTOR, client_id=client_id, overlap=timedelta(0)
+            )
+        made.append((client_id, party, secret))
+    return made
 
 
 async def _grants(services: Services) -> None:
@@ -163,7 +180,7 @@ async def demo_credentials(services: Services) -> list[Credential]:
             principal, lifetime=TOKEN_LIFETIME, idle=TOKEN_LIFETIME
         )
         made.append(Credential(username, "staff", role, party, None, issued.token))
-    for client_id, party in clients:
+    for client_id, party, secret in clients:
         own = uscc if party == "ENT-DEMO" else None
         principal = Principal(
             kind="client", id=f"client:{client_id}", party=party, party_kind=kinds[party], uscc=own
@@ -171,7 +188,7 @@ async def demo_credentials(services: Services) -> list[Credential]:
         issued = await services.tokens.issue(
             principal, lifetime=TOKEN_LIFETIME, idle=TOKEN_LIFETIME
         )
-        made.append(Credential(client_id, kinds[party], None, party, own, issued.token))
+        made.append(Credential(client_id, kinds[party], None, party, own, issued.token, secret))
     return made
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import os
 from collections.abc import Coroutine
 from pathlib import Path
@@ -10,31 +11,87 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from typer.core import TyperCommand, TyperGroup
 
-from gateway.audit_cli import audit_app
-from gateway.cli_admin import bootstrap, client_app, party_app, user_app
 from gateway.settings import SOURCES, Settings, SettingsError
-from open_data.cli import publish
 
 T = TypeVar("T")
 
-app = typer.Typer(help="Jianguan Gateway (监管): the Internet+Regulation data gateway.")
+LAZY: dict[str, tuple[str, str, str]] = {
+    "audit": ("gateway.audit_cli", "audit_app", "Tamper-evident audit log (审计日志)."),
+    "party": (
+        "gateway.cli_admin",
+        "party_app",
+        "Departments, partner platforms and enterprises (parties).",
+    ),
+    "user": ("gateway.cli_admin", "user_app", "Real-name staff accounts (实名账号)."),
+    "client": (
+        "gateway.cli_admin",
+        "client_app",
+        "Machine clients: departments' systems, partner platforms, enterprises.",
+    ),
+    "bootstrap": (
+        "gateway.cli_admin",
+        "bootstrap",
+        "Create the city office and its first account; refused once any account exists.",
+    ),
+    "publish": (
+        "open_data.cli",
+        "publish",
+        "Publish open datasets (开放数据): desensitised, checked, approved by their providers.",
+    ),
+}
+"""Commands whose module is imported only when they run (name: module, attribute, short help).
+
+Importing them all up front (SQLAlchemy, Redis, the publisher…) made ``jianguan --help`` take
+1.2 s of imports here, 5 s on a loaded machine."""
+
+
+class _Commands(TyperGroup):
+    """The top-level group: ``LAZY`` commands are listed from their short help, loaded on use."""
+
+    _listing = False
+
+    # Typer's own (vendored) click types are private: Any for the context and formatter.
+    def list_commands(self, ctx: Any) -> list[str]:
+        return [*super().list_commands(ctx), *LAZY]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in LAZY:
+            return super().get_command(ctx, cmd_name)
+        module, attribute, short = LAZY[cmd_name]
+        if self._listing:
+            return TyperCommand(cmd_name, help=short)
+        found = getattr(importlib.import_module(module), attribute)
+        if isinstance(found, typer.Typer):
+            command: Any = typer.main.get_group(found)
+        else:
+            single = typer.Typer()
+            single.command(cmd_name)(found)
+            command = typer.main.get_command(single)
+        command.name = cmd_name
+        return command
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
+
+app = typer.Typer(
+    cls=_Commands, help="Jianguan Gateway (监管): the Internet+Regulation data gateway."
+)
 db_app = typer.Typer(help="Source database schemas.")
 holidays_app = typer.Typer(help="Holiday calendars (国务院节假日安排).")
 docs_app = typer.Typer(help="Generated documentation.")
 app.add_typer(db_app, name="db")
 app.add_typer(holidays_app, name="holidays")
 app.add_typer(docs_app, name="docs")
-app.add_typer(audit_app, name="audit")
-app.add_typer(party_app, name="party")
-app.add_typer(user_app, name="user")
-app.add_typer(client_app, name="client")
-app.command("bootstrap")(bootstrap)
-app.command("publish")(publish)
 console = Console()
-errors = Console(stderr=True)
+errors = Console(stderr=True, soft_wrap=True)  # an error is one line, however long
 
 
 def _settings() -> Settings:
@@ -47,6 +104,56 @@ def _settings() -> Settings:
 
 def _run(coroutine: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coroutine)
+
+
+def _unmigrated(settings: Settings, names: tuple[str, ...]) -> list[str]:
+    """The databases among ``names`` not at their latest migration (``jianguan db upgrade``)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import Connection
+    from sqlalchemy.engine import make_url
+
+    from resolvers.database import create_engine
+    from resolvers.migrate import GATEWAY, alembic_config
+
+    def current(connection: Connection) -> set[str]:
+        return set(MigrationContext.configure(connection).get_current_heads())
+
+    urls = {n: settings.gateway_url if n == GATEWAY else settings.database_url(n) for n in names}
+    # Connecting to a SQLite file that is not there would leave an empty one behind.
+    missing = [
+        name
+        for name, url in urls.items()
+        if make_url(url).get_backend_name() == "sqlite"
+        and not Path(make_url(url).database or "").exists()
+    ]
+
+    async def check() -> list[str]:
+        behind = list(missing)
+        for name, url in urls.items():
+            if name in missing:
+                continue
+            heads = set(ScriptDirectory.from_config(alembic_config(name)).get_heads())
+            engine = create_engine(url)
+            try:
+                async with engine.connect() as connection:
+                    if await connection.run_sync(current) != heads:
+                        behind.append(name)
+            finally:
+                await engine.dispose()
+        return behind
+
+    return _run(check())
+
+
+def _require_migrated(settings: Settings, names: tuple[str, ...]) -> None:
+    behind = _unmigrated(settings, names)
+    if behind:
+        errors.print(
+            f"[red]error:[/] {', '.join(behind)}: database not created or not up to date;"
+            " run `jianguan db upgrade` first"
+        )
+        raise typer.Exit(2)
 
 
 def _sources(source: str | None) -> tuple[str, ...]:
@@ -223,6 +330,14 @@ def seed(
     if_empty: Annotated[bool, typer.Option(help="Do nothing when data exists.")] = False,
 ) -> None:
     """Fill the four source databases with deterministic Xi'an demo data."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     from demo.seed import SCALES, is_seeded
     from demo.seed import seed as run_seed
     from resolvers.database import SourceDatabases
@@ -231,6 +346,7 @@ def seed(
         errors.print(f"[red]error:[/] --scale must be one of {', '.join(SCALES)}")
         raise typer.Exit(2)
     settings = _settings()
+    _require_migrated(settings, SOURCES)
 
     async def run() -> dict[str, int] | None:
         databases = SourceDatabases(settings)
@@ -273,14 +389,16 @@ def demo_credentials(
     ),
 ) -> None:
     """Create the demo's principals and grants, and write a ready token for each."""
+    from demo.principals import NoDemoData, write_credentials
     from demo.principals import demo_credentials as make
-    from demo.principals import write_credentials
     from gateway.services import Services
+    from resolvers.migrate import GATEWAY
 
     settings = _settings()
     if settings.environment == "production":
         errors.print("[red]error:[/] demo credentials are for development, not production")
         raise typer.Exit(2)
+    _require_migrated(settings, (GATEWAY, "supervision"))
 
     async def run() -> Any:
         services = Services.create(settings)
@@ -289,7 +407,11 @@ def demo_credentials(
         finally:
             await services.close()
 
-    made = _run(run())
+    try:
+        made = _run(run())
+    except NoDemoData as exc:
+        errors.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
     write_credentials(made, output)
     table = Table(title=f"Demo principals (tokens valid 12 h; full list in {output})")
     for column in ("name", "kind", "role", "party / USCC", "token"):
@@ -297,6 +419,19 @@ def demo_credentials(
     for c in made:
         table.add_row(c.name, c.kind, c.role or "", c.uscc or c.party, c.token[:12] + "…")
     console.print(table)
+    client = next(c for c in made if c.client_secret)
+    console.print(
+        f"Machine clients also have a client id and secret ({output}: name, client_secret),\n"
+        "to exchange for a token as docs/partners.md shows:\n"
+        f'  SECRET=$(python3 -c \'import json; print(next(c["client_secret"] for c in '
+        f'json.load(open("{output}")) if c["name"] == "{client.name}"))\')\n'
+        f"  curl -s http://127.0.0.1:{os.environ.get('PORT', '8000')}/oauth/token"
+        f' -u "{client.name}:$SECRET" '
+        "-d grant_type=client_credentials",
+        soft_wrap=True,
+        markup=False,
+        highlight=False,
+    )
 
 
 @holidays_app.command("check")
@@ -343,14 +478,27 @@ def serve(
     import uvicorn
 
     from gateway.app import create_app, settle_heap
-    from gateway.observability import configure_logging
+    from gateway.audit_keys import AuditKeyError
+    from gateway.observability import LOG_CONFIG, configure_logging
 
     settings = _settings()
     configure_logging()
+    try:
+        gateway = create_app(settings)
+    except AuditKeyError as exc:
+        errors.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
     console.print(f"Jianguan Gateway on http://{host}:{port}/graphql ({settings.environment})")
-    gateway = create_app(settings)
     settle_heap()
-    uvicorn.run(gateway, host=host, port=port, log_level="info")
+    uvicorn.run(
+        gateway,
+        host=host,
+        port=port,
+        log_config=LOG_CONFIG,  # JSON lines from uvicorn's loggers too
+        # Forwarded addresses are the app's business, from JIANGUAN_TRUSTED_PROXIES only;
+        # uvicorn would otherwise believe any X-Forwarded-For from 127.0.0.1.
+        proxy_headers=False,
+    )
 
 
 @app.command("source-api")

@@ -15,6 +15,7 @@ from rich.console import Console
 from sqlalchemy import func, select
 
 from gateway.admin import AdminError, operator
+from gateway.audit_keys import AuditKeyError
 from gateway.passwords import PasswordRejected
 from gateway.services import Services
 from gateway.settings import Settings, SettingsError
@@ -27,7 +28,7 @@ client_app = typer.Typer(
     help="Machine clients: departments' systems, partner platforms, enterprises."
 )
 console = Console(soft_wrap=True)  # secrets are never broken across lines
-errors = Console(stderr=True)
+errors = Console(stderr=True, soft_wrap=True)
 
 
 def _with_services(work: Callable[[Services], Awaitable[T]]) -> T:
@@ -37,8 +38,13 @@ def _with_services(work: Callable[[Services], Awaitable[T]]) -> T:
         errors.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from None
 
-    async def run() -> T:
+    try:
         services = Services.create(settings)
+    except AuditKeyError as exc:  # production without its audit key: say so, in one line
+        errors.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+
+    async def run() -> T:
         try:
             return await work(services)
         finally:

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import orjson
 import pytest
+import typer
+from typer.core import TyperGroup
 from typer.testing import CliRunner
 
-from gateway.cli import app
+from gateway.cli import LAZY, app
 from tests.ingest.factory import Factory
+from tests.servers import ROOT, free_port, jianguan
 
 runner = CliRunner()
 
@@ -119,3 +125,94 @@ def test_holidays_check(tmp_path: Path) -> None:
     broken.write_text('[2027]\nholidays = ["2027-02-30"]\n', encoding="utf-8")
     result = runner.invoke(app, ["holidays", "check", str(broken)])
     assert result.exit_code == 1 and "2027-02-30" in result.output
+
+
+# -- first steps: one clear line, exit 2 -----------------------------------------------------
+
+
+def _child_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    keep = {k: v for k, v in os.environ.items() if not k.startswith("JIANGUAN_")}
+    return {**keep, "JIANGUAN_VAR_DIR": str(tmp_path / "var"), **extra}
+
+
+def test_seed_before_db_upgrade_says_so_in_one_line(tmp_path: Path) -> None:
+    done = jianguan("seed", "--if-empty", env=_child_env(tmp_path))
+    assert done.returncode == 2
+    (line,) = done.stderr.strip().splitlines()
+    assert "jianguan db upgrade" in line and "supervision" in line
+    assert "Traceback" not in done.stdout + done.stderr
+    # Nothing was created: the next `db upgrade` starts from nothing.
+    assert not (tmp_path / "var").exists() or not list((tmp_path / "var").glob("*.db"))
+
+
+def test_serve_in_production_without_an_audit_key_says_so_in_one_line(tmp_path: Path) -> None:
+    env = _child_env(tmp_path, JIANGUAN_ENVIRONMENT="production")
+    done = jianguan("serve", "--port", str(free_port()), env=env)
+    assert done.returncode == 2
+    (line,) = done.stderr.strip().splitlines()
+    assert "JIANGUAN_AUDIT_KEY_FILE" in line and "jianguan audit keygen" in line
+
+
+def test_demo_credentials_before_seeding_says_so_in_one_line(env: dict[str, str]) -> None:
+    done = jianguan("demo-credentials", env={**os.environ, **env})
+    assert done.returncode == 2
+    (line,) = done.stderr.strip().splitlines()
+    assert "jianguan seed" in line
+
+
+# -- jianguan --help is quick: nothing heavy is imported for it -------------------------------
+
+HEAVY = (
+    "sqlalchemy",
+    "alembic",
+    "strawberry",
+    "starlette",
+    "uvicorn",
+    "redis",
+    "coredis",
+    "casbin",
+    "psycopg",
+    "asyncpg",
+    "httpx",
+    "open_data.cli",
+    "gateway.admin",
+    "gateway.audit_cli",
+    "gateway.cli_admin",
+    "resolvers",
+)
+
+
+def test_help_imports_none_of_the_heavy_modules() -> None:
+    probe = (
+        "import json, sys\n"
+        "from gateway.cli import app\n"
+        "try:\n"
+        "    app(['--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        f"heavy = {HEAVY!r}\n"
+        "found = sorted(m for m in sys.modules if m.split('.')[0] in heavy or m in heavy)\n"
+        "print(json.dumps(found), file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "publish" in done.stdout and "audit" in done.stdout  # every command is listed
+    assert json.loads(done.stderr.strip().splitlines()[-1]) == []
+
+
+@pytest.mark.parametrize("name", sorted(LAZY))
+def test_a_lazy_commands_listed_help_is_its_own(name: str) -> None:
+    # The list shows LAZY's text; the command itself must say the same.
+    command = typer.main.get_command(app)
+    assert isinstance(command, TyperGroup)
+    loaded = command.get_command(typer.Context(command), name)
+    assert loaded is not None and loaded.help is not None
+    assert loaded.help.strip().splitlines()[0] == LAZY[name][2]
+    assert runner.invoke(app, [name, "--help"]).exit_code == 0

@@ -1,11 +1,26 @@
-"""Masked unexpected errors carry a request id; our own errors pass through."""
+"""Masked unexpected errors carry a request id; our own errors pass through; logs are JSON
+lines, with a traceback only for a bug."""
 
 from __future__ import annotations
 
+import io
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
 import strawberry
 
-from gateway.observability import MaskUnexpected, request_id
+from gateway.observability import ClientErrors, JsonFormatter, MaskUnexpected, request_id
 from resolvers.graph.errors import InvalidArgument, is_unexpected
+from tests.servers import ROOT, free_port, jianguan
 
 
 @strawberry.type
@@ -49,3 +64,106 @@ async def test_our_own_errors_pass_through() -> None:
 async def test_syntax_errors_pass_through() -> None:
     result = await schema.execute("{ refused")
     assert result.errors and "Syntax Error" in result.errors[0].message
+
+
+# -- logs: one JSON line per event, tracebacks only for bugs -----------------------------------
+
+
+@contextmanager
+def strawberry_log() -> Iterator[io.StringIO]:
+    """Strawberry's error logger as ``jianguan serve`` configures it, into a buffer."""
+    buffer = io.StringIO()
+    handler = logging.StreamHandler(buffer)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("strawberry.execution")
+    quiet = logging.getLogger("jianguan.graphql")
+    saved = (logger.handlers[:], logger.filters[:], logger.propagate, quiet.disabled)
+    logger.handlers[:], logger.filters[:], logger.propagate = [handler], [ClientErrors()], False
+    quiet.disabled = True  # the masking extension's own line is not what is tested here
+    try:
+        yield buffer
+    finally:
+        logger.handlers[:], logger.filters[:], logger.propagate, quiet.disabled = saved
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [("{ refused }", "BAD_USER_INPUT"), ("{ nope }", None), ("{ refused", None)],
+)
+async def test_a_client_error_is_one_line_without_a_traceback(query: str, code: str | None) -> None:
+    token = request_id.set("req-client-0001")
+    try:
+        with strawberry_log() as buffer:
+            await schema.execute(query)
+    finally:
+        request_id.reset(token)
+    (line,) = buffer.getvalue().splitlines()
+    entry = json.loads(line)
+    assert entry["level"] == "info" and "exception" not in entry
+    assert entry["request_id"] == "req-client-0001"
+    assert entry["code"] == code
+    assert "\n" not in entry["message"]
+
+
+async def test_a_bug_keeps_its_traceback() -> None:
+    with strawberry_log() as buffer:
+        await schema.execute("{ broken }")
+    (line,) = buffer.getvalue().splitlines()
+    entry = json.loads(line)
+    assert entry["level"] == "error" and entry["path"] == "broken"
+    assert "RuntimeError" in entry["exception"] and "Traceback" in entry["exception"]
+
+
+def test_served_logs_are_json_lines_with_the_request_id(tmp_path: Path) -> None:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("JIANGUAN_")},
+        "JIANGUAN_VAR_DIR": str(tmp_path / "var"),
+    }
+    assert jianguan("db", "upgrade", env=env).returncode == 0
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port)],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=sink,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(300):
+                try:
+                    httpx.get(f"{url}/healthz")
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            sent = {
+                "req-valid-00001": {"query": "{ matters(first: 1) { totalCount } }"},
+                "req-input-00001": {"query": "{ matters(first: 0) { totalCount } }"},
+                "req-field-00001": {"query": "{ nope }"},
+                "req-syntax-0001": {"query": "{ matters("},
+            }
+            for rid, body in sent.items():
+                httpx.post(f"{url}/graphql?secret=x", json=body, headers={"x-request-id": rid})
+            httpx.post(
+                f"{url}/graphql",
+                json={"query": "{ me { id } }"},
+                headers={"x-request-id": "req-token-00001", "authorization": "Bearer nope"},
+            )
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+    lines = log.read_text(encoding="utf-8").splitlines()
+    entries = [json.loads(line) for line in lines]  # every line is one JSON object
+    assert not [e for e in entries if "exception" in e]  # no bug here: no traceback
+    access = [e for e in entries if e["logger"] == "uvicorn.access"]
+    by_id = {e["request_id"]: e for e in access}
+    assert set(sent) | {"req-token-00001"} <= set(by_id)
+    assert by_id["req-token-00001"]["status"] == 401
+    assert all(e["path"] == "/graphql" for e in access if e["request_id"] in sent)
+    assert "secret=x" not in log.read_text(encoding="utf-8")  # query strings stay out
+    assert any(e["logger"] == "uvicorn.error" for e in entries)  # "Started server process"
+    errors = [e for e in entries if e["logger"] == "strawberry.execution"]
+    assert {e["request_id"] for e in errors} >= {"req-input-00001", "req-field-00001"}
+    assert {e["level"] for e in errors} == {"info"}

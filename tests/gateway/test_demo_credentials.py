@@ -1,0 +1,80 @@
+"""``jianguan demo-credentials`` gives the machine clients an id and a secret, and the
+client-credentials flow of docs/partners.md works with them, over real HTTP, as written there."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from tests.servers import ROOT, jianguan, serve
+
+PARTNERS_DOC = ROOT / "docs" / "partners.md"
+
+
+def _fetch_token_from_the_docs(gateway: str) -> Any:
+    """The ``fetch_token`` function of docs/partners.md, pointed at ``gateway``."""
+    blocks = re.findall(r"```python\n(.*?)```", PARTNERS_DOC.read_text(encoding="utf-8"), re.S)
+    (code,) = [b for b in blocks if "async def fetch_token" in b]
+    code = code.replace('GATEWAY = "https://gateway.example.gov.cn"', f"GATEWAY = {gateway!r}")
+    namespace: dict[str, Any] = {}
+    exec(compile(code, str(PARTNERS_DOC), "exec"), namespace)  # noqa: S102  # our own docs
+    return namespace["fetch_token"]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, str], Path]]:
+    tmp = tmp_path_factory.mktemp("demo-credentials")
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("JIANGUAN_")},
+        "JIANGUAN_VAR_DIR": str(tmp / "var"),
+    }
+    for step in (("db", "upgrade"), ("seed", "--scale", "small")):
+        done = jianguan(*step, env=env)
+        assert done.returncode == 0, done.stdout + done.stderr
+    yield env, tmp / "var" / "demo-credentials.json"
+
+
+def _credentials(env: dict[str, str], output: Path) -> dict[str, dict[str, Any]]:
+    done = jianguan("demo-credentials", "--output", str(output), env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "/oauth/token" in done.stdout and "client_secret" in done.stdout
+    return {c["name"]: c for c in orjson.loads(output.read_bytes())}
+
+
+def _me(gateway: str, token: str) -> dict[str, Any]:
+    response = httpx.post(
+        f"{gateway}/graphql",
+        json={"query": "{ me { id kind party } }"},
+        headers={"authorization": f"Bearer {token}"},
+    )
+    me: dict[str, Any] = response.json()["data"]["me"]
+    return me
+
+
+def test_the_partners_doc_flow_works_with_the_demo_clients(
+    demo: tuple[dict[str, str], Path],
+) -> None:
+    env, output = demo
+    made = _credentials(env, output)
+    assert output.stat().st_mode & 0o077 == 0  # secrets: the owner's eyes only
+    expected = {"p-12345": ("partner", "P-12345"), "enterprise-demo": ("enterprise", "ENT-DEMO")}
+    assert {n for n, c in made.items() if c.get("client_secret")} == set(expected)
+    assert all(c.get("client_secret") is None for n, c in made.items() if n not in expected)
+    again = _credentials(env, output)  # a second run: new secrets, the old ones stop
+    with serve(env) as gateway:
+        fetch_token = _fetch_token_from_the_docs(gateway)
+        for name, (kind, party) in expected.items():
+            token = asyncio.run(fetch_token(name, again[name]["client_secret"]))
+            assert _me(gateway, token) == {"id": f"client:{name}", "kind": "client", "party": party}
+            with pytest.raises(httpx.HTTPStatusError) as refused:
+                asyncio.run(fetch_token(name, made[name]["client_secret"]))
+            assert refused.value.response.status_code == 401
+            assert again[name]["kind"] == kind
