@@ -8,19 +8,29 @@ DEMO_ENV := env -u JIANGUAN_SUPERVISION_DATABASE_URL -u JIANGUAN_COMPLAINTS_DATA
 	-u JIANGUAN_CREDIT_DATABASE_URL -u JIANGUAN_GOV_SERVICES_DATABASE_URL \
 	-u JIANGUAN_DATABASE_URL -u JIANGUAN_REDIS_URL
 
-.PHONY: demo test install services lint typecheck unit docs schema client ckan clean
+.PHONY: demo test install runtime services lint typecheck unit docs schema client ckan lock clean
 
-$(BIN)/.installed: pyproject.toml
+# The runtime: the locked versions (as the image has them), then the project itself. The demo
+# needs nothing more; the development tools come on top for `make test`. Both share .venv, so
+# either may run first.
+$(BIN)/.runtime: pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "Python 3.11 or newer is needed (found $$($(PYTHON) --version))"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+$(BIN)/.installed: $(BIN)/.runtime
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@
 
+runtime: $(BIN)/.runtime
+
 install: $(BIN)/.installed
 
-demo: install
+demo: runtime
 	$(DEMO_ENV) $(BIN)/jianguan db upgrade
 	$(DEMO_ENV) $(BIN)/jianguan seed --scale small --if-empty
 	$(DEMO_ENV) $(BIN)/jianguan demo-credentials
@@ -54,6 +64,13 @@ client: install
 ckan: services
 	devtools/ckan/run.py install setup start
 
+# Re-resolve the runtime dependencies (Python 3.11, Linux x86-64) with their hashes.
+lock:
+	test -x .venv-lock/bin/uv || { $(PYTHON) -m venv .venv-lock && .venv-lock/bin/pip install --quiet uv; }
+	.venv-lock/bin/uv pip compile pyproject.toml --generate-hashes --python-version 3.11 \
+		--python-platform x86_64-unknown-linux-gnu --annotation-style line \
+		--custom-compile-command "make lock" --upgrade -o requirements.lock
+
 clean:
 	-devtools/ckan/run.py stop
-	rm -rf $(VENV) .venv-codegen .venv-ckan var .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .venv-codegen .venv-ckan .venv-lock var .pytest_cache .mypy_cache .ruff_cache .hypothesis
