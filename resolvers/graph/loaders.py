@@ -24,12 +24,14 @@ Fetch = Callable[[list[Hashable]], Awaitable[list[list[Row]]]]
 class _Batch:
     """Keys waiting to be read in one round trip, and the future their readers wait on."""
 
-    __slots__ = ("dispatched", "done", "keys")
+    __slots__ = ("dispatched", "done", "keys", "readers", "task")
 
     def __init__(self, done: asyncio.Future[None]) -> None:
         self.keys: list[Hashable] = []
         self.done = done
         self.dispatched = False
+        self.readers = 0  # load_many calls waiting on it
+        self.task: asyncio.Task[None] | None = None
 
 
 class BatchLoader:
@@ -43,7 +45,7 @@ class BatchLoader:
     def __init__(self, fetch: Fetch) -> None:
         self._fetch = fetch
         self._found: dict[Hashable, list[Row] | Exception] = {}
-        self._pending: dict[Hashable, asyncio.Future[None]] = {}
+        self._pending: dict[Hashable, _Batch] = {}
         self._batch: _Batch | None = None
         self._running: set[asyncio.Task[None]] = set()
 
@@ -55,16 +57,33 @@ class BatchLoader:
     async def load_many(self, keys: Iterable[Hashable]) -> list[list[Row]]:
         """Each key's rows, in the order of ``keys``."""
         keys = list(keys)
-        waits: set[asyncio.Future[None]] = set()
+        waits: dict[_Batch, None] = {}
         found, pending = self._found, self._pending
         for key in keys:
             if key not in found:
                 waiting = pending.get(key)
-                waits.add(self._enqueue(key) if waiting is None else waiting)
-        for waiting in waits:
-            # Shielded: a reader that is cancelled must not cancel the batch for the others.
-            await asyncio.shield(waiting)
+                waits[self._enqueue(key) if waiting is None else waiting] = None
+        for batch in waits:
+            batch.readers += 1
+        try:
+            for batch in waits:
+                # Shielded: a reader that is cancelled must not cancel the batch for the others.
+                await asyncio.shield(batch.done)
+        finally:
+            for batch in waits:
+                batch.readers -= 1
+                if not batch.readers and not batch.done.done():
+                    self._abandon(batch)  # nobody waits for it any more (a request cancelled)
         return [self._rows(key) for key in keys]
+
+    def _abandon(self, batch: _Batch) -> None:
+        batch.dispatched = True  # takes no more keys; a new reader starts a new batch
+        batch.done.cancel()
+        for key in batch.keys:
+            if self._pending.get(key) is batch:
+                del self._pending[key]
+        if batch.task is not None:
+            batch.task.cancel()  # its source read stops
 
     def _rows(self, key: Hashable) -> list[Row]:
         found = self._found[key]
@@ -72,18 +91,20 @@ class BatchLoader:
             raise found
         return found
 
-    def _enqueue(self, key: Hashable) -> asyncio.Future[None]:
+    def _enqueue(self, key: Hashable) -> _Batch:
         batch = self._batch
         if batch is None or batch.dispatched:
             loop = asyncio.get_running_loop()
             batch = self._batch = _Batch(loop.create_future())
             loop.call_soon(self._schedule, batch)
         batch.keys.append(key)
-        self._pending[key] = batch.done
-        return batch.done
+        self._pending[key] = batch
+        return batch
 
     def _schedule(self, batch: _Batch) -> None:
-        task = asyncio.get_running_loop().create_task(self._dispatch(batch))
+        if batch.done.done():  # abandoned before it was sent
+            return
+        task = batch.task = asyncio.get_running_loop().create_task(self._dispatch(batch))
         self._running.add(task)
         task.add_done_callback(self._running.discard)
 
@@ -101,7 +122,8 @@ class BatchLoader:
             raise
         finally:
             for key in batch.keys:
-                self._pending.pop(key, None)
+                if self._pending.get(key) is batch:
+                    del self._pending[key]
         if not batch.done.done():
             batch.done.set_result(None)
 
