@@ -41,7 +41,12 @@ BREAKER_OPEN = Gauge(
 )  # fmt: skip
 
 
-_RECORD_FIELDS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+# uvicorn's color_message repeats the message with terminal colours
+_RECORD_FIELDS = frozenset(vars(logging.makeLogRecord({}))) | {
+    "message",
+    "asctime",
+    "color_message",
+}
 
 
 class JsonFormatter(logging.Formatter):
