@@ -11,11 +11,10 @@ Before this, a 20 MB body was read, decoded and parsed whole while every other r
 
 from __future__ import annotations
 
-import orjson
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.http import GRAPHQL_RESPONSE, negotiate
+from gateway.http import refusal as graphql_refusal
 
 
 class _TooLarge(Exception):  # a signal inside this module: the app's own answer is dropped
@@ -24,10 +23,9 @@ class _TooLarge(Exception):  # a signal inside this module: the app's own answer
 
 def refusal(scope: Scope, message: str, limit: int) -> tuple[bytes, bytes]:
     """The body and content type of a ``413`` answer in the media type ``scope`` accepts."""
-    media = negotiate(Headers(scope=scope).get("accept"))
-    error = {"message": message, "extensions": {"code": "PAYLOAD_TOO_LARGE", "limit": limit}}
-    content_type = f"{media}; charset=utf-8" if media == GRAPHQL_RESPONSE else media
-    return orjson.dumps({"errors": [error]}), content_type.encode()
+    accept = Headers(scope=scope).get("accept")
+    response = graphql_refusal(accept, 413, "PAYLOAD_TOO_LARGE", message, limit=limit)
+    return bytes(response.body), response.headers["content-type"].encode()
 
 
 class BodyLimit:

@@ -2,7 +2,14 @@
 
 Built from ``.graphql`` files (the partner client's operations, and any an operator registers).
 A request may send only the hash (``extensions.persistedQuery.sha256Hash``, as Apollo clients
-do); with ``persisted_only`` a request whose document is not on the list is refused.
+do); with ``persisted_only`` a request whose document is not on the list is refused. A refusal
+is ``NotPersisted``, whose ``code`` the GraphQL view sends as the error's code (HTTP 400):
+
+- ``PERSISTED_QUERY_NOT_FOUND``: no operation has that hash (the message begins
+  ``PersistedQueryNotFound``, which Apollo clients look for before sending the document);
+- ``PERSISTED_QUERY_MISMATCH``: the document sent is not the one its hash names;
+- ``PERSISTED_QUERY_REQUIRED``: only persisted operations are accepted here;
+- ``BAD_REQUEST``: the hash is not 64 hex digits.
 """
 
 from __future__ import annotations
@@ -13,8 +20,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from cross_web import HTTPException
 from strawberry.http import GraphQLRequestData
+
+
+class NotPersisted(ValueError):
+    """A request the allow-list refuses; ``code`` says why."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def document_hash(document: str) -> str:
@@ -50,18 +64,21 @@ class PersistedQueries:
             document = self.documents.get(wanted)
             if request.query is not None:
                 if document_hash(request.query) != wanted:
-                    raise HTTPException(400, "The document does not match its sha256Hash.")
+                    raise NotPersisted(
+                        "PERSISTED_QUERY_MISMATCH", "The document does not match its sha256Hash."
+                    )
                 return request
             if document is None:
-                raise HTTPException(
-                    400, f"PersistedQueryNotFound: no operation has sha256Hash {wanted}."
+                raise NotPersisted(
+                    "PERSISTED_QUERY_NOT_FOUND",
+                    f"PersistedQueryNotFound: no operation has sha256Hash {wanted}.",
                 )
             return replace(request, query=document)
         if (self.only or only) and (
             request.query is None or document_hash(request.query) not in self.documents
         ):
-            raise HTTPException(
-                400,
+            raise NotPersisted(
+                "PERSISTED_QUERY_REQUIRED",
                 "Only persisted operations are accepted: send extensions.persistedQuery."
                 "sha256Hash of a registered operation.",
             )
@@ -74,5 +91,7 @@ def _hash_of(extensions: dict[str, Any] | None) -> str | None:
         return None
     value = persisted.get("sha256Hash")
     if not isinstance(value, str) or len(value) != 64:
-        raise HTTPException(400, "extensions.persistedQuery.sha256Hash must be 64 hex digits.")
+        raise NotPersisted(
+            "BAD_REQUEST", "extensions.persistedQuery.sha256Hash must be 64 hex digits."
+        )
     return value.lower()

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import strawberry
+from graphql import GraphQLError, validate
 from strawberry.extensions import DisableIntrospection, MaskErrors, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
-from strawberry.types import Info
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext as StrawberryExecutor
+from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
+from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
+from strawberry.types import ExecutionContext, Info
 
 from gateway.limits import extensions
 from gateway.observability import MaskUnexpected
@@ -16,7 +20,7 @@ from gateway.operation_audit import AuditOperations
 from gateway.tracing import OperationSpan
 from resolvers.connectors.base import SourceUnavailable
 from resolvers.graph import admin, ingest
-from resolvers.graph.errors import InvalidArgument, SourceFailed, is_unexpected
+from resolvers.graph.errors import InvalidArgument, SourceFailed, classify, is_unexpected
 from resolvers.graph.plan import PlannedExecutor
 from resolvers.graph.prefetch import Prefetcher
 from resolvers.graph.relations import attach, newest
@@ -33,6 +37,48 @@ MUTATION_DOC = "Pushing records (R4) and administration: grants, accounts."
 
 def _mask_errors() -> MaskErrors:
     return MaskUnexpected(should_mask_error=is_unexpected, error_message="Unexpected error.")
+
+
+class _Schema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        # Strawberry's hook for every error list, before it logs them: request errors get
+        # their code here, so the log line carries it.
+        if execution_context is not None:
+            classify(errors, execution_context)
+        super().process_errors(errors, execution_context)
+
+
+class HideSuggestions(SchemaExtension):
+    """No "Did you mean …?" in production, for types, arguments, enum values and input fields
+    as for fields: each names a part of the schema that introspection, off there, would not.
+
+    Validation runs here, as Strawberry would run it (its own two rules added), with
+    graphql-core's ``hide_suggestions``; a document cached as validated is not validated again.
+    """
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.pre_execution_errors is None and context.graphql_document is not None:
+            context.pre_execution_errors = validate(
+                context.schema._schema,
+                context.graphql_document,
+                (*context.validation_rules, MaybeNullValidationRule, OneOfInputValidationRule),
+                hide_suggestions=True,
+            )
+        yield
+
+
+def _quiet(executor: type[Any]) -> type[Any]:
+    """``executor``, coercing variables without suggestions (an enum value, an input field)."""
+
+    class Quiet(executor):  # type: ignore[misc]  # a base chosen at build time
+        @classmethod
+        def build(cls, *args: Any, **kwargs: Any) -> Any:
+            return super().build(*args, **{**kwargs, "hide_suggestions": True})
+
+    return Quiet
 
 
 def build_schema(
@@ -90,21 +136,22 @@ def build_schema(
     mutation = strawberry.type(
         type("Mutation", (), {**ingest.fields(), **admin_mutations}), description=MUTATION_DOC
     )
-    return strawberry.Schema(
+    executor: type[Any] = PlannedExecutor if planned else StrawberryExecutor
+    return _Schema(
         query=query,
         mutation=mutation,
         types=[c for c, _ in nodes.values()],
         extensions=[
             *([OperationSpan] if tracing else []),  # first: its span encloses the others
             *extensions(),
-            *([DisableIntrospection] if production else []),
+            *([DisableIntrospection, HideSuggestions] if production else []),
             *([cache] if cache is not None else []),
             AuditOperations,
             _mask_errors,
         ],
         config=StrawberryConfig(disable_field_suggestions=production),
         # plain objects completed in one pass (plan.py); Strawberry's own executor otherwise
-        execution_context_class=PlannedExecutor if planned else None,
+        execution_context_class=_quiet(executor) if production else executor,
     )
 
 

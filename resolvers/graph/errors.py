@@ -1,20 +1,29 @@
-"""Errors the schema returns on purpose, each with its ``extensions.code``.
+"""Errors the schema returns on purpose, each with its ``extensions.code``; which errors are bugs.
 
 GraphQLError
- └── GatewayError                 code passes through to clients
-      ├── SourceFailed            SOURCE_UNAVAILABLE: a source is down, slow or garbled
-      ├── InvalidArgument         BAD_USER_INPUT: paging or filter arguments
-      ├── NotFoundError           NOT_FOUND: an ID that names nothing
-      ├── ForbiddenError          FORBIDDEN: the caller's role or party may not (graph/admin.py)
-      └── Unauthenticated         UNAUTHENTICATED: sign in first (graph/admin.py)
+ ├── GatewayError                 code passes through to clients
+ │    ├── SourceFailed            SOURCE_UNAVAILABLE: a source is down, slow or garbled
+ │    ├── InvalidArgument         BAD_USER_INPUT: paging or filter arguments
+ │    ├── NotFoundError           NOT_FOUND: an ID that names nothing
+ │    ├── ForbiddenError          FORBIDDEN: the caller's role or party may not (graph/admin.py)
+ │    └── Unauthenticated         UNAUTHENTICATED: sign in first (graph/admin.py)
+ └── request errors (graphql-core's own, coded by ``classify``)
+      ├── GRAPHQL_PARSE_FAILED        the document is not GraphQL, or past the length limits
+      ├── GRAPHQL_VALIDATION_FAILED   it asks for what the schema has not, or past the limits
+      └── BAD_USER_INPUT              a variable's value is missing or of the wrong type
+
+Request errors are the client's: logged as one line, never masked. Anything else a resolver
+raises is a bug: masked as INTERNAL and logged with its traceback (``is_unexpected``).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from graphql import GraphQLError
+from strawberry.types import ExecutionContext
 
 log = logging.getLogger("jianguan.graphql")  # its lines carry the request id
 
@@ -49,10 +58,37 @@ class NotFoundError(GatewayError):
     code = "NOT_FOUND"
 
 
+PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+BAD_USER_INPUT = InvalidArgument.code
+
+
+def classify(errors: Iterable[GraphQLError], context: ExecutionContext) -> None:
+    """Give each request error its code, by the step that found it; errors with a code keep it.
+
+    Called with every list of errors before they are logged (``Schema.process_errors``). Only
+    errors without a path can be request errors: an error raised while running a field has one.
+    """
+    if context.graphql_document is None:
+        code = PARSE_FAILED
+    elif context.result is None:  # set once execution ran; variables are coerced in it
+        code = VALIDATION_FAILED
+    else:
+        code = BAD_USER_INPUT
+    for error in errors:
+        original = error.original_error
+        if original is not None and not isinstance(original, GraphQLError):
+            continue  # an exception outside any field: a bug, masked as INTERNAL
+        if error.path is None and not (error.extensions or {}).get("code"):
+            error.extensions = {**(error.extensions or {}), "code": code}
+
+
 def is_unexpected(error: GraphQLError) -> bool:
-    """Mask everything but our own errors and GraphQL's own (syntax, validation) errors."""
+    """Mask everything but our own errors and request errors (syntax, validation, variables)."""
     original = error.original_error
     if original is None or isinstance(original, GatewayError):
         return False
+    if isinstance(original, GraphQLError) and error.path is None:
+        return False  # a variable graphql-core could not coerce: its scalar said why
     log.error("unexpected error in %s", error.path, exc_info=original)
     return True

@@ -9,10 +9,9 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
-from cross_web import HTTPException
 from strawberry.http import GraphQLRequestData
 
-from gateway.persisted import PersistedQueries, document_hash
+from gateway.persisted import NotPersisted, PersistedQueries, document_hash
 from tests.servers import jianguan, serve
 
 MATTERS = "query Matters { matters(first: 1) { totalCount } }\n"
@@ -34,19 +33,25 @@ def test_allow_list_from_files(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("query", "sha", "only", "message"),
+    ("query", "sha", "only", "code", "message"),
     [
-        (None, "0" * 64, False, "PersistedQueryNotFound"),
-        ("{ other }", document_hash(MATTERS), False, "does not match"),
-        (None, "xyz", False, "64 hex digits"),
-        ("{ matters(first: 1) { totalCount } }", None, True, "Only persisted operations"),
+        (None, "0" * 64, False, "PERSISTED_QUERY_NOT_FOUND", "PersistedQueryNotFound"),
+        ("{ other }", document_hash(MATTERS), False, "PERSISTED_QUERY_MISMATCH", "does not match"),
+        (None, "xyz", False, "BAD_REQUEST", "64 hex digits"),
+        (
+            "{ matters(first: 1) { totalCount } }",
+            None,
+            True,
+            "PERSISTED_QUERY_REQUIRED",
+            "Only persisted operations",
+        ),
     ],
 )
-def test_refusals(query: str | None, sha: str | None, only: bool, message: str) -> None:
+def test_refusals(query: str | None, sha: str | None, only: bool, code: str, message: str) -> None:
     persisted = PersistedQueries({document_hash(MATTERS): MATTERS}, only=only)
-    with pytest.raises(HTTPException) as caught:
+    with pytest.raises(NotPersisted) as caught:
         persisted.resolve(request(query, sha))
-    assert caught.value.status_code == 400 and message in caught.value.reason
+    assert caught.value.code == code and message in str(caught.value)
 
 
 def test_persisted_only_accepts_registered_text() -> None:
@@ -76,7 +81,10 @@ def test_persisted_only_over_http(strict_gateway: str) -> None:
     by_hash = httpx.post(url, json={"extensions": extensions})
     assert by_hash.json() == {"data": {"matters": {"totalCount": 0}}}
     refused = httpx.post(url, json={"query": "{ matters(first: 2) { totalCount } }"})
-    assert refused.status_code == 400 and "Only persisted operations" in refused.text
+    assert refused.status_code == 400
+    (error,) = refused.json()["errors"]
+    assert error["extensions"] == {"code": "PERSISTED_QUERY_REQUIRED"}
+    assert error["message"].startswith("Only persisted operations")
     via_get = httpx.get(
         url,
         params={"extensions": orjson.dumps(extensions).decode()},
