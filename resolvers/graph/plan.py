@@ -16,6 +16,11 @@ on that object before it has reported anything; graphql-core then completes the 
 field as it always would, so errors, their paths and null propagation are graphql-core's own.
 Plans are pure, so giving up costs time, never correctness.
 
+Completion is synchronous, so a large result held the event loop from its first object to its
+last: every other request waited, and the request deadline could not fire. Past
+``SLICE_SECONDS`` of completing, an object is queued instead, and the queue is completed a slice
+per turn of the loop; objects of a request that was cancelled meanwhile are skipped.
+
 A resolver field takes part when its resolver offers a plain read (``plain_read``): a
 function of the parent object and the field's GraphQL arguments that returns the value, or
 ``UNREAD`` when only the resolver can answer. Extensions that hook ``resolve`` (per-field
@@ -24,11 +29,14 @@ middleware) and fields with field extensions (permissions) turn planning off whe
 
 from __future__ import annotations
 
+import asyncio
+from collections import deque
 from collections.abc import Callable
 from datetime import date, datetime, time
 from decimal import Decimal
 from enum import Enum
 from operator import attrgetter
+from time import perf_counter
 from typing import Any, TypeVar
 
 from graphql import (
@@ -54,6 +62,9 @@ Read = Callable[[Any], Any]
 Complete = Callable[[Any], Any]
 FieldGroup = list[FieldDetails]
 F = TypeVar("F", bound=Callable[..., Any])
+
+SLICE_SECONDS = 0.01
+"""How long completion may run before the event loop gets a turn."""
 
 UNREAD: Any = object()
 """What a plain read returns when only the field's resolver can answer."""
@@ -90,8 +101,72 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
         self._planning = not (manager is not None and manager.middlewares)
         # (object type, id of the field group) -> (the group, kept alive; its plan or None)
         self._plans: dict[tuple[GraphQLObjectType, int], tuple[FieldGroup, Complete | None]] = {}
+        self._slice_started = perf_counter()
+        self._later: deque[tuple[asyncio.Future[Any], tuple[Any, ...]]] = deque()
+        self._drainer: asyncio.Task[None] | None = None
 
     def complete_object_value(
+        self,
+        return_type: GraphQLObjectType,
+        field_details_list: FieldGroup,
+        info: Any,
+        path: Any,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
+        args = (return_type, field_details_list, info, path, result, position_context)
+        if perf_counter() - self._slice_started > SLICE_SECONDS:
+            return self._queue(args)
+        return self._complete_object(*args)
+
+    def _queue(self, args: tuple[Any, ...]) -> asyncio.Future[Any]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._later.append((future, args))
+        if self._drainer is None:
+            self._drainer = loop.create_task(self._drain())
+        return future
+
+    async def _drain(self) -> None:
+        later = self._later
+        try:
+            while later:
+                await asyncio.sleep(0)  # other requests, and the deadline, have their turn
+                started = self._slice_started = perf_counter()
+                while later:
+                    future, args = later.popleft()
+                    if not future.cancelled():  # its request is over
+                        self._settle(future, args)
+                    if perf_counter() - started > SLICE_SECONDS:
+                        break
+        finally:
+            self._drainer = None
+
+    def _settle(self, future: asyncio.Future[Any], args: tuple[Any, ...]) -> None:
+        try:
+            value = self._complete_object(*args)
+        except Exception as exc:  # graphql-core reports it where it awaits the future
+            future.set_exception(exc)
+            return
+        if not self.is_awaitable(value):
+            future.set_result(value)
+            return
+        task = asyncio.ensure_future(value)
+
+        def done(task: asyncio.Future[Any]) -> None:
+            if future.cancelled():
+                return
+            if task.cancelled():
+                future.cancel()
+            elif (error := task.exception()) is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(task.result())
+
+        task.add_done_callback(done)
+        future.add_done_callback(lambda f: task.cancel() if f.cancelled() else None)
+
+    def _complete_object(
         self,
         return_type: GraphQLObjectType,
         field_details_list: FieldGroup,

@@ -6,19 +6,23 @@ from __future__ import annotations
 import asyncio
 import shutil
 import threading
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.app import create_app
+from gateway.http import GRAPHQL_RESPONSE
 from gateway.policies import ensure_seed
 from gateway.settings import SOURCES, Settings
 from gateway.sources import Sources, connect
 from resolvers.connectors.base import Condition, Connector, Page, PageRequest, Row
 from resolvers.database import create_engine
+from resolvers.graph import plan
 from resolvers.graph.loaders import BatchLoader
 from tests.servers import LiveServer
 
@@ -95,12 +99,122 @@ async def test_past_the_deadline_the_source_reads_are_cancelled(
     connectors["supervision"] = stalled
     app = create_app(settings, sources=Sources(settings, connectors))
     async with LiveServer(app) as server, httpx.AsyncClient(timeout=30) as client:
-        response = await client.post(f"{server.url}/graphql", json={"query": NESTED})
+        response = await client.post(
+            f"{server.url}/graphql", json={"query": NESTED}, headers={"accept": GRAPHQL_RESPONSE}
+        )
         assert response.status_code == 504, response.text
+        assert response.headers["content-type"] == f"{GRAPHQL_RESPONSE}; charset=utf-8"
         assert response.json()["errors"][0]["extensions"]["code"] == "REQUEST_TIMEOUT"
         assert stalled.waiting.is_set()
         # The wait has a timeout only so that a read left running fails the test.
         assert await asyncio.to_thread(stalled.cancelled.wait, 30), "the read was left running"
+
+
+class Probe:
+    """A name that says when it is written out: graphql-core turns it into a string."""
+
+    def __init__(self, text: str, seen: Callable[[], None]) -> None:
+        self.text = text
+        self.seen = seen
+
+    def __str__(self) -> str:
+        self.seen()
+        return self.text
+
+
+class WideAndSlow(StalledLookups):
+    """The real supervision connector with far more inspection items than the demo data (100
+    per matter, copies of a real one), and a departments page that waits for a signal."""
+
+    def __init__(self, inner: Connector, answered: threading.Event) -> None:
+        super().__init__(inner)
+        self.answered = answered
+        self.answered_before_the_end: bool | None = None
+        self.release: asyncio.Event | None = None
+
+    def _release(self) -> None:
+        assert self.release is not None
+        self.release.set()
+
+    def _end(self) -> None:
+        self.answered_before_the_end = self.answered.is_set()
+
+    async def lookup(
+        self,
+        table: str,
+        column: str,
+        keys: Sequence[Hashable],
+        *,
+        where: Sequence[Condition] = (),
+        per_key: int | None = None,
+    ) -> list[Row]:
+        found = await self.inner.lookup(table, column, keys, where=where, per_key=per_key)
+        if table != "inspection_items" or not found:
+            return found
+        rows = [
+            {**found[0], column: key, "id": 1_000_000 + n, "item_code": f"X{n:08d}"}
+            for n, key in enumerate(k for k in keys for _ in range(per_key or 1))
+        ]
+        rows[0]["name"] = Probe("first", self._release)
+        rows[-1]["name"] = Probe("last", self._end)
+        return rows
+
+    async def page(self, table: str, request: PageRequest) -> Page:
+        if table == "departments":
+            self.release = asyncio.Event()
+            self.waiting.set()
+            await self.release.wait()
+        return await self.inner.page(table, request)
+
+
+def recording(app: ASGIApp, marker: bytes, answered: threading.Event) -> ASGIApp:
+    """``app``, noting when the request that carries ``x-probe: <marker>`` has its answer."""
+
+    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
+        mine = (b"x-probe", marker) in scope.get("headers", ())
+
+        async def noting(message: Message) -> None:
+            await send(message)
+            if mine and message["type"] == "http.response.body" and not message.get("more_body"):
+                answered.set()
+
+        await app(scope, receive, noting)
+
+    return wrapped
+
+
+async def test_a_long_completion_lets_other_requests_through(
+    seeded_sqlite: Settings,
+    gateway_template: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Every object waits for a turn of the event loop: what a long completion does past its
+    # first slice, here from the start, so that nothing depends on this machine's speed.
+    monkeypatch.setattr(plan, "SLICE_SECONDS", 0.0, raising=False)
+    settings = await _settings(seeded_sqlite, gateway_template, tmp_path)
+    connectors = {name: connect(settings, name) for name in SOURCES}
+    answered = threading.Event()
+    wide = WideAndSlow(connectors["supervision"], answered)
+    connectors["supervision"] = wide
+    app = recording(create_app(settings, sources=Sources(settings, connectors)), b"b", answered)
+    small = "{ departments(first: 1) { edges { node { name } } } }"
+    large = """{ matters(first: 100) { edges { node { matterCode
+      inspectionItems(first: 100) { itemCode name } } } } }"""
+    async with LiveServer(app) as server, httpx.AsyncClient(timeout=60) as client:
+        # B waits in its source until A has begun writing out its 10,000 inspection items.
+        other = asyncio.create_task(
+            client.post(f"{server.url}/graphql", json={"query": small}, headers={"x-probe": "b"})
+        )
+        assert await asyncio.to_thread(wide.waiting.wait, 30)
+        response = await client.post(f"{server.url}/graphql", json={"query": large})
+        assert response.status_code == 200, response.text
+        edges = response.json()["data"]["matters"]["edges"]
+        items = [i for e in edges for i in e["node"]["inspectionItems"]]
+        assert len(items) == 100 * 100 and items[0]["name"] == "first"
+        assert items[-1]["name"] == "last"
+        assert (await other).status_code == 200
+    assert wide.answered_before_the_end, "B waited for all of A's completion"
 
 
 async def test_a_batch_is_cancelled_only_when_no_reader_waits_for_it() -> None:
@@ -135,7 +249,7 @@ async def test_a_batch_is_cancelled_only_when_no_reader_waits_for_it() -> None:
     await fetching.wait()
     lone.cancel()
     await asyncio.gather(lone, return_exceptions=True)
-    await stopped.wait()  # its only reader gone, the read is cancelled
+    await asyncio.wait_for(stopped.wait(), 30)  # its only reader gone, the read is cancelled
     release.set()
     assert await loader.load("c") == [{"key": "c"}]  # and a later reader reads it afresh
     assert calls == [["a", "b"], ["c"], ["c"]]
