@@ -8,7 +8,7 @@ DEMO_ENV := env -u JIANGUAN_SUPERVISION_DATABASE_URL -u JIANGUAN_COMPLAINTS_DATA
 	-u JIANGUAN_CREDIT_DATABASE_URL -u JIANGUAN_GOV_SERVICES_DATABASE_URL \
 	-u JIANGUAN_DATABASE_URL -u JIANGUAN_REDIS_URL
 
-.PHONY: demo test install runtime services lint typecheck unit docs schema client ckan lock clean
+.PHONY: demo test install runtime services browser lint typecheck unit docs schema client ckan lock clean
 
 # The runtime: the locked versions (as the image has them), then the project itself. The demo
 # needs nothing more; the development tools come on top for `make test`. Both share .venv, so
@@ -40,6 +40,9 @@ demo: runtime
 services:
 	scripts/ensure-services
 
+browser:
+	scripts/ensure-browser
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -47,7 +50,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-unit: install services
+unit: install services browser
 	$(BIN)/pytest
 
 test: lint typecheck unit
