@@ -237,23 +237,10 @@ class Deadline:
         except TimeoutError:
             if started:
                 raise
-            body = orjson.dumps(
-                {
-                    "errors": [
-                        {
-                            "message": f"The request took longer than {self.seconds:g} s.",
-                            "extensions": {"code": "REQUEST_TIMEOUT"},
-                        }
-                    ]
-                }
+            response = refusal(
+                Request(scope).headers.get("accept"),
+                504,
+                "REQUEST_TIMEOUT",
+                f"The request took longer than {self.seconds:g} s.",
             )
-            media = negotiate(Request(scope).headers.get("accept"))
-            content_type = f"{media}; charset=utf-8" if media == GRAPHQL_RESPONSE else media
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 504,
-                    "headers": [(b"content-type", content_type.encode())],
-                }
-            )
-            await send({"type": "http.response.body", "body": body})
+            await response(scope, receive, send)
