@@ -17,13 +17,20 @@ from gateway.admin import Actor, AdminError
 from gateway.audit import AuditEvent, AuditLog
 from gateway.policies import PolicyHolder
 from gateway.tables import Grant, Party
-from resolvers.masking import PERSONAL
+from resolvers.exchange import column_kind
+from resolvers.masking import MASKED
 from resolvers.registry import SOURCES
 
-GRANTEE_KINDS = frozenset({"department", "city_office", "partner", "portal"})
-"""Enterprises read only what is about themselves; they receive no grants. A portal party is
-one open dataset: a grant to it is a provider's approval to publish (R9)."""
+GRANTEE_KINDS = frozenset({"department", "city_office", "partner"})
+"""Who ``giveGrant`` may name (docs/security.md §3). Enterprises read only what is about
+themselves and receive no grants."""
+APPROVAL_KINDS = frozenset({"portal"})
+"""A portal party is one open dataset: a grant to it is a provider's approval to publish (R9),
+made by ``open_data.approvals`` alone."""
 MAX_PURPOSE = 500
+FILTER_KINDS = {"text": (str,), "integer": (int,), "boolean": (bool,)}
+"""Column kinds a row filter may compare, and the JSON value each takes: one value, the kind
+a row holds, so that the filter the source runs and the one masking checks agree."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,30 +43,70 @@ class GrantRequest:
     purpose: str
     valid_until: datetime
     valid_from: datetime | None = None
-    row_filter: Mapping[str, str] | None = None
+    row_filter: Mapping[str, object] | None = None
     clear_fields: Sequence[str] = ()
 
 
-def _columns(resource: str) -> set[str]:
+def _columns(resource: str) -> dict[str, Any]:
     for source in SOURCES.values():
         model = source.tables.get(resource)
         if model is not None:
-            return {c.name for c in model.__table__.columns}  # type: ignore[attr-defined]
+            return {c.name: c for c in model.__table__.columns}  # type: ignore[attr-defined]
     raise AdminError(
-        f"unknown resource {resource!r}; resources are the tables: {', '.join(PERSONAL)}"
+        f"unknown resource {resource!r}; resources are the tables: {', '.join(MASKED)}"
     )
+
+
+def _json_kind(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list | tuple):
+        return "a list"
+    return "an object"
+
+
+def _check_filter(
+    resource: str, columns: Mapping[str, Any], row_filter: Mapping[str, object]
+) -> None:
+    personal = MASKED[resource]
+    for name, value in row_filter.items():
+        where = f"rowFilter.{name} ({resource})"
+        column = columns.get(name)
+        if column is None or name in personal or name.startswith("cd_"):
+            raise AdminError(
+                f"{where}: the filter may use the non-personal columns of {resource}; "
+                f"{name!r} is not one"
+            )
+        kind = column_kind(column)
+        allowed = FILTER_KINDS.get(kind)
+        if allowed is None:
+            raise AdminError(
+                f"{where}: filters compare text, whole-number and true/false columns; "
+                f"{name} holds {kind} values"
+            )
+        wrong_bool = isinstance(value, bool) and bool not in allowed
+        if not isinstance(value, allowed) or wrong_bool:
+            expected = {"text": "a string", "integer": "a whole number", "boolean": "true/false"}
+            raise AdminError(
+                f"{where}: one value, {expected[kind]}, not {_json_kind(value)}"
+                + (f" ({value!r})" if isinstance(value, list | tuple) else "")
+            )
+        length = getattr(column.type, "length", None)
+        if isinstance(value, str) and length is not None and len(value) > length:
+            raise AdminError(f"{where}: at most {length} characters, not {len(value)}")
 
 
 def check_request(request: GrantRequest, now: datetime) -> None:
     """Refuse a grant that names unknown or personal columns, or an empty period."""
     columns = _columns(request.resource)
-    personal = set(PERSONAL[request.resource])
-    for column in request.row_filter or {}:
-        if column not in columns or column in personal or column.startswith("cd_"):
-            raise AdminError(
-                f"the filter may use the non-personal columns of {request.resource}; "
-                f"{column!r} is not one"
-            )
+    _check_filter(request.resource, columns, request.row_filter or {})
+    personal = MASKED[request.resource]
     unknown = set(request.clear_fields) - personal
     if unknown:
         raise AdminError(
@@ -85,8 +132,11 @@ class Grants:
         self.audit = audit
         self.holder = holder
 
-    async def give(self, actor: Actor, request: GrantRequest) -> int:
-        """Record a grant from the provider; returns its id. Effective on every replica."""
+    async def give(
+        self, actor: Actor, request: GrantRequest, *, to: frozenset[str] = GRANTEE_KINDS
+    ) -> int:
+        """Record a grant from the provider to a party of a kind in ``to``; returns its id.
+        Effective on every replica."""
         actor.check("manage", "grants", request.provider)
         now = datetime.now(UTC)
         check_request(request, now)
@@ -104,8 +154,11 @@ class Grants:
         grantee = parties.get(request.grantee)
         if grantee is None:
             raise AdminError(f"no party {request.grantee!r}")
-        if grantee.kind not in GRANTEE_KINDS:
-            raise AdminError(f"grants go to departments and partners, not to a {grantee.kind}")
+        if grantee.kind not in to:
+            raise AdminError(
+                f"grantee {request.grantee!r} is a {grantee.kind}: grants go to "
+                f"{', '.join(sorted(to))} parties"
+            )
         async with self.engine.begin() as connection:
             result = await connection.execute(
                 Grant.__table__.insert().values(  # type: ignore[attr-defined]

@@ -29,6 +29,8 @@ class Principal:
         names = ["role:public"]
         if self.role:
             names.append(f"role:{self.role}")
+        elif self.kind == "client":
+            names.append("role:client")  # a machine system acts for its party
         if self.party_kind:
             names.append(f"kind:{self.party_kind}")
         if self.party:

@@ -22,16 +22,19 @@ from casbin.persist import Adapter, load_policy_line  # type: ignore[import-unty
 
 from gateway.principal import PUBLIC, Principal
 from resolvers.connectors.base import AnyOf, Filter, Row
-from resolvers.masking import PERSONAL
+from resolvers.masking import MASKED
 
 POLICIES = Path(__file__).parents[1] / "policies"
 MODEL = POLICIES / "model.conf"
 SEED = POLICIES / "seed.csv"
 
-RECORD_TABLES: tuple[str, ...] = tuple(PERSONAL)
+RECORD_TABLES: tuple[str, ...] = tuple(MASKED)
 """Every table of the data standard: what ``*`` in a policy's resource means."""
 ADMIN_RESOURCES = ("accounts", "grants", "audit_log")
 """Resources that a policy must name: ``*`` never reaches them."""
+PARTY_MEMBER = "role:party_member"
+"""The role that lines for a party or party kind (grants among them) reach; see model.conf."""
+PARTY_SUBJECTS = ("party:", "kind:")
 SUBJECT_COLUMNS = {
     "subjects": "uscc",
     "actions": "subject_uscc",
@@ -53,7 +56,7 @@ class GrantLimits:
     provider: str
     grantee: str
     resource: str
-    row_filter: Mapping[str, str]
+    row_filter: Mapping[str, str | int | bool]
     clear_fields: frozenset[str]
     valid_from: datetime
     valid_until: datetime
@@ -193,10 +196,26 @@ class Policy:
         self.version = version or hashlib.sha256(orjson.dumps(all_lines)).hexdigest()[:16]
         self.enforcer = casbin.Enforcer(str(MODEL), _Lines(all_lines))
 
+    def acts_for_party(self, principal: Principal) -> bool:
+        """Whether the principal's role inherits ``role:party_member`` (``g`` lines)."""
+        for subject in principal.subjects:
+            if not subject.startswith("role:"):
+                continue
+            if subject == PARTY_MEMBER:
+                return True
+            if PARTY_MEMBER in self.enforcer.get_implicit_roles_for_user(subject):
+                return True
+        return False
+
     def permission_lines(self, principal: Principal) -> list[list[str]]:
-        """Every ``p`` line that applies to the principal, roles followed (``g``)."""
+        """Every ``p`` line that applies to the principal, roles followed (``g``). Lines for its
+        party or party kind only when its role acts for the party: a grant to the city office
+        reaches its overseers, not the security auditor of the same party."""
+        member = self.acts_for_party(principal)
         found: list[list[str]] = []
         for subject in principal.subjects:
+            if subject.startswith(PARTY_SUBJECTS) and not member:
+                continue
             found.extend(self.enforcer.get_implicit_permissions_for_user(subject))
         return found
 
@@ -237,7 +256,7 @@ def scope_for(principal: Principal, policy: Policy, now: datetime) -> Scope:
         tables = RECORD_TABLES if resource == "*" else (resource,)
         for table in tables:
             permissions.add((act, table, provider))
-            if act != "read" or table not in PERSONAL:
+            if act != "read" or table not in MASKED:
                 continue
             clause = _clause(principal, table, provider, rule, grant)
             if clause is not None:
@@ -257,7 +276,7 @@ def _clause(
 ) -> Clause | None:
     providers = None if provider == "*" else frozenset({provider})
     if rule == "clear":
-        return Clause(providers, (), frozenset(PERSONAL[table]))
+        return Clause(providers, (), MASKED[table])
     if rule == "subject":
         column = SUBJECT_COLUMNS.get(table)
         if column is None or principal.uscc is None:
@@ -265,7 +284,7 @@ def _clause(
         return Clause(providers, (Filter(column, "eq", principal.uscc),), frozenset())
     if grant is not None:
         where = tuple(Filter(c, "eq", v) for c, v in sorted(grant.row_filter.items()))
-        return Clause(providers, where, grant.clear_fields & frozenset(PERSONAL[table]))
+        return Clause(providers, where, grant.clear_fields & MASKED[table])
     return Clause(providers, (), frozenset())
 
 

@@ -39,7 +39,7 @@ from resolvers.connectors.base import (
 )
 from resolvers.connectors.sql import SqlConnector
 from resolvers.database import create_engine
-from resolvers.masking import PERSONAL, mask_row
+from resolvers.masking import MASKED, mask_row
 
 T = TypeVar("T")
 RETRIES = 2
@@ -168,7 +168,7 @@ class RequestSources:
         read = self.reads.setdefault(table, Read())
         read.rows += len(rows)
         read.providers.update(row.get("provider") for row in rows)
-        if PERSONAL.get(table):
+        if MASKED.get(table):
             per_row = seen.shows_any  # decided once per read, not per row
             for row in rows:
                 mask_row(table, row, seen.clear_for(row) if per_row else ())

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from gateway.admin import Actor, AdminError
-from gateway.grants import GrantRequest, Grants
+from gateway.grants import APPROVAL_KINDS, GrantRequest, Grants
 from gateway.principal import Principal
 from gateway.scope import Policy, Scope, scope_for
 from gateway.tables import Grant, Party
@@ -75,7 +75,7 @@ async def approve(grants: Grants, actor: Actor, spec: DatasetSpec, provider: str
         valid_until=until,
         clear_fields=personal_columns(spec),
     )
-    return await grants.give(actor, request)
+    return await grants.give(actor, request, to=APPROVAL_KINDS)
 
 
 async def withdraw(grants: Grants, actor: Actor, spec: DatasetSpec, provider: str) -> int:

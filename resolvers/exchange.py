@@ -109,14 +109,23 @@ def field(
     choices: Mapping[str, str] | None = None,
     personal: bool = False,
     ingest: bool = True,
+    personal_if: str | None = None,
+    names: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """``Column.info`` for one field of the data standard.
 
     ``check`` names a validator in ``standard.codes``; ``choices`` maps allowed values to their
     Chinese labels; ``personal`` marks personal information (PIPL) that masking and
     desensitisation must protect; ``ingest=False`` marks columns the gateway sets itself.
+    ``personal_if`` names the column saying the party's nature: the field is personal in rows
+    where it says ``natural_person`` (a person's name); ``names`` are the name columns whose
+    values such a free-text field may contain ("当事人杨丽娟…").
     """
     info: dict[str, Any] = {"zh": zh, "en": en, "personal": personal, "ingest": ingest}
+    if personal_if is not None:
+        info["personal_if"] = personal_if
+    if names:
+        info["names"] = list(names)
     if check is not None:
         info["check"] = check
     if choices is not None:

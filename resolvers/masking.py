@@ -1,8 +1,9 @@
 """Masking of personal information (PIPL) in what the gateway returns.
 
 Deny by default: every column marked ``personal`` is masked unless the caller's scope shows it
-in clear (grants arrive with provider-owns-data authorisation). The masks keep what staff need
-to tell records apart and nothing that identifies a person.
+in clear (grants arrive with provider-owns-data authorisation), and so is every column marked
+``personal_if`` in rows about a natural person: their name, and their name inside free text.
+The masks keep what staff need to tell records apart and nothing that identifies a person.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from standard.codes import check_uscc
 
 HIDDEN = "***"
 
+NATURAL_PERSON = "natural_person"
+
 PERSONAL: Mapping[str, Mapping[str, str | None]] = {
     table: {
         c.name: c.info.get("check")
@@ -24,7 +27,34 @@ PERSONAL: Mapping[str, Mapping[str, str | None]] = {
     for source in SOURCES.values()
     for table, model in source.tables.items()
 }
-"""Every table of the data standard: its personal columns and their checks."""
+"""Every table of the data standard: its always-personal columns and their checks."""
+
+PERSON_FIELDS: Mapping[str, Mapping[str, str]] = {
+    table: {
+        c.name: c.info["personal_if"]
+        for c in model.__table__.columns  # type: ignore[attr-defined]
+        if c.info.get("personal_if")
+    }
+    for source in SOURCES.values()
+    for table, model in source.tables.items()
+}
+"""Columns personal only where the party is a natural person: column → the column saying so."""
+
+NAMES_IN: Mapping[str, Mapping[str, tuple[str, ...]]] = {
+    table: {
+        c.name: tuple(c.info["names"])
+        for c in model.__table__.columns  # type: ignore[attr-defined]
+        if c.info.get("names")
+    }
+    for source in SOURCES.values()
+    for table, model in source.tables.items()
+}
+"""Free text that may name the party: column → the name columns whose values it may hold."""
+
+MASKED: Mapping[str, frozenset[str]] = {
+    table: frozenset(PERSONAL[table]) | frozenset(PERSON_FIELDS[table]) for table in PERSONAL
+}
+"""What the gateway masks unless a scope shows it: the columns a grant's clear fields name."""
 
 
 def mask_name(value: str) -> str:
@@ -87,9 +117,33 @@ def mask(column: str, check: str | None, value: Any) -> Any:
     return HIDDEN
 
 
+def redact_names(text: str, names: Iterable[str | None]) -> str:
+    """Every occurrence of a name in free text, masked as a name: 当事人杨丽娟… → 当事人杨**…"""
+    for name in sorted({n for n in names if n}, key=len, reverse=True):
+        text = text.replace(name, mask_name(name))
+    return text
+
+
+def _a_person(row: Mapping[str, Any], nature: str) -> bool:
+    # Without the column that says, assume a person: masking fails closed.
+    return bool(row.get(nature, NATURAL_PERSON) == NATURAL_PERSON)
+
+
 def mask_row(table: str, row: dict[str, Any], clear: Iterable[str] = ()) -> None:
-    """Mask, in place, every personal field of ``row`` not shown in ``clear``."""
+    """Mask, in place, every personal field of ``row`` not shown in ``clear``: the always-personal
+    ones, and a natural person's name and the free text that names them."""
     shown = frozenset(clear)
+    raw = dict(row) if PERSON_FIELDS[table] else row  # texts are redacted from the raw names
+    for name, nature in PERSON_FIELDS[table].items():
+        if name not in row or name in shown or row[name] is None or not _a_person(raw, nature):
+            continue
+        sources = NAMES_IN[table].get(name)
+        if sources is None:
+            row[name] = mask_name(str(row[name]))
+        elif all(c in raw for c in sources):
+            row[name] = redact_names(str(row[name]), (raw[c] for c in sources))
+        else:
+            row[name] = HIDDEN  # the names it may hold are unknown here: hide it whole
     for name, check in PERSONAL[table].items():
         if name in row and name not in shown:
             row[name] = mask(name, check, row[name])

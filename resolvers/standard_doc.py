@@ -45,9 +45,16 @@ Types: *text(n)* at most n characters; *date* `YYYY-MM-DD`; *instant* ISO 8601
 `;`); *decimal* a number. Where a field lists allowed values, the Chinese label is
 accepted too (`在用` for `in_use`).
 Fields marked **PI** hold personal information (PIPL): they are masked for readers without a grant
-and never published as open data.
+and never published as open data. Fields marked **PI (person)** are personal where the party is
+a natural person (their name, or free text that names them) and masked then.
 
 """
+
+
+def _pi(info: dict[str, Any]) -> str:
+    if info.get("personal"):
+        return "PI"
+    return "PI (person)" if info.get("personal_if") else ""
 
 
 def _type(column: Any) -> str:
@@ -78,7 +85,7 @@ def _rows(columns: list[Any]) -> str:
         )
         lines.append(
             f"| `{column.name}` | {info.get('zh', '')} | {_type(column)} | {required} | "
-            f"{_rule(info)} | {'PI' if info.get('personal') else ''} | {info.get('en', '')} |"
+            f"{_rule(info)} | {_pi(info)} | {info.get('en', '')} |"
         )
     return "\n".join(lines)
 

@@ -40,7 +40,7 @@ class LicencePublicity(ExchangeRecord, Base):
     )
     content: Mapped[str | None] = mapped_column(Text, info=field("许可内容", "What is licensed"))
     counterparty_name: Mapped[str] = mapped_column(
-        String(200), info=field("行政相对人名称", "Licensee")
+        String(200), info=field("行政相对人名称", "Licensee", personal_if="counterparty_category")
     )
     counterparty_category: Mapped[str] = mapped_column(
         String(24), info=field("行政相对人类别", "Category", choices=PARTY_KINDS)
@@ -79,11 +79,21 @@ class PenaltyPublicity(ExchangeRecord, Base):
     decision_no: Mapped[str] = mapped_column(
         String(100), index=True, info=field("行政处罚决定书文号", "Decision number")
     )
-    case_name: Mapped[str] = mapped_column(String(500), info=field("案件名称", "Case"))
+    case_name: Mapped[str] = mapped_column(
+        String(500),
+        info=field(
+            "案件名称", "Case", personal_if="counterparty_category", names=("counterparty_name",)
+        ),
+    )
     violation_type: Mapped[str | None] = mapped_column(
         String(200), info=field("违法行为类型", "Kind of violation")
     )
-    facts: Mapped[str] = mapped_column(Text, info=field("违法事实", "Facts"))
+    facts: Mapped[str] = mapped_column(
+        Text,
+        info=field(
+            "违法事实", "Facts", personal_if="counterparty_category", names=("counterparty_name",)
+        ),
+    )
     basis: Mapped[str] = mapped_column(Text, info=field("处罚依据", "Legal basis"))
     penalty_type: Mapped[str] = mapped_column(String(100), info=field("处罚类别", "Kind"))
     content: Mapped[str] = mapped_column(Text, info=field("处罚内容", "Penalty imposed"))
@@ -91,7 +101,8 @@ class PenaltyPublicity(ExchangeRecord, Base):
         Numeric(14, 2), info=field("罚款金额(万元)", "Fine, 10,000 yuan")
     )
     counterparty_name: Mapped[str] = mapped_column(
-        String(200), info=field("行政相对人名称", "Punished party")
+        String(200),
+        info=field("行政相对人名称", "Punished party", personal_if="counterparty_category"),
     )
     counterparty_category: Mapped[str] = mapped_column(
         String(24), info=field("行政相对人类别", "Category", choices=PARTY_KINDS)

@@ -85,7 +85,9 @@ class Licence(ExchangeRecord, Base):
     item_code: Mapped[str] = mapped_column(
         String(64), index=True, info=field("事项编码", "Licensing item")
     )
-    applicant_name: Mapped[str] = mapped_column(String(200), info=field("申请人名称", "Applicant"))
+    applicant_name: Mapped[str] = mapped_column(
+        String(200), info=field("申请人名称", "Applicant", personal_if="applicant_category")
+    )
     applicant_category: Mapped[str] = mapped_column(
         String(24), info=field("申请人类别", "Category", choices=PARTY_KINDS)
     )

@@ -239,7 +239,7 @@ async def give_grant(info: Info[Any, None], input: GrantInput) -> GrantNode:
         purpose=input.purpose,
         valid_until=input.valid_until,
         valid_from=input.valid_from,
-        row_filter={str(k): str(v) for k, v in (input.row_filter or {}).items()},
+        row_filter=dict(input.row_filter or {}),  # checked against the table's columns
         clear_fields=tuple(input.clear_fields),
     )
     grant_id = await _run(services.grants.give(actor, request))

@@ -64,6 +64,11 @@ def _description(column: Any) -> str:
         text += " (" + "; ".join(f"{k} {v}" for k, v in info["choices"].items()) + ")"
     if info.get("personal"):
         text += ". Personal information: masked unless the provider granted it in clear."
+    elif info.get("personal_if"):
+        text += (
+            ". Personal information where the party is a natural person: masked (names in it"
+            " too) unless the provider granted it in clear."
+        )
     return text
 
 

@@ -295,7 +295,12 @@ class Action(ExchangeRecord, Base):
     )
     subject_name: Mapped[str] = mapped_column(String(200), info=field("监管对象", "Subject name"))
     counterparty_name: Mapped[str] = mapped_column(
-        String(200), info=field("行政相对人", "Counterparty (organisation or person)")
+        String(200),
+        info=field(
+            "行政相对人",
+            "Counterparty (organisation or person)",
+            personal_if="counterparty_nature",
+        ),
     )
     counterparty_nature: Mapped[str] = mapped_column(
         String(24), info=field("行政相对人性质", "Nature", choices=PARTY_KINDS)
@@ -319,7 +324,15 @@ class Action(ExchangeRecord, Base):
     result: Mapped[str | None] = mapped_column(
         String(16), info=field("检查结果", "Inspection result", choices=INSPECTION_RESULTS)
     )
-    facts: Mapped[str | None] = mapped_column(Text, info=field("违法事实", "Facts found"))
+    facts: Mapped[str | None] = mapped_column(
+        Text,
+        info=field(
+            "违法事实",
+            "Facts found",
+            personal_if="counterparty_nature",
+            names=("counterparty_name",),
+        ),
+    )
     legal_basis: Mapped[str | None] = mapped_column(Text, info=field("处罚/强制依据", "Basis"))
     decision_no: Mapped[str | None] = mapped_column(
         String(100), info=field("决定文书号", "Decision document number")
