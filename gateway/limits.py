@@ -223,6 +223,13 @@ class DocumentLimits(SchemaExtension):
         if query is None or context.graphql_document is not None:
             yield
             return
+        if len(query) > MAX_DOCUMENT_CHARS:
+            # Refused here rather than by the parser: its error quotes the line it stopped on,
+            # and the log line of a one-line 1 MB comment was 1 MB long.
+            raise GraphQLError(
+                f"Syntax Error: the document is {len(query):,} characters long; the limit is "
+                f"{MAX_DOCUMENT_CHARS:,}."
+            )
         self._entry = self.cache.get(query)
         if self._entry is not None:
             context.graphql_document = self._entry.document
