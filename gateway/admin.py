@@ -126,6 +126,12 @@ class Admin:
         if actor.scope is not None and role in ("city_office", "auditor"):
             raise Forbidden("city-office and auditor accounts are made by an operator")
         await self._party(party)
+        taken = await self._find_account(username)
+        if taken is not None:
+            raise AdminError(
+                f"username {username!r} is taken (by {taken.username!r}: user names are "
+                "case-insensitive)"
+            )
         initial = password or generate_password(self.policy, username=username)
         check_password(self.policy, initial, username=username)
         now = datetime.now(UTC)
@@ -133,6 +139,7 @@ class Admin:
             Account.__table__,
             f"username {username!r} is taken",
             username=username,
+            username_key=username.lower(),
             real_name=real_name,
             party_code=party,
             role=role,
@@ -152,8 +159,8 @@ class Admin:
         """Change an account's role; administrators' changes are reported to the city office."""
         if role not in ROLES:
             raise AdminError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
-        account = await self._account(username)
-        actor.check("manage", "accounts", account.party_code)
+        account = await self._account(actor, username)
+        username = account.username
         if actor.scope is not None and role in ("city_office", "auditor"):
             raise Forbidden("city-office and auditor roles are given by an operator")
         await self._update_account(account.id, role=role)
@@ -171,8 +178,8 @@ class Admin:
 
     async def disable_account(self, actor: Actor, *, username: str, disabled: bool = True) -> int:
         """Disable (or enable) an account; its sessions end at once on every replica."""
-        account = await self._account(username)
-        actor.check("manage", "accounts", account.party_code)
+        account = await self._account(actor, username)
+        username = account.username
         await self._update_account(account.id, disabled=disabled)
         ended = await self.tokens.revoke_all(f"user:{username}") if disabled else 0
         event = "admin_change" if account.role in ADMIN_ROLES else "account_change"
@@ -188,8 +195,8 @@ class Admin:
 
     async def reset_password(self, actor: Actor, *, username: str) -> str:
         """A new initial password (to be changed at next login); sessions end."""
-        account = await self._account(username)
-        actor.check("manage", "accounts", account.party_code)
+        account = await self._account(actor, username)
+        username = account.username
         initial = generate_password(self.policy, username=username)
         await self._update_account(
             account.id,
@@ -207,8 +214,8 @@ class Admin:
 
     async def enrol_totp(self, actor: Actor, *, username: str) -> str:
         """Turn on a second factor; returns the ``otpauth://`` URI for the holder's app."""
-        account = await self._account(username)
-        actor.check("manage", "accounts", account.party_code)
+        account = await self._account(actor, username)
+        username = account.username
         secret = pyotp.random_base32()
         await self._update_account(account.id, totp_secret=secret)
         await self._event(
@@ -368,14 +375,26 @@ class Admin:
             raise AdminError(f"no party {code!r}; register it first (jianguan party add)")
         return found[0]
 
-    async def _account(self, username: str) -> Account:
+    async def _find_account(self, username: str) -> Account | None:
         async with AsyncSession(self.engine) as session:
             found = (
-                await session.execute(select(Account).where(Account.username == username))
+                await session.execute(
+                    select(Account).where(Account.username_key == username.lower())
+                )
             ).first()
-        if found is None:
-            raise AdminError(f"no account {username!r}")
-        return found[0]
+        return None if found is None else found[0]
+
+    async def _account(self, actor: Actor, username: str) -> Account:
+        """The account ``actor`` may manage. To a signed-in actor, an unknown name and another
+        department's account get one answer: the answer must not tell who exists elsewhere."""
+        account = await self._find_account(username)
+        if actor.scope is None:
+            if account is None:
+                raise AdminError(f"no account {username!r}")
+            return account
+        if account is None or not actor.scope.may("manage", "accounts", account.party_code):
+            raise Forbidden(f"no account {username!r} that {actor.name} may manage")
+        return account
 
     async def _client(self, client_id: str) -> Client:
         async with AsyncSession(self.engine) as session:

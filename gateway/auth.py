@@ -140,7 +140,7 @@ class Authenticator:
                     await session.execute(
                         select(Account, Party)
                         .join(Party, Party.code == Account.party_code)
-                        .where(Account.username == username)
+                        .where(Account.username_key == username.lower())
                     )
                 ).first()
         if found is None:
@@ -151,6 +151,7 @@ class Authenticator:
             await self._event(unknown, "login_failed", "denied", None, request_id)
             raise InvalidCredentials
         account, party = found
+        actor = f"user:{account.username}"  # as stored: the name typed may differ in case
         if account.locked_until is not None and account.locked_until > now:
             wait = int((account.locked_until - now).total_seconds()) + 1
             await self._event(

@@ -63,6 +63,8 @@ class Account(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
+    # lower(username): user names are case-insensitive and unique as such (gateway_0002)
+    username_key: Mapped[str] = mapped_column(String(64), unique=True)
     real_name: Mapped[str] = mapped_column(String(100))
     party_code: Mapped[str] = mapped_column(ForeignKey("parties.code"))
     role: Mapped[str] = mapped_column(String(20))

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest_asyncio
+from sqlalchemy import text
 
 from gateway.admin import Actor
 from gateway.app import create_app
@@ -256,3 +257,111 @@ async def test_records_are_pushed_as_the_callers_own(gateway: Gateway) -> None:
     writes = await gateway.ask("city", AUDIT, {"event": "write"})
     actors = [e["actor"] for e in writes["data"]["auditLog"]["entries"]]
     assert actors.count("client:hotline") == 2 and actors.count("user:scjg.staff") == 1
+
+
+async def test_a_grants_row_filter_is_checked_against_the_tables_columns(
+    gateway: Gateway,
+) -> None:
+    """A list, null, a number for a text column, a date column, an unknown column, an
+    over-long value: each refused, naming the filter's column; nothing is stored."""
+    before = (await gateway.ask("city", "{ grants { id } }"))["data"]["grants"]
+    cases = {
+        "a list": {"division_code": ["610113", "610104"]},
+        "null": {"division_code": None},
+        "a number": {"division_code": 610113},
+        "an object": {"division_code": {"eq": "610113"}},
+        "date": {"decision_date": "2026-01-01"},
+        "too long": {"division_code": "6101130"},
+        "unknown": {"no_such_column": "x"},
+        "personal when a person": {"counterparty_name": "杨丽娟"},
+    }
+    for label, row_filter in cases.items():
+        variables = {
+            "provider": "XA-SCJG",
+            "resource": "actions",
+            "clear": [],
+            "filter": row_filter,
+        }
+        refused = await gateway.ask("scjg.admin", GIVE, variables)
+        assert codes(refused) == ["BAD_USER_INPUT"], (label, refused)
+        message = refused["errors"][0]["message"]
+        assert f"rowFilter.{next(iter(row_filter))}" in message, (label, message)
+    after = (await gateway.ask("city", "{ grants { id } }"))["data"]["grants"]
+    assert after == before
+
+
+GIVE_TO = """
+mutation Give($grantee: String!) {
+  giveGrant(input: {provider: "XA-SCJG", grantee: $grantee, resource: "actions",
+                    purpose: "联合执法", validUntil: "2099-01-01T00:00:00+08:00"}) { id grantee }
+}"""
+
+
+async def test_grants_go_to_departments_the_city_office_and_partners_only(
+    gateway: Gateway,
+) -> None:
+    """docs/security.md §3: a department, the city office or a partner; never an enterprise,
+    and never an open dataset's party (approveDataset is the way to approve publishing)."""
+    engine = create_engine(gateway.services_settings.gateway_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "INSERT INTO parties (code, name, kind, disabled, created_at) "
+                    "VALUES ('opendata.x', 'x', 'portal', false, CURRENT_TIMESTAMP)"
+                )
+            )
+    finally:
+        await engine.dispose()
+    for grantee in ("ENT-1", "opendata.x"):
+        refused = await gateway.ask("scjg.admin", GIVE_TO, {"grantee": grantee})
+        assert codes(refused) == ["BAD_USER_INPUT"], grantee
+        assert grantee in refused["errors"][0]["message"]
+    for grantee in ("XA-STHJ", "XA-ZWB", "P-12345"):
+        given = await gateway.ask("scjg.admin", GIVE_TO, {"grantee": grantee})
+        assert given["data"]["giveGrant"]["grantee"] == grantee
+
+
+async def test_user_names_are_case_insensitive(gateway: Gateway) -> None:
+    create = """
+    mutation Create($name: String!) {
+      createAccount(input: {username: $name, realName: "王芳", party: "XA-STHJ", role: STAFF}) {
+        username initialPassword
+      }
+    }"""
+    refused = await gateway.ask("sthj.admin", create, {"name": "STHJ.Staff"})
+    assert codes(refused) == ["BAD_USER_INPUT"]
+    assert "sthj.staff" in refused["errors"][0]["message"]
+    made = await gateway.ask("sthj.admin", create, {"name": "Wang.Fang"})
+    initial = made["data"]["createAccount"]["initialPassword"]
+    async with httpx.AsyncClient() as http:
+        login = await http.post(
+            f"{gateway.url}/auth/login", json={"username": "WANG.FANG", "password": initial}
+        )
+    assert login.status_code == 200, login.text
+    again = await gateway.ask("sthj.admin", create, {"name": "wang.fang"})
+    assert codes(again) == ["BAD_USER_INPUT"]
+    reset = 'mutation { resetPassword(username: "WANG.FANG") }'
+    assert isinstance((await gateway.ask("sthj.admin", reset))["data"]["resetPassword"], str)
+
+
+async def test_another_departments_account_and_an_unknown_one_get_one_answer(
+    gateway: Gateway,
+) -> None:
+    """An administrator cannot tell which accounts exist in other departments."""
+    mutations = (
+        'mutation { resetPassword(username: "%s") }',
+        'mutation { setAccountRole(username: "%s", role: STAFF) }',
+        'mutation { disableAccount(username: "%s") }',
+    )
+    for mutation in mutations:
+        answers = []
+        for name in ("sthj.staff", "no.such.user"):
+            body = await gateway.ask("scjg.admin", mutation % name)
+            errors = body.get("errors", [])
+            assert body.get("data") is None or None in body["data"].values()
+            answers.append(
+                [(e["extensions"]["code"], e["message"].replace(name, "<name>")) for e in errors]
+            )
+        assert answers[0] == answers[1], (mutation, answers)
+        assert answers[0][0][0] == "FORBIDDEN"
