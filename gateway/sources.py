@@ -20,6 +20,7 @@ from purgatory.domain.model import OpenedState
 from tenacity import (
     AsyncRetrying,
     retry_if_exception_type,
+    retry_if_not_exception_type,
     stop_after_attempt,
     wait_exponential,
 )
@@ -35,6 +36,7 @@ from resolvers.connectors.base import (
     Page,
     PageRequest,
     Row,
+    SourceRefused,
     SourceUnavailable,
 )
 from resolvers.connectors.sql import SqlConnector
@@ -85,7 +87,9 @@ class Guarded:
                 breaker = await self.breakers.get_breaker(self.source)
                 async with breaker, asyncio.timeout(self.timeout):
                     async for attempt in AsyncRetrying(
-                        retry=retry_if_exception_type(SourceUnavailable),
+                        # a refusal would be refused again: not retried
+                        retry=retry_if_exception_type(SourceUnavailable)
+                        & retry_if_not_exception_type(SourceRefused),
                         stop=stop_after_attempt(RETRIES + 1),
                         wait=wait_exponential(multiplier=0.05, max=0.5),
                         reraise=True,
@@ -118,7 +122,10 @@ class Sources:
         self.settings = settings
         made = connectors if connectors is not None else {s: connect(settings, s) for s in SOURCES}
         breakers = AsyncCircuitBreakerFactory(
-            default_threshold=5, default_ttl=10, exclude=[BadRequest]
+            # One refused request says nothing of the source's other answers.
+            default_threshold=5,
+            default_ttl=10,
+            exclude=[BadRequest, SourceRefused],
         )
         self.guarded = {
             name: Guarded(c, timeout=settings.source_timeout, breakers=breakers)

@@ -3,6 +3,12 @@
 Reads only: batch look-ups by key (what the batch loaders call) and keyset-paged listing. Rows come
 back as plain dicts of Python values (``date``, ``datetime``, ``Decimal`` …), the same from
 SQL and from HTTP, and never include records marked deleted (``cd_operation = 'd'``).
+
+SourceError
+ ├── SourceUnavailable     the source did not answer in time, refused, or answered garbage
+ │    └── SourceRefused    it refused a request the gateway found sound (HTTP 400): not retried,
+ │                         not counted by the breaker (other requests may still be answered)
+ └── BadRequest            the gateway asked for a table, column or operator that does not exist
 """
 
 from __future__ import annotations
@@ -27,6 +33,10 @@ class SourceUnavailable(SourceError):
         super().__init__(f"source {source!r} is unavailable: {reason}")
         self.source = source
         self.reason = reason
+
+
+class SourceRefused(SourceUnavailable):
+    """The source refused a request the gateway checked and found sound: the two disagree."""
 
 
 class BadRequest(SourceError):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import logging
 from collections.abc import Hashable, Sequence
 from typing import Any
 
@@ -14,16 +16,26 @@ from resolvers.connectors.base import (
     Page,
     PageRequest,
     Row,
+    SourceRefused,
     SourceUnavailable,
     check_request,
 )
+
+log = logging.getLogger(__name__)
 
 MAX_KEYS = 10_000
 """Keys the API takes in one look-up; longer look-ups are sent in several requests."""
 
 
 class HttpConnector:
-    """Reads one source over HTTP; every failure to get a sound answer is ``SourceUnavailable``."""
+    """Reads one source over HTTP; every failure to get a sound answer is ``SourceUnavailable``.
+
+    Requests are checked here as SQL checks them (``BadRequest``: the gateway's own mistake), so
+    a 400 from the API is the source disagreeing, and is ``SourceRefused``. Answers are checked
+    whole before any row leaves: the shape, every value by its column's type, every NOT NULL
+    column present, a look-up's rows matching the keys asked, a page no longer than asked and
+    in ``id`` order. Nothing garbled reaches the graph, where it would fail a whole query.
+    """
 
     def __init__(
         self,
@@ -60,7 +72,7 @@ class HttpConnector:
     ) -> list[Row]:
         """Rows whose ``column`` is among ``keys``, in ``id`` order; ``per_key`` caps each key."""
         codec = wire.codec(self.source, table)
-        check_request(codec.kinds, table, (column,), ())
+        check_request(codec.kinds, table, (column,), where)
         if not keys:
             return []
         # Each row matches one key, so distinct keys split into chunks never return a row twice.
@@ -75,6 +87,13 @@ class HttpConnector:
             }
             payload = await self._send("POST", f"/v1/tables/{table}/lookup", body)
             rows.extend(self._rows(codec, payload))
+        wanted = set(distinct)
+        try:
+            matched = all(row.get(column) in wanted for row in rows)
+        except TypeError:  # an unhashable value where a key belongs
+            matched = False
+        if not matched:
+            raise SourceUnavailable(self.source, "rows for keys not asked for")
         if len(distinct) > MAX_KEYS:
             rows.sort(key=lambda row: row["id"])
         return rows
@@ -82,6 +101,7 @@ class HttpConnector:
     async def page(self, table: str, request: PageRequest) -> Page:
         """A keyset page: ``first`` rows after ``after``, or ``last`` rows before ``before``."""
         codec = wire.codec(self.source, table)
+        check_request(codec.kinds, table, (), request.where)
         body = {
             "where": wire.encode_filters(request.where),
             "first": request.first,
@@ -94,11 +114,17 @@ class HttpConnector:
         has_next, has_previous = payload.get("has_next"), payload.get("has_previous")
         if not isinstance(has_next, bool) or not isinstance(has_previous, bool):
             raise SourceUnavailable(self.source, "malformed response")
+        backwards = request.last is not None and request.first is None
+        size = (request.last if backwards else request.first) or 0
+        ordered = all(a["id"] < b["id"] for a, b in itertools.pairwise(rows))
+        if len(rows) > size or not ordered:
+            raise SourceUnavailable(self.source, "a page not as asked")
         return Page(rows, has_next=has_next, has_previous=has_previous)
 
     async def count(self, table: str, where: Sequence[Condition] = ()) -> int:
         """How many live rows match."""
-        wire.codec(self.source, table)
+        codec = wire.codec(self.source, table)
+        check_request(codec.kinds, table, (), where)
         body = {"where": wire.encode_filters(where)}
         payload = await self._send("POST", f"/v1/tables/{table}/count", body)
         number = payload.get("count")
@@ -138,7 +164,9 @@ class HttpConnector:
         except httpx.HTTPError as exc:
             raise SourceUnavailable(self.source, type(exc).__name__) from exc
         if response.status_code == 400:
-            raise BadRequest(self._message(response))
+            # The request passed the gateway's checks: the API is of another version, or broken.
+            log.warning("source %s refused a request: %s", self.source, self._message(response))
+            raise SourceRefused(self.source, "the API refused the request (HTTP 400)")
         if response.status_code == 401:
             raise SourceUnavailable(self.source, "the API refused the token (HTTP 401)")
         if not response.is_success:

@@ -37,6 +37,7 @@ from resolvers.connectors.base import (
     SourceUnavailable,
     check_request,
 )
+from resolvers.exchange import column_kind
 from resolvers.registry import source as source_named
 
 COMPILED_SHAPES = 1_000
@@ -144,6 +145,17 @@ class SqlConnector:
             name: model.__table__  # type: ignore[attr-defined]
             for name, model in source_named(source).tables.items()
         }
+        # Columns whose values the database does not hold to their type: any value in SQLite's
+        # INTEGER columns, any JSON in a list column (a text[] stored as JSON) on both.
+        self._loose: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+            name: (
+                tuple(c.name for c in table.columns if column_kind(c) == "integer")
+                if not self._postgresql
+                else (),
+                tuple(c.name for c in table.columns if column_kind(c) == "list"),
+            )
+            for name, table in self.tables.items()
+        }
 
     def _table(self, name: str) -> Table:
         try:
@@ -200,7 +212,12 @@ class SqlConnector:
             async with self.engine.connect() as connection:
                 result = await connection.execute(build())
                 names = [str(name) for name in result.keys()]  # noqa: SIM118  # a Result, not a dict
-                return [dict(zip(names, row, strict=True)) for row in result]
+                try:
+                    return [dict(zip(names, row, strict=True)) for row in result]
+                except (ValueError, TypeError, ArithmeticError) as exc:
+                    # SQLite keeps any value in any column: a date or decimal that is not one
+                    # fails as the row is read.
+                    raise SourceUnavailable(self.source, "a value of the wrong type") from exc
         except (
             DBAPIError,
             SQLAlchemyError,
@@ -256,6 +273,22 @@ class SqlConnector:
                 raise
         return [dict(record) for record in records]
 
+    def _checked(self, table: str, rows: list[Row]) -> list[Row]:
+        """``rows``, unless a value the database let through is not of its column's type."""
+        integers, lists = self._loose[table]
+        for row in rows:
+            for name in integers:
+                value = row[name]
+                if value is not None and (type(value) is not int):
+                    raise SourceUnavailable(self.source, "a value of the wrong type")
+            for name in lists:
+                value = row[name]
+                if value is not None and not (
+                    isinstance(value, list) and all(isinstance(item, str) for item in value)
+                ):
+                    raise SourceUnavailable(self.source, "a value of the wrong type")
+        return rows
+
     async def lookup(
         self,
         table: str,
@@ -293,7 +326,7 @@ class SqlConnector:
             )
 
         shape = ("lookup", table, column, per_key is None, _shape(where))
-        return await self._rows(shape, build, values)
+        return self._checked(table, await self._rows(shape, build, values))
 
     async def page(self, table: str, request: PageRequest) -> Page:
         """A keyset page: ``first`` rows after ``after``, or ``last`` rows before ``before``."""
@@ -321,7 +354,7 @@ class SqlConnector:
             "page", table, _shape(request.where), backwards,
             request.after is not None, request.before is not None,
         )  # fmt: skip
-        rows = await self._rows(shape, build, values)
+        rows = self._checked(table, await self._rows(shape, build, values))
         more = len(rows) > size
         rows = rows[:size]
         if backwards:

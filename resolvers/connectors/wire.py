@@ -19,7 +19,7 @@ from resolvers.connectors.base import AnyOf, BadRequest, Condition, Filter, Op, 
 from resolvers.exchange import column_kind
 from resolvers.registry import SOURCES
 
-Kind = Literal["instant", "date", "decimal", "boolean", "integer", "string", "json"]
+Kind = Literal["instant", "date", "decimal", "boolean", "integer", "string", "strings", "json"]
 FILTER_KEYS = frozenset({"column", "op", "value"})
 INT64 = (-(2**63), 2**63 - 1)
 
@@ -70,7 +70,11 @@ def codec(source: str, table: str) -> TableCodec:
         raise BadRequest(f"source {source!r} has no table {table!r}")
     model = tables[table]
     columns = model.__table__.columns  # type: ignore[attr-defined]
-    return TableCodec(table, {c.name: WIRE_KINDS[column_kind(c)] for c in columns})
+    return TableCodec(
+        table,
+        {c.name: WIRE_KINDS[column_kind(c)] for c in columns},
+        required=frozenset(c.name for c in columns if not c.nullable),
+    )
 
 
 WIRE_KINDS: dict[str, Kind] = {
@@ -80,7 +84,7 @@ WIRE_KINDS: dict[str, Kind] = {
     "integer": "integer",
     "decimal": "decimal",
     "text": "string",
-    "list": "json",
+    "list": "strings",
     "object": "json",
 }
 
@@ -88,9 +92,12 @@ WIRE_KINDS: dict[str, Kind] = {
 class TableCodec:
     """Reads one table's JSON values back into the Python types its columns hold."""
 
-    def __init__(self, table: str, kinds: Mapping[str, Kind]) -> None:
+    def __init__(
+        self, table: str, kinds: Mapping[str, Kind], *, required: frozenset[str] = frozenset()
+    ) -> None:
         self.table = table
         self.kinds = kinds
+        self.required = required  # NOT NULL columns: a row lacking one is not a row of the table
 
     def value(self, column: str, raw: Any) -> Any:
         """One JSON value of ``column`` as its Python type; ``None`` stays ``None``."""
@@ -106,9 +113,13 @@ class TableCodec:
             ) from None
 
     def row(self, raw: Any) -> Row:
-        """A row object; columns the table does not have are left out."""
+        """A row object; columns the table does not have are left out, nullable ones it lacks
+        read as null (a source may be a version behind), NOT NULL ones it lacks are refused."""
         if not isinstance(raw, dict):
             raise Malformed("a row must be a JSON object")
+        for column in self.required:
+            if raw.get(column) is None:
+                raise Malformed(f"a row of table {self.table!r} lacks column {column!r}")
         return {k: self.value(k, v) for k, v in raw.items() if k in self.kinds}
 
     def rows(self, raw: Any) -> list[Row]:
@@ -194,6 +205,12 @@ def _integer(raw: Any) -> int:
     return raw
 
 
+def _strings(raw: Any) -> list[str]:
+    if not isinstance(raw, list) or not all(isinstance(item, str) for item in raw):
+        raise TypeError
+    return raw
+
+
 def _boolean(raw: Any) -> bool:
     if not isinstance(raw, bool):
         raise TypeError
@@ -212,6 +229,7 @@ _DECODERS: Mapping[Kind, Callable[[Any], Any]] = {
     "boolean": _boolean,
     "integer": _integer,
     "string": _string,
+    "strings": _strings,
     "json": lambda raw: raw,
 }
 _EXPECTED: Mapping[Kind, str] = {
@@ -221,5 +239,6 @@ _EXPECTED: Mapping[Kind, str] = {
     "boolean": "true or false",
     "integer": "a whole number within 64 bits",
     "string": "a string",
+    "strings": "a list of strings",
     "json": "JSON",
 }

@@ -15,7 +15,7 @@ import httpx
 import orjson
 import pytest
 import pytest_asyncio
-from sqlalchemy import select
+from sqlalchemy import select, text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -24,6 +24,7 @@ from starlette.routing import Route
 from gateway.settings import Settings
 from ingest.service import IngestOptions, ingest_records
 from resolvers.complaints.tables import Complaint
+from resolvers.connectors import wire
 from resolvers.connectors.base import (
     AnyOf,
     BadRequest,
@@ -31,6 +32,7 @@ from resolvers.connectors.base import (
     Filter,
     PageRequest,
     Row,
+    SourceRefused,
     SourceUnavailable,
 )
 from resolvers.connectors.http import HttpConnector
@@ -725,17 +727,86 @@ async def test_garbage_is_source_unavailable(
         await connector.close()
 
 
-async def test_a_400_without_a_message_is_still_bad_request(
-    garbage: tuple[str, Canned],
+# One JSON value of each wire kind, as the source-exchange API would send it.
+SAMPLES: Mapping[str, Any] = {
+    "instant": "2026-10-14T01:30:00+00:00",
+    "date": "2026-10-10",
+    "decimal": "1234.50",
+    "boolean": False,
+    "integer": 1,
+    "string": "x",
+    "strings": ["ZF-0001"],
+    "json": {"k": "v"},
+}
+
+
+def sound_row(table: str, **changes: Any) -> dict[str, Any]:
+    """A row of ``table`` as the API sends it, every column present, then ``changes``."""
+    kinds = wire.codec("supervision" if table == "actions" else "complaints", table).kinds
+    row = {column: SAMPLES[kind] for column, kind in kinds.items()}
+    row.update(changes)
+    return {k: v for k, v in row.items() if v is not DROP}
+
+
+DROP = object()
+ROW_CALLS: Mapping[str, tuple[str, Callable[[Connector], Awaitable[Any]]]] = {
+    "lookup": ("complaints", lambda c: c.lookup("complaints", "id", [1])),
+    "page": ("complaints", lambda c: c.page("complaints", PageRequest(first=2))),
+    "actions": ("supervision", lambda c: c.lookup("actions", "id", [1])),
+}
+BAD_ROWS: list[tuple[str, list[dict[str, Any]]]] = [
+    ("lookup", [sound_row("complaints", ticket_no=DROP)]),  # a NOT NULL column missing
+    ("lookup", [sound_row("complaints", status=None)]),  # null where NOT NULL
+    ("lookup", [sound_row("complaints", delay_working_days="3")]),  # a string for a number
+    ("lookup", [sound_row("complaints", id=2)]),  # a row for a key not asked for
+    ("lookup", [sound_row("complaints", produced_at=1760405400)]),  # epoch seconds
+    ("page", [sound_row("complaints", id=n) for n in (1, 2, 3)]),  # longer than asked
+    ("page", [sound_row("complaints", id=n) for n in (2, 1)]),  # not in id order
+    ("actions", [sound_row("actions", officer_certificates="ZF-0001")]),  # not a list
+    ("actions", [sound_row("actions", officer_certificates=[1, 2])]),  # not strings
+]
+
+
+@pytest.mark.parametrize(("call", "rows"), BAD_ROWS)
+async def test_rows_of_the_wrong_shape_are_source_unavailable(
+    garbage: tuple[str, Canned], call: str, rows: list[dict[str, Any]]
 ) -> None:
     url, canned = garbage
-    canned.status, canned.body = 400, b"nope"
+    source, read = ROW_CALLS[call]
+    connector = HttpConnector(source, url, token=TOKEN)
+    canned.status = 200
+    try:
+        sound = [sound_row("actions" if call == "actions" else "complaints")]
+        canned.body = _json({"rows": sound, "has_next": False, "has_previous": False})
+        assert await read(connector)  # the same answer, sound, is read
+        canned.body = _json({"rows": rows, "has_next": False, "has_previous": False})
+        with pytest.raises(SourceUnavailable) as caught:
+            await read(connector)
+        assert caught.value.source == source and len(caught.value.reason) < 60
+    finally:
+        await connector.close()
+
+
+@pytest.mark.parametrize(
+    "body", [b"nope", _json({"error": {"code": "BAD_REQUEST", "message": "no column 'x'"}})]
+)
+async def test_a_400_to_a_sound_request_is_the_source_refusing(
+    garbage: tuple[str, Canned], body: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The gateway checks its requests first, so a 400 is the source disagreeing with it:
+    unavailable for this request, its explanation in the log."""
+    url, canned = garbage
+    canned.status, canned.body = 400, body
     connector = HttpConnector("complaints", url, token=TOKEN)
     try:
-        with pytest.raises(BadRequest, match="the source refused the request"):
+        with caplog.at_level(logging.WARNING), pytest.raises(SourceRefused) as caught:
             await connector.count("complaints")
     finally:
         await connector.close()
+    assert isinstance(caught.value, SourceUnavailable) and caught.value.source == "complaints"
+    assert "HTTP 400" in caught.value.reason
+    explained = "no column 'x'" if b"error" in body else "the source refused the request"
+    assert explained in caplog.text
 
 
 async def test_a_given_client_is_used_and_left_open(databases: SourceDatabases) -> None:
@@ -805,3 +876,43 @@ async def test_sql_on_a_closed_port_is_source_unavailable(unused_pg_url: str) ->
         assert time.monotonic() - started < SLOW / 2  # refused, not waited out
     finally:
         await connector.close()
+
+
+async def corrupt(databases: SourceDatabases, source: str, statement: str) -> None:
+    async with databases.engine(source).begin() as connection:
+        await connection.execute(text(statement))
+
+
+# Values a database lets through that are not of their column's type: JSON of another shape in
+# a list column (both backends), and on SQLite, which keeps any value in any column, a date
+# that is not one and text in an INTEGER column.
+CORRUPTIONS = [
+    ("supervision", "actions", """UPDATE actions SET officer_certificates = '"ZF-1"'""", None),
+    ("supervision", "actions", "UPDATE actions SET officer_certificates = '[1, 2]'", None),
+    ("complaints", "complaints", "UPDATE complaints SET produced_at = 'yesterday'", "sqlite"),
+    ("complaints", "complaints", "UPDATE complaints SET delay_working_days = 'abc'", "sqlite"),
+    ("complaints", "complaints", "UPDATE complaints SET due_at = 'soon'", "sqlite"),
+]
+
+
+@pytest.mark.parametrize(("source", "table", "statement", "backend"), CORRUPTIONS)
+async def test_values_of_the_wrong_type_in_a_database_are_source_unavailable(
+    connector: Connect,
+    loaded: Loaded,
+    databases: SourceDatabases,
+    source: str,
+    table: str,
+    statement: str,
+    backend: str | None,
+) -> None:
+    dialect = databases.engine(source).dialect.name
+    if backend is not None and dialect != backend:
+        pytest.skip(f"{dialect} holds every value to its column's type")
+    read = await connector(source)
+    assert (await read.page(table, PageRequest(first=10))).rows  # sound before
+    await corrupt(databases, source, statement)
+    with pytest.raises(SourceUnavailable) as caught:
+        await read.page(table, PageRequest(first=10))
+    assert caught.value.source == source
+    with pytest.raises(SourceUnavailable):
+        await read.lookup(table, "id", [1, 2, 3])
