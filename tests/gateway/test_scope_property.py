@@ -83,6 +83,19 @@ principal_strategy = st.one_of(
             kind="staff", id="user:c", party="XA-ZWB", party_kind="city_office", role="city_office"
         )
     ),
+    st.builds(
+        lambda party, kind: Principal(
+            kind="staff", id=f"user:{party}.aud", party=party, party_kind=kind, role="auditor"
+        ),
+        st.sampled_from(("XA-ZWB", "XA-STHJ", "YT-SCJG")),
+        st.sampled_from(("city_office", "department")),
+    ),
+    st.builds(
+        lambda party: Principal(
+            kind="client", id=f"client:{party}.sys", party=party, party_kind="department"
+        ),
+        st.sampled_from(PARTIES[:3]),
+    ),
     st.just(
         Principal(
             kind="client",
@@ -124,9 +137,12 @@ def reference(
 ) -> set[str] | None:
     """The rules in prose: own records in clear; the city office everything, masked; granted
     records within the grant's district, its fields in clear, while it is valid; enterprises
-    and the public no complaints at all."""
+    and the public no complaints at all. Own records and grants reach a party's staff,
+    administrators, overseers and machine clients, never its security auditor."""
     seen = False
     clear: set[str] = set()
+    if principal.kind != "client" and principal.role not in ("staff", "dept_admin", "city_office"):
+        return None
     if principal.party_kind in ("department", "partner") and row["provider"] == principal.party:
         seen, clear = True, set(FIELDS)
     if principal.role == "city_office":
