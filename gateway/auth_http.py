@@ -17,6 +17,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.auth import Authenticator, AuthError, InvalidClient, InvalidToken
+from gateway.http import refusal as graphql_refusal
 from gateway.observability import request_id
 from gateway.principal import Principal, caller
 from gateway.ratelimit import RateLimiter
@@ -184,11 +185,6 @@ def _basic(header: str | None) -> tuple[str | None, str | None]:
     return client_id, secret
 
 
-def _graphql_error(status: int, code: str, message: str, headers: dict[str, str]) -> Response:
-    body = orjson.dumps({"errors": [{"message": message, "extensions": {"code": code}}]})
-    return Response(body, status_code=status, media_type="application/json", headers=headers)
-
-
 class Guard:
     """ASGI wrapper of ``/graphql``: who is calling, whether they may call now."""
 
@@ -206,16 +202,18 @@ class Guard:
         try:
             principal = await self.auth.principal(bearer(request.headers.get("authorization")))
         except AuthError as exc:
-            refusal = _graphql_error(
+            refusal = _refuse(
+                request,
                 401,
                 "UNAUTHENTICATED",
                 exc.message,
                 {"WWW-Authenticate": 'Bearer error="invalid_token"'},
             )
         except TokenStoreError:
-            refusal = _graphql_error(503, "UNAVAILABLE", "The session store is unavailable.", {})
+            refusal = _refuse(request, 503, "UNAVAILABLE", "The session store is unavailable.", {})
         if refusal is None and principal.password_change_required:
-            refusal = _graphql_error(
+            refusal = _refuse(
+                request,
                 403,
                 "PASSWORD_CHANGE_REQUIRED",
                 "密码已过期或须首次修改，请先修改密码 / change your password first "
@@ -239,12 +237,19 @@ class Guard:
         decision = await self.limiter.hit(who, rate, count=False)
         if decision.allowed:
             return None
-        return _graphql_error(
+        return _refuse(
+            request,
             429,
             "RATE_LIMITED",
             f"请求过于频繁 / too many requests: the limit is {rate}",
             {"Retry-After": str(decision.retry_after)},
         )
+
+
+def _refuse(
+    request: Request, status: int, code: str, message: str, headers: dict[str, str]
+) -> Response:
+    return graphql_refusal(request.headers.get("accept"), status, code, message, headers=headers)
 
 
 def _client(request: Request) -> str:

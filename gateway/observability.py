@@ -22,6 +22,8 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import MaskErrors
 
+from resolvers.graph.errors import is_bug
+
 request_id: ContextVar[str] = ContextVar("request_id", default="-")
 SANE_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 
@@ -72,10 +74,10 @@ class JsonFormatter(logging.Formatter):
 class ClientErrors(logging.Filter):
     """Strawberry logs every GraphQL error at ERROR, with a traceback and the query text.
 
-    An error meant for the client (syntax, validation, our own ``GatewayError`` codes such as
-    ``BAD_USER_INPUT`` or ``FORBIDDEN``: every ``GraphQLError`` raised on purpose) is an
-    ordinary event: one INFO line with its code and path, no traceback. Anything else is a bug
-    and keeps its traceback. 8,075 fuzzed requests made 59,752 lines before this.
+    An error meant for the client (syntax, validation, variables, our own ``GatewayError`` codes
+    such as ``BAD_USER_INPUT`` or ``FORBIDDEN``; ``is_bug`` decides, as for masking) is an
+    ordinary event: one INFO line with its code and path, no traceback. A bug keeps its
+    traceback, on this one line. 8,075 fuzzed requests made 59,752 lines before this.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -85,8 +87,7 @@ class ClientErrors(logging.Filter):
         record.msg, record.args = error.message, None
         record.path = ".".join(str(p) for p in error.path) if error.path else None
         record.code = (error.extensions or {}).get("code")
-        original = error.original_error
-        if original is None or isinstance(original, GraphQLError):
+        if not is_bug(error):
             record.levelno, record.levelname = logging.INFO, "INFO"
             record.exc_info = None
         return True

@@ -13,19 +13,16 @@ GraphQLError
       └── BAD_USER_INPUT              a variable's value is missing or of the wrong type
 
 Request errors are the client's: logged as one line, never masked. Anything else a resolver
-raises is a bug: masked as INTERNAL and logged with its traceback (``is_unexpected``).
+raises is a bug (``is_bug``): masked as INTERNAL and logged with its traceback.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 from typing import Any
 
 from graphql import GraphQLError
 from strawberry.types import ExecutionContext
-
-log = logging.getLogger("jianguan.graphql")  # its lines carry the request id
 
 
 class GatewayError(GraphQLError):
@@ -83,12 +80,17 @@ def classify(errors: Iterable[GraphQLError], context: ExecutionContext) -> None:
             error.extensions = {**(error.extensions or {}), "code": code}
 
 
-def is_unexpected(error: GraphQLError) -> bool:
-    """Mask everything but our own errors and request errors (syntax, validation, variables)."""
+def is_bug(error: GraphQLError) -> bool:
+    """Whether an error is a bug: anything but our own errors and request errors (syntax,
+    validation, variables). The one rule both the masking and the error log follow."""
     original = error.original_error
     if original is None or isinstance(original, GatewayError):
         return False
-    if isinstance(original, GraphQLError) and error.path is None:
-        return False  # a variable graphql-core could not coerce: its scalar said why
-    log.error("unexpected error in %s", error.path, exc_info=original)
-    return True
+    # A variable graphql-core could not coerce: its scalar said why.
+    return not (isinstance(original, GraphQLError) and error.path is None)
+
+
+def is_unexpected(error: GraphQLError) -> bool:
+    """Mask bugs as INTERNAL. Their traceback is logged once, on Strawberry's error log line
+    (``gateway.observability.ClientErrors`` keeps it for bugs only)."""
+    return is_bug(error)

@@ -292,3 +292,17 @@ async def test_production_suggests_nothing(
         assert "Did you mean" not in error.message and named not in error.message
         assert error.extensions is not None
         assert error.extensions["code"] in ("GRAPHQL_VALIDATION_FAILED", "BAD_USER_INPUT")
+
+
+@pytest.mark.parametrize("media", MEDIA)
+async def test_the_guards_refusals_come_in_the_negotiated_media_type(
+    gateway: str, media: str
+) -> None:
+    """The sign-in guard in front of GraphQL refuses as the client asked too."""
+    async with httpx.AsyncClient() as client:
+        response = await client.post(
+            gateway,
+            json={"query": QUERY},
+            headers={"authorization": "Bearer not-a-token", "accept": media},
+        )
+    refused(response, 401, "UNAUTHENTICATED", media)
