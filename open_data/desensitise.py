@@ -26,9 +26,10 @@ from open_data.spec import (
     Mask,
     MaskPerson,
     Pseudonymise,
+    RedactNames,
     Rule,
 )
-from resolvers.masking import HIDDEN, mask_address
+from resolvers.masking import HIDDEN, mask_address, redact_names
 from standard.workdays import SHANGHAI
 
 Row = dict[str, Any]
@@ -89,6 +90,13 @@ def _rule(rule: Rule, key: bytes) -> Apply:
         nature = rule.nature_column
         return lambda value, row: (
             _masked(value, 1, 0) if row.get(nature) == "natural_person" else value
+        )
+    if isinstance(rule, RedactNames):
+        nature, names = rule.nature_column, rule.names
+        return lambda value, row: (
+            redact_names(str(value), (row.get(c) for c in names))
+            if row.get(nature) == "natural_person"
+            else value
         )
     if isinstance(rule, Pseudonymise):
         return lambda value, row: pseudonym(key, value)

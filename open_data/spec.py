@@ -69,7 +69,17 @@ class MaskPerson:
     nature_column: str = "counterparty_nature"
 
 
-Rule = Keep | Drop | Mask | Generalise | Pseudonymise | MaskPerson
+@dataclass(frozen=True, slots=True)
+class RedactNames:
+    """Free text published with the party's name masked inside it (surname kept) when the row is
+    about a natural person: 杨丽娟未按规定亮照经营案 → 杨**未按规定亮照经营案. ``names`` are the
+    columns holding the names the text may contain."""
+
+    names: tuple[str, ...]
+    nature_column: str = "counterparty_nature"
+
+
+Rule = Keep | Drop | Mask | Generalise | Pseudonymise | MaskPerson | RedactNames
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,10 +167,16 @@ def check_spec(spec: DatasetSpec) -> None:
     if twice:
         raise SpecError(spec.name, f"column(s) with two rules: {', '.join(twice)}")
     for column in spec.columns:
-        personal = columns[column.source].info.get("personal")
-        if personal and isinstance(column.rule, Keep):
+        info = columns[column.source].info
+        if info.get("personal") and isinstance(column.rule, Keep):
             raise SpecError(
                 spec.name, f"{column.source} is personal information: it cannot be kept as it is"
+            )
+        if info.get("personal_if") and isinstance(column.rule, Keep):
+            raise SpecError(
+                spec.name,
+                f"{column.source} holds a natural person's name in their rows: it cannot be kept "
+                "as it is (MaskPerson, RedactNames or Drop)",
             )
         if isinstance(column.rule, Generalise) and column.rule.to == "band":
             bands = column.rule.bands

@@ -12,6 +12,7 @@ from open_data.spec import (
     Generalise,
     Keep,
     MaskPerson,
+    RedactNames,
     drop,
 )
 
@@ -57,7 +58,7 @@ PENALTIES = DatasetSpec(
     name="penalty-publicity",
     title="西安市行政处罚信息（双公示）",
     description="行政处罚决定的公示信息：决定文书号、违法类型、处罚种类与金额、处罚机关。"
-    "自然人仅公开姓氏，不公开身份证号码；违法事实不公开（可能含第三人信息）。",
+    "自然人仅公开姓氏（案件名称中亦然），不公开身份证号码；违法事实不公开（可能含第三人信息）。",
     source="credit",
     table="penalty_publicity",
     tags=("双公示", "行政处罚", "信用"),
@@ -67,7 +68,6 @@ PENALTIES = DatasetSpec(
             Column(name, Keep())
             for name in (
                 "decision_no",
-                "case_name",
                 "violation_type",
                 "basis",
                 "penalty_type",
@@ -81,6 +81,11 @@ PENALTIES = DatasetSpec(
             )
         ),
         Column("counterparty_name", PERSON),
+        Column(
+            "case_name",
+            RedactNames(("counterparty_name",), nature_column="counterparty_category"),
+            notes="自然人当事人的姓名仅保留姓氏",
+        ),
         Column("counterparty_uscc", PERSON),
         Column("counterparty_id_number", Drop()),
         Column("legal_representative", Drop()),

@@ -29,6 +29,7 @@ from open_data.spec import (
     Mask,
     MaskPerson,
     Pseudonymise,
+    RedactNames,
     check_spec,
 )
 from resolvers.connectors.base import Page, PageRequest
@@ -78,6 +79,38 @@ def test_personal_columns_cannot_be_kept_and_rules_must_name_real_columns() -> N
     no_quasi = dataclasses.replace(spec, quasi=())
     with pytest.raises(SpecError, match="quasi-identifiers"):
         check_spec(no_quasi)
+
+
+def test_a_name_of_a_natural_person_cannot_be_kept() -> None:
+    # The data standard marks a penalty's case name as naming the party when it is a person
+    # ("杨丽娟未按规定亮照经营案"): the penalty-publicity spec kept it as it was.
+    spec = DATASETS["penalty-publicity"]
+    kept = dataclasses.replace(
+        spec,
+        columns=tuple(
+            Column(c.source, Keep()) if c.source == "case_name" else c for c in spec.columns
+        ),
+    )
+    with pytest.raises(SpecError, match="case_name holds a natural person's name"):
+        check_spec(kept)
+
+
+def test_a_natural_persons_name_is_masked_inside_free_text() -> None:
+    spec = DATASETS["penalty-publicity"]
+    rule = next(c.rule for c in spec.columns if c.source == "case_name")
+    assert isinstance(rule, RedactNames)
+    base = {"provider": "XA-SCJG", "decision_date": date(2026, 3, 1)}
+    rows = [
+        {**base, "cd_id": "P-1", "counterparty_category": "natural_person",
+         "counterparty_name": "杨丽娟", "case_name": "杨丽娟未按规定亮照经营案"},
+        {**base, "cd_id": "P-2", "counterparty_category": "legal_person",
+         "counterparty_name": "西安某公司", "case_name": "西安某公司未按规定亮照经营案"},
+    ]  # fmt: skip
+    person, company = list(desensitise(spec, rows, key=KEY))
+    # Masked as a name is published: the surname, a star for each other character.
+    assert person["case_name"] == "杨**未按规定亮照经营案"
+    assert person["counterparty_name"] == "杨**"
+    assert company["case_name"] == "西安某公司未按规定亮照经营案"  # organisations are public
 
 
 def _spec(*columns: Column, **changes: Any) -> DatasetSpec:
