@@ -16,6 +16,7 @@ import orjson
 import pytest
 import pytest_asyncio
 from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -889,7 +890,7 @@ async def corrupt(databases: SourceDatabases, source: str, statement: str) -> No
 CORRUPTIONS = [
     ("supervision", "actions", """UPDATE actions SET officer_certificates = '"ZF-1"'""", None),
     ("supervision", "actions", "UPDATE actions SET officer_certificates = '[1, 2]'", None),
-    ("complaints", "complaints", "UPDATE complaints SET produced_at = 'yesterday'", "sqlite"),
+    ("complaints", "complaints", "UPDATE complaints SET produced_at = 'not a date'", "sqlite"),
     ("complaints", "complaints", "UPDATE complaints SET delay_working_days = 'abc'", "sqlite"),
     ("complaints", "complaints", "UPDATE complaints SET due_at = 'soon'", "sqlite"),
 ]
@@ -907,7 +908,10 @@ async def test_values_of_the_wrong_type_in_a_database_are_source_unavailable(
 ) -> None:
     dialect = databases.engine(source).dialect.name
     if backend is not None and dialect != backend:
-        pytest.skip(f"{dialect} holds every value to its column's type")
+        # This database holds every value to its column's type: the bad value never gets in.
+        with pytest.raises(DBAPIError):
+            await corrupt(databases, source, statement)
+        return
     read = await connector(source)
     assert (await read.page(table, PageRequest(first=10))).rows  # sound before
     await corrupt(databases, source, statement)
