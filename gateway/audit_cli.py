@@ -75,22 +75,50 @@ def _trust_anchor(settings: Settings, public_key: str | None) -> str | None:
 
 @audit_app.command("verify")
 def verify_command(
+    ctx: typer.Context,
     public_key: Annotated[
         str | None,
         typer.Option(help="The signer's public key (hex); default: the configured key file's."),
     ] = None,
+    against: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Published chain heads (the audit-chain-heads dataset): a file, a release "
+            "folder or an http(s) URL; repeatable."
+        ),
+    ] = None,
 ) -> None:
-    """Walk the whole chain; exit 1 and name the first broken entry if anything was altered."""
-    from gateway.audit import verify
+    """Walk the whole chain; exit 1 and name the first broken entry if anything was altered,
+    a checkpoint that must exist is missing, or the chain no longer leads to a published head."""
+    from gateway.audit_verify import Head, Schedule, verify
+    from gateway.audit_witness import WitnessError, load_heads
 
     settings = _settings()
     anchor = _trust_anchor(settings, public_key)
-    result = _on_database(settings, lambda engine: verify(engine, public_key=anchor))
+    heads: dict[int, Head] = {}
+    for source in against or ():
+        try:
+            loaded = load_heads(source)
+        except WitnessError as exc:
+            raise _fail(str(exc)) from None
+        for head in loaded:
+            if heads.setdefault(head.seq, head) != head:
+                raise _fail(f"{source}: its head for entry {head.seq} differs from another's")
+    schedule = Schedule(every=settings.audit_checkpoint_every, now=clock_of(ctx).now())
+    result = _on_database(
+        settings,
+        lambda engine: verify(
+            engine, public_key=anchor, schedule=schedule, heads=list(heads.values())
+        ),
+    )
     if result.ok:
+        published = f" and {result.heads} published heads" if against else ""
         console.print(
             f"[green]audit log intact:[/] {result.entries} entries and "
-            f"{result.checkpoints} signed checkpoints checked"
+            f"{result.checkpoints} signed checkpoints checked{published}"
         )
+        if against and len(heads) > result.heads:
+            console.print(f"({len(heads) - result.heads} published heads are for pruned entries)")
         return
     console.print(f"[red]audit log broken at {result.first_broken}:[/] {result.reason}")
     console.print(f"({result.entries} entries checked before it)")
@@ -98,8 +126,9 @@ def verify_command(
 
 
 @audit_app.command("checkpoint")
-def checkpoint_command() -> None:
-    """Sign the chain's current head now (checkpoints are otherwise made every N entries)."""
+def checkpoint_command(ctx: typer.Context) -> None:
+    """Sign the chain's current head now (the gateway also signs every minute with new
+    entries, every N entries, and at shutdown)."""
     from gateway.audit import write_checkpoint
     from gateway.audit_keys import AuditKeyError, signer_for
 
@@ -108,7 +137,8 @@ def checkpoint_command() -> None:
         signer = signer_for(settings)
     except AuditKeyError as exc:
         raise _fail(str(exc)) from None
-    seq = _on_database(settings, lambda engine: write_checkpoint(engine, signer))
+    now = clock_of(ctx).now()
+    seq = _on_database(settings, lambda engine: write_checkpoint(engine, signer, now=now))
     if seq is None:
         console.print("the audit log is empty: nothing to sign")
     else:

@@ -68,8 +68,9 @@ class Services:
         )
 
     async def start(self) -> None:
-        """Load the policy and follow its changes."""
+        """Load the policy and follow its changes; sign the audit head every minute."""
         await self.policies.start()
+        self.audit.start_timer()  # close() stops it and signs once more
 
     async def close(self) -> None:
         """Flush the audit log and release every connection."""

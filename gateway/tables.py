@@ -187,6 +187,10 @@ class AuditCheckpoint(Base):
     head_hash: Mapped[str] = mapped_column(String(64))
     public_key: Mapped[str] = mapped_column(String(200))
     signature: Mapped[str] = mapped_column(String(200))
+    # 16 hex digits of each entry's hash since the previous checkpoint, signed apart: names
+    # the first rewritten entry (gateway.audit). None on checkpoints older than gateway_0003.
+    trail: Mapped[str | None] = mapped_column(Text)
+    trail_signature: Mapped[str | None] = mapped_column(String(200))
 
 
 metadata = Base.metadata

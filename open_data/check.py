@@ -192,7 +192,7 @@ def personal_values_in(table: str) -> Callable[[Mapping[str, Any]], list[str]]:
     """A row's values of ``table``'s personal columns, found by a function made once per table.
     An organisation's code in the ID column is not one: it is the subject's public USCC,
     published as such."""
-    columns = tuple(PERSONAL[table])
+    columns = tuple(PERSONAL.get(table, ()))  # the gateway's own tables have none
 
     def values_in(row: Mapping[str, Any]) -> list[str]:
         found = []

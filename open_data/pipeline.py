@@ -227,7 +227,8 @@ async def _first_pass(
     classes = Classes()
     personal_values = personal_values_in(spec.table)
     waited = clock()
-    async for row in extract(spec, ScopedReader(sources, spec.source)):
+    reader = spec.reader(sources) if spec.reader else ScopedReader(sources, spec.source)
+    async for row in extract(spec, reader):
         began = clock()
         seconds["extract"] += began - waited
         tally.rows_in += 1

@@ -13,16 +13,23 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from open_data.errors import SpecError
 from resolvers.connectors.base import Filter
 from resolvers.exchange import ExchangeRecord
 from resolvers.registry import record_table
 
+if TYPE_CHECKING:
+    from gateway.sources import RequestSources
+    from open_data.extract import Pages
+
 ASCII_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{1,99}")
 CONTROL_COLUMNS: tuple[str, ...] = tuple(ExchangeRecord.__annotations__)
 """The exchange control columns every record carries (provider, cd_*, timeliness …)."""
+GATEWAY = "gateway"
+"""The source name of the gateway's own database (gateway.tables): a spec reading it brings its
+own ``reader``, which gives each row a ``provider`` and ``cd_id`` (its identity) and an ``id``."""
 RECORD_ID = "record_id"
 """Every dataset's first column: a keyed hash of a record's exchange identity (provider and
 ``cd_id``), or of an aggregate's cell, the same in every release, so a portal can update,
@@ -124,6 +131,7 @@ class DatasetSpec:
     aggregate: Aggregate | None = None
     public_by_rule: bool = False  # "who enforces publicises": published without desensitising
     extra: Mapping[str, Any] = field(default_factory=dict)
+    reader: Callable[[RequestSources], Pages] | None = None  # rows from elsewhere than a source
 
     @property
     def published(self) -> tuple[Column, ...]:
@@ -139,7 +147,11 @@ class DatasetSpec:
 
 
 def table_columns(source: str, table: str) -> dict[str, Any]:
-    """The columns of a table of the data standard, by name."""
+    """The columns of a table of the data standard (or of the gateway's own), by name."""
+    if source == GATEWAY:
+        from gateway.tables import metadata
+
+        return {c.name: c for c in metadata.tables[table].columns}
     model = record_table(source, table)
     return {c.name: c for c in model.__table__.columns}  # type: ignore[attr-defined]
 

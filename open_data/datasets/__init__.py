@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from open_data.datasets import (
+    audit_chain_heads,
     complaint_statistics,
     credit_publicity,
     inspection_list,
@@ -27,6 +28,7 @@ DATASETS: Mapping[str, DatasetSpec] = {
         complaint_statistics.SPEC,
         credit_publicity.LICENCES,
         credit_publicity.PENALTIES,
+        audit_chain_heads.SPEC,
     )
 }
 

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import csv
+import functools
 import itertools
 import os
 import stat
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,21 +30,22 @@ from typer.testing import CliRunner
 
 from gateway.audit import (
     GENESIS,
+    TRAIL_DIGITS,
     AuditEvent,
     AuditLog,
     AuditUnavailable,
-    ChainChecker,
     Checkpoint,
-    Verification,
     entry_fields,
     entry_hash,
     seal,
+    trail_digest,
     variables_hash,
-    verify,
 )
 from gateway.audit import prune as prune_log
 from gateway.audit_cli import audit_app
 from gateway.audit_keys import AuditKeyError, Signer, signer_for, verify_signature
+from gateway.audit_verify import ChainChecker, Head, Schedule, Verification, verify
+from gateway.cli import app as cli_app
 from gateway.clock import Clock
 from gateway.settings import Settings
 from gateway.tables import AuditCheckpoint, AuditEntry
@@ -78,10 +84,25 @@ def event(number: int, **changes: Any) -> AuditEvent:
     return AuditEvent(**values)
 
 
-async def fill(engine: AsyncEngine, count: int, *, every: int = 1000) -> AuditLog:
-    """A closed log of ``count`` entries appended one by one (a checkpoint every ``every``)."""
-    log = AuditLog(engine, signer=SIGNER, checkpoint_every=every)
+class Hands:
+    """A clock the test moves: checkpoints are signed at the time it shows."""
+
+    def __init__(self, now: datetime = NOW) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+async def fill(
+    engine: AsyncEngine, count: int, *, every: int = 1000, signer: Signer | None = SIGNER
+) -> AuditLog:
+    """A closed log of ``count`` entries appended one by one (a checkpoint every ``every``, and
+    one at close), each entry and checkpoint at ``NOW`` plus its number of seconds."""
+    hands = Hands()
+    log = AuditLog(engine, signer=signer, checkpoint_every=every, clock=hands)
     for number in range(1, count + 1):
+        hands.now = NOW + timedelta(seconds=number)
         assert await log.append(event(number)) == number
     await log.close()
     return log
@@ -124,7 +145,7 @@ async def test_appends_form_a_chain_that_verifies(engine: AsyncEngine) -> None:
     assert log.batches == 40  # one at a time: nothing to group
     result = await verify(engine, public_key=SIGNER.public_key, chunk=7)  # several pages
     assert result.ok, result.reason
-    assert (result.entries, result.checkpoints) == (40, 2)  # at 15 and 30
+    assert (result.entries, result.checkpoints) == (40, 3)  # at 15 and 30, and at close
     async with engine.connect() as conn:
         rows = (await conn.execute(select(AuditEntry.__table__).order_by("seq"))).mappings().all()
     assert rows[0]["prev_hash"] == GENESIS
@@ -291,7 +312,7 @@ async def test_the_database_refuses_to_change_the_log(engine: AsyncEngine, state
         async with engine.begin() as conn:
             await conn.execute(text(statement))
     assert await count(engine, AuditEntry) == 3
-    assert await count(engine, AuditCheckpoint) == 1
+    assert await count(engine, AuditCheckpoint) == 2  # at 2 (count) and 3 (close)
 
 
 async def test_postgresql_refuses_truncate_and_a_plain_prune_flag_allows_no_update(
@@ -345,14 +366,14 @@ async def test_verify_names_reordered_entries(engine: AsyncEngine) -> None:
     )
 
 
-async def test_a_checkpoint_catches_a_rewritten_chain(engine: AsyncEngine) -> None:
-    """An attacker who recomputes every later hash keeps the links intact; checkpoints do not."""
-    await fill(engine, 30, every=10)
+async def rewrite(engine: AsyncEngine, seq: int, **changes: Any) -> None:
+    """Change entry ``seq`` and recompute every later hash, as a superuser without the key
+    would: the links hold, only the signed checkpoints (and published heads) disagree."""
     async with engine.connect() as conn:
         rows = (await conn.execute(select(AuditEntry.__table__).order_by("seq"))).mappings().all()
-    statements, prev_hash = [], rows[13]["hash"]
-    for row in rows[14:]:
-        fields = dict(row, rows=0) if row["seq"] == 15 else dict(row)
+    statements, prev_hash = [], rows[seq - 2]["hash"] if seq > 1 else GENESIS
+    for row in rows[seq - 1 :]:
+        fields = dict(row, **changes) if row["seq"] == seq else dict(row)
         sealed = seal(fields, seq=row["seq"], prev_hash=prev_hash)
         prev_hash = sealed["hash"]
         statements.append(
@@ -360,11 +381,45 @@ async def test_a_checkpoint_catches_a_rewritten_chain(engine: AsyncEngine) -> No
             f"hash = '{sealed['hash']}' WHERE seq = {row['seq']}"
         )
     await tamper(engine, *statements)
+
+
+async def test_a_checkpoint_names_the_first_entry_of_a_rewritten_chain(engine: AsyncEngine) -> None:
+    """An attacker who recomputes every later hash keeps the links intact; checkpoints do not,
+    and their signed trails point at the entry, not at the range they close."""
+    await fill(engine, 30, every=10)
+    await rewrite(engine, 15, rows=0)
+    result = await verify(engine)
+    assert (result.ok, result.first_broken) == (False, 15)
+    assert result.reason == (
+        "entry 15 was rewritten: checkpoint 20 signed another hash for it "
+        "(the entries after it were re-hashed to hide the change)"
+    )
+
+
+async def test_a_checkpoint_without_a_trail_names_its_range(engine: AsyncEngine) -> None:
+    """Checkpoints signed before trails existed (gateway_0003) still catch the rewrite."""
+    await fill(engine, 30, every=10)
+    await rewrite(engine, 15, rows=0)
+    await tamper(engine, "UPDATE audit_checkpoints SET trail = NULL, trail_signature = NULL")
     result = await verify(engine)
     assert (result.ok, result.first_broken) == (False, 11)
     assert result.reason == (
         "checkpoint at 20 does not match entry 20: entries 11 to 20 were rewritten"
     )
+
+
+async def test_a_forged_trail_is_reported_not_believed(engine: AsyncEngine) -> None:
+    await fill(engine, 30, every=10)
+    await rewrite(engine, 15, rows=0)
+    async with engine.connect() as conn:
+        hashes = (
+            await conn.execute(select(AuditEntry.hash).where(AuditEntry.seq.between(11, 20)))
+        ).scalars()
+        trail = "".join(h[:TRAIL_DIGITS] for h in hashes)  # the rewritten chain's, unsigned
+    await tamper(engine, f"UPDATE audit_checkpoints SET trail = '{trail}' WHERE seq = 20")
+    result = await verify(engine)
+    assert (result.ok, result.first_broken) == (False, 20)
+    assert result.reason == "checkpoint at 20: trail signature invalid"
 
 
 async def test_verify_notices_a_truncated_tail(engine: AsyncEngine) -> None:
@@ -399,6 +454,180 @@ async def test_verify_reports_a_checkpoint_signed_by_another_key(engine: AsyncEn
     assert (result.ok, result.first_broken, result.checkpoints) == (False, 20, 1)
     assert result.reason is not None
     assert result.reason.startswith("checkpoint at 20: signed by another key")
+
+
+# --- checkpoints by time, and the checkpoints that must exist ---------------------------------
+
+
+class Ticks:
+    """The checkpoint timer's trigger in the test's hands: ``tick`` returns once the timer has
+    acted on it and waits again (an event, not a sleep)."""
+
+    def __init__(self) -> None:
+        self._due: asyncio.Queue[None] = asyncio.Queue()
+        self._waiting: asyncio.Queue[None] = asyncio.Queue()
+
+    async def __call__(self) -> None:
+        await self._waiting.put(None)
+        await self._due.get()
+
+    async def ready(self) -> None:
+        await self._waiting.get()
+
+    async def tick(self) -> None:
+        await self._due.put(None)
+        await self._waiting.get()
+
+
+async def checkpoints(engine: AsyncEngine) -> list[tuple[int, datetime]]:
+    async with engine.connect() as conn:
+        found = await conn.execute(select(AuditCheckpoint.seq, AuditCheckpoint.at).order_by("seq"))
+        return [(int(seq), at) for seq, at in found]
+
+
+async def test_the_timer_signs_each_minute_with_new_entries_and_at_shutdown(
+    engine: AsyncEngine,
+) -> None:
+    with pytest.raises(RuntimeError, match="signing key"):
+        AuditLog(engine).start_timer()
+    hands, ticks = Hands(), Ticks()
+    log = AuditLog(engine, signer=SIGNER, clock=hands)
+    log.start_timer(ticks)
+    await ticks.ready()
+    await ticks.tick()  # nothing written yet: nothing to sign
+    for number in (1, 2, 3):
+        await log.append(event(number))
+    hands.now = NOW + timedelta(minutes=1)
+    await ticks.tick()
+    assert await checkpoints(engine) == [(3, NOW + timedelta(minutes=1))]
+    hands.now = NOW + timedelta(minutes=2)
+    await ticks.tick()  # a minute without new entries signs nothing
+    assert await checkpoints(engine) == [(3, NOW + timedelta(minutes=1))]
+    await log.append(event(4))
+    hands.now = NOW + timedelta(minutes=2, seconds=30)
+    await log.close()  # shutdown signs what the last minute added
+    assert await checkpoints(engine) == [
+        (3, NOW + timedelta(minutes=1)),
+        (4, NOW + timedelta(minutes=2, seconds=30)),
+    ]
+    assert (await verify(engine, public_key=SIGNER.public_key)).checkpoints == 2
+
+
+async def run_gateway(engine: AsyncEngine, entries: int, *, seconds: int = 2) -> None:
+    """A gateway's log: an entry every ``seconds`` from NOW, the timer ticking each minute,
+    no count checkpoint (every 1,000), closed (signed) after the last entry."""
+    hands, ticks = Hands(), Ticks()
+    log = AuditLog(engine, signer=SIGNER, clock=hands)
+    log.start_timer(ticks)
+    await ticks.ready()
+    for number in range(1, entries + 1):
+        hands.now = NOW + timedelta(seconds=seconds * number)
+        await log.append(event(number, at=hands.now))
+        if (seconds * number) % 60 == 0:
+            await ticks.tick()
+    await log.close()
+
+
+def schedule(now: datetime, every: int = 1000, batch: int = 500) -> Schedule:
+    return Schedule(every=every, batch=batch, now=now)
+
+
+LATER = NOW + timedelta(days=3)
+
+
+async def test_a_rewrite_before_any_count_checkpoint_is_caught_and_its_entry_named(
+    engine: AsyncEngine,
+) -> None:
+    """The demo's case: 265 entries, checkpoints every 1,000. The minute checkpoints catch an
+    edited entry whose later hashes were recomputed, and name it."""
+    await run_gateway(engine, 265)
+    # entries every 2 s: signed at 30, 60, … 240 (each minute) and 265 (shutdown)
+    assert [seq for seq, _ in await checkpoints(engine)] == [
+        30,
+        60,
+        90,
+        120,
+        150,
+        180,
+        210,
+        240,
+        265,
+    ]
+    assert (await verify(engine, public_key=SIGNER.public_key, schedule=schedule(LATER))).ok
+    await rewrite(engine, 100, rows=0)
+    result = await verify(engine, public_key=SIGNER.public_key, schedule=schedule(LATER))
+    assert (result.ok, result.first_broken) == (False, 100)
+    assert result.reason == (
+        "entry 100 was rewritten: checkpoint 120 signed another hash for it "
+        "(the entries after it were re-hashed to hide the change)"
+    )
+
+
+async def test_deleted_checkpoints_are_missing_checkpoints(engine: AsyncEngine) -> None:
+    await run_gateway(engine, 265)
+    await tamper(engine, "DELETE FROM audit_checkpoints WHERE seq < 265")
+    result = await verify(engine, schedule=schedule(LATER))
+    # Entry 1 (NOW + 2 s) is vouched for by nothing earlier than 265 (NOW + 530 s): > 5 min.
+    assert (result.ok, result.first_broken) == (False, 1)
+    assert result.reason == (
+        "checkpoints are missing: entry 1 (2026-06-01T12:00:02+00:00) was not signed in time "
+        "(the next checkpoint, at 265, is from 2026-06-01T12:08:50+00:00; "
+        "one is due within 5 minutes)"
+    )
+    await tamper(engine, "DELETE FROM audit_checkpoints")
+    result = await verify(engine, schedule=schedule(LATER))
+    assert (result.ok, result.first_broken) == (False, 1)
+    assert result.reason == (
+        "checkpoints are missing: entry 1 (2026-06-01T12:00:02+00:00) has none, and one was "
+        "due within 5 minutes (verified at 2026-06-04T12:00:00+00:00)"
+    )
+
+
+async def test_a_deleted_count_checkpoint_is_missing(engine: AsyncEngine) -> None:
+    await fill(engine, 30, every=10)  # one entry a batch: a checkpoint at 10, 20 and 30
+    now = NOW + timedelta(seconds=31)
+    assert (await verify(engine, schedule=schedule(now, every=10, batch=1))).ok
+    await tamper(engine, "DELETE FROM audit_checkpoints WHERE seq = 20")
+    result = await verify(engine, schedule=schedule(now, every=10, batch=1))
+    assert (result.ok, result.first_broken) == (False, 11)
+    assert result.reason == (
+        "checkpoints are missing: none vouches for entries 11 to 21 "
+        "(one is signed at least every 10 entries)"
+    )
+    # A batch of up to 500 may carry the count past 10 before the writer signs: allowed.
+    assert (await verify(engine, schedule=schedule(now, every=10, batch=500))).ok
+
+
+async def test_only_the_newest_entries_may_wait_for_their_checkpoint(engine: AsyncEngine) -> None:
+    await fill(engine, 10)  # signed at close: entry 10, NOW + 10 s
+    log = AuditLog(engine)  # a process without the key, or killed before it could sign
+    for number in (11, 12):
+        await log.append(event(number))  # NOW + 11 s, 12 s
+    await log.close()
+    within = NOW + timedelta(seconds=11, minutes=5)  # entry 11 is exactly 5 minutes old
+    assert (await verify(engine, schedule=schedule(within))).ok
+    result = await verify(engine, schedule=schedule(within + timedelta(microseconds=1)))
+    assert (result.ok, result.first_broken) == (False, 11)
+    assert result.reason is not None and result.reason.startswith(
+        "checkpoints are missing: entry 11 (2026-06-01T12:00:11+00:00) has none"
+    )
+
+
+def test_published_heads_beyond_the_log_show_its_tail_was_cut() -> None:
+    rows = chain([event(n) for n in range(1, 6)])
+    head = Head(7, "ab" * 32, SIGNER.public_key, SIGNER.sign("ab" * 32))
+    result = check(rows, heads=(head,))
+    assert (result.ok, result.first_broken) == (False, 6)
+    assert (
+        result.reason
+        == "entries after 5 are missing: the head published for entry 7 vouches for it"
+    )
+    at_five = Head(5, rows[4]["hash"], SIGNER.public_key, SIGNER.sign(rows[4]["hash"]))
+    assert check(rows, heads=(at_five,)).heads == 1
+    forged = Head(5, rows[4]["hash"], SIGNER.public_key, SIGNER.sign("cd" * 32))
+    assert check(rows, heads=(forged,)).reason == (
+        "the head published for entry 5: signature invalid"
+    )
 
 
 # --- prune ------------------------------------------------------------------------------------
@@ -494,8 +723,12 @@ def chain(events: list[AuditEvent]) -> list[dict[str, Any]]:
     return rows
 
 
-def check(rows: list[dict[str, Any]], checkpoints: tuple[Checkpoint, ...] = ()) -> Verification:
-    checker = ChainChecker(checkpoints)
+def check(
+    rows: list[dict[str, Any]],
+    checkpoints: tuple[Checkpoint, ...] = (),
+    heads: tuple[Head, ...] = (),
+) -> Verification:
+    checker = ChainChecker(checkpoints, heads=heads)
     for row in rows:
         if not checker.feed(row):
             break
@@ -597,10 +830,11 @@ def test_cli_verify_checkpoint_keygen_and_prune(gateway_url: str, tmp_path: Path
     result = runner.invoke(audit_app, ["keygen", "--output", str(key)], env=env)
     assert result.exit_code == 0, result.output
     assert runner.invoke(audit_app, ["keygen", "--output", str(key)], env=env).exit_code == 1
-    run_async(lambda engine: fill(engine, 12), gateway_url)
-    result = runner.invoke(audit_app, ["checkpoint"], env=env)
+    run_async(lambda engine: fill(engine, 12, signer=None), gateway_url)
+    after = Clock(now=lambda: NOW + timedelta(seconds=20))  # entries at NOW + 1 … 12 s
+    result = runner.invoke(audit_app, ["checkpoint"], env=env, obj=after)
     assert result.exit_code == 0 and "checkpoint at 12" in result.output, result.output
-    result = runner.invoke(audit_app, ["verify"], env=env)
+    result = runner.invoke(audit_app, ["verify"], env=env, obj=after)
     assert result.exit_code == 0, result.output
     assert "12 entries and 1 signed checkpoints" in result.output
     result = runner.invoke(audit_app, ["prune", "--retention-days", "100"], env=env)
@@ -612,7 +846,7 @@ def test_cli_verify_checkpoint_keygen_and_prune(gateway_url: str, tmp_path: Path
 
     edit = "UPDATE audit_log SET actor = 'x' WHERE seq = 3"
     run_async(lambda engine: tamper(engine, edit), gateway_url)
-    result = runner.invoke(audit_app, ["verify"], env=env)
+    result = runner.invoke(audit_app, ["verify"], env=env, obj=after)
     assert result.exit_code == 1
     assert "broken at 3" in result.output and "entry 3 was altered" in result.output
 
@@ -620,3 +854,139 @@ def test_cli_verify_checkpoint_keygen_and_prune(gateway_url: str, tmp_path: Path
 def test_cli_rejects_bad_settings() -> None:
     result = runner.invoke(audit_app, ["verify"], env={"JIANGUAN_AUDIT_RETENTION_DAYS": "30"})
     assert result.exit_code == 2 and "RETENTION" in result.output
+
+
+# --- a witness outside the database: published heads -----------------------------------------
+
+
+async def two_days(engine: AsyncEngine, signer: Signer) -> None:
+    """Entries 1-20 on 1 June (Beijing), 20 s apart, signed at 10 and 20; entries 21-30 on
+    2 June, signed at close (30). NOW is 20:00 in Beijing; 2 June begins four hours later."""
+    hands = Hands()
+    log = AuditLog(engine, signer=signer, clock=hands)
+    for number in range(1, 31):
+        seconds = 20 * number + (0 if number <= 20 else 5 * 3600)
+        hands.now = NOW + timedelta(seconds=seconds)
+        await log.append(event(number, at=hands.now))
+        if number in (10, 20):
+            await log.checkpoint()
+    await log.close()
+
+
+async def resign(engine: AsyncEngine, signer: Signer) -> None:
+    """Sign every checkpoint anew over the (rewritten) chain: the holder of the key's rewrite."""
+    async with engine.connect() as conn:
+        hashes = dict((await conn.execute(select(AuditEntry.seq, AuditEntry.hash))).all())
+        seqs = (await conn.execute(select(AuditCheckpoint.seq).order_by("seq"))).scalars().all()
+    statements, previous = [], 0
+    for seq in seqs:
+        trail = "".join(hashes[n][:TRAIL_DIGITS] for n in range(previous + 1, seq + 1))
+        statements.append(
+            f"UPDATE audit_checkpoints SET head_hash = '{hashes[seq]}', "
+            f"signature = '{signer.sign(hashes[seq])}', trail = '{trail}', "
+            f"trail_signature = '{signer.sign(trail_digest(seq, trail))}' WHERE seq = {seq}"
+        )
+        previous = seq
+    await tamper(engine, *statements)
+
+
+@contextmanager
+def served(root: Path) -> Iterator[str]:
+    """``root`` over real HTTP on a free local port, as a portal would serve the files."""
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(root))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)  # listening once constructed
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_published_heads_catch_a_rewrite_the_database_hides(
+    gateway_url: str, tmp_path: Path
+) -> None:
+    key = tmp_path / "key.json"
+    signer = Signer.generate(key)
+    env = {
+        "JIANGUAN_DATABASE_URL": gateway_url,
+        "JIANGUAN_VAR_DIR": str(tmp_path / "var"),
+        "JIANGUAN_AUDIT_KEY_FILE": str(key),
+    }
+    run_async(lambda engine: two_days(engine, signer), gateway_url)
+    portal = tmp_path / "portal"
+    args = ["publish", "--dataset", "audit-chain-heads", "--target", f"dir:{portal}"]
+    done = runner.invoke(cli_app, args, env=env)
+    assert done.exit_code == 0, done.output
+    release = portal / "audit-chain-heads"
+    metadata = orjson.loads((release / "metadata.json").read_bytes())
+    assert metadata["title"] == "监管系统审计日志签名链头（每日）"
+    assert {f["id"]: f["label"] for f in metadata["fields"]}["head_hash"] == "链头哈希（SM3）"
+    with (release / "data.csv").open(encoding="utf-8") as file:
+        published = list(csv.DictReader(file))
+    # 1 June is over (a checkpoint of 2 June exists): its last head, 20. 2 June is not yet.
+    assert [row["seq"] for row in published] == ["20"]
+    stored = run_async(lambda engine: checkpoints_by_seq(engine), gateway_url)
+    assert published[0]["head_hash"] == stored[20]["head_hash"]
+    assert published[0]["signature"] == stored[20]["signature"]
+    assert set(published[0]) == {"record_id", "seq", "at", "head_hash", "public_key", "signature"}
+
+    later = Clock(now=lambda: LATER)
+    against = ["verify", "--against", str(release / "data.csv")]
+    intact = runner.invoke(audit_app, against, env=env, obj=later)
+    assert intact.exit_code == 0, intact.output
+    assert "and 1 published heads" in " ".join(intact.output.split())
+
+    run_async(lambda engine: rewrite(engine, 5, rows=0), gateway_url)
+    run_async(lambda engine: resign(engine, signer), gateway_url)
+    alone = runner.invoke(audit_app, ["verify"], env=env, obj=later)
+    assert alone.exit_code == 0, alone.output  # the database agrees with itself: hence a witness
+    expected = (
+        "entry 20 does not match the head published for it: entries 1 to 20 were rewritten "
+        "(and the database's checkpoints with them)"
+    )
+    for against in (str(release / "data.csv"), str(release)):
+        caught = runner.invoke(audit_app, ["verify", "--against", against], env=env, obj=later)
+        assert caught.exit_code == 1, caught.output
+        assert "broken at 1:" in caught.output
+        assert expected in " ".join(caught.output.split())
+    with served(portal) as url:
+        remote = f"{url}/audit-chain-heads/data.json"
+        caught = runner.invoke(audit_app, ["verify", "--against", remote], env=env, obj=later)
+        assert caught.exit_code == 1, caught.output
+        assert expected in " ".join(caught.output.split())
+        missing = runner.invoke(
+            audit_app, ["verify", "--against", f"{url}/nope.csv"], env=env, obj=later
+        )
+        assert missing.exit_code == 2
+        assert "nope.csv answered HTTP 404" in " ".join(missing.output.split())
+
+
+async def checkpoints_by_seq(engine: AsyncEngine) -> dict[int, dict[str, Any]]:
+    async with engine.connect() as conn:
+        rows = (await conn.execute(select(AuditCheckpoint.__table__))).mappings().all()
+    return {int(row["seq"]): dict(row) for row in rows}
+
+
+@pytest.mark.parametrize(
+    ("body", "complaint"),
+    [
+        (b"seq,head_hash,public_key,signature\n1,zz,00,00\n", "line 2: head_hash must be 64 hex"),
+        (b'{"seq": 0, "head_hash": "x", "public_key": "y", "signature": "z"}\n', "line 1: seq"),
+        (b"seq,head_hash\n1,aa\n", "line 2: missing public_key, signature"),
+        (b"[1, 2]", "item 1: not an object"),
+        (b"\xff\xfe", "is not UTF-8 text"),
+    ],
+)
+def test_verify_against_a_bad_file_names_it_and_the_row(
+    tmp_path: Path, body: bytes, complaint: str
+) -> None:
+    heads = tmp_path / "heads.csv"
+    heads.write_bytes(body)
+    env = {"JIANGUAN_VAR_DIR": str(tmp_path / "var")}
+    result = runner.invoke(audit_app, ["verify", "--against", str(heads)], env=env)
+    assert result.exit_code == 2
+    assert f"{heads}" in result.output.replace("\n", "")
+    assert complaint in " ".join(result.output.split())
