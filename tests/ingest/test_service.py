@@ -153,15 +153,21 @@ async def test_the_same_instant_in_another_offset_is_unchanged(
     assert (again.unchanged, again.updated) == (1, 0)
 
 
-async def test_duplicates_in_one_file_keep_the_last(
+async def test_two_versions_of_one_record_in_a_push_are_refused_naming_both_lines(
     databases: SourceDatabases, factory: Factory
 ) -> None:
     first = factory.complaint(1, title="第一次")
     again = dict(first, title="第二次")
-    report = await push(databases, [first, again, dict(again)])
-    assert (report.inserted, report.updated, report.unchanged) == (1, 1, 1)
-    (row,) = await stored(databases)
-    assert row.title == "第二次"
+    other = factory.complaint(2)
+    report = await push(databases, [first, other, again, dict(first)])
+    assert (report.inserted, report.updated, report.unchanged, report.rejected) == (2, 0, 1, 1)
+    (error,) = report.errors
+    assert (error.line, error.cd_id, error.field) == (3, "c-000001", "cd_id")
+    assert "line 1" in error.reason and "line 3" in error.reason
+    assert {r.cd_id: r.title for r in await stored(databases)} == {
+        "c-000001": "第一次",
+        "c-000002": other["title"],
+    }
 
 
 @pytest.mark.parametrize("batch_size", [1, 2, 100])
