@@ -130,6 +130,8 @@ LOG_CONFIG: dict[str, object] = {
         },
         "strawberry.execution": {"handlers": [], "propagate": True, "filters": ["client_errors"]},
         "jianguan": {"handlers": [], "propagate": True},
+        # Casbin logs every policy line at INFO on each load (grants included): warnings only.
+        "casbin": {"handlers": [], "level": "WARNING", "propagate": True},
     },
     "root": {"handlers": ["json"], "level": "INFO"},
 }
