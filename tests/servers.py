@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import shutil
 import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from types import TracebackType
 
@@ -122,3 +124,18 @@ def serve(env: dict[str, str]) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@asynccontextmanager
+async def live_gateway(
+    settings: Settings, template: str, folder: Path, **changes: object
+) -> AsyncIterator[str]:
+    """The whole gateway over real HTTP on its own copy of the migrated SQLite gateway
+    database (``template``, from the ``gateway_template`` fixture); ``changes`` to settings."""
+    from gateway.app import create_app
+
+    copy = folder / "gateway.db"
+    shutil.copyfile(template, copy)
+    changed = dataclasses.replace(settings, gateway_url=f"sqlite+aiosqlite:///{copy}", **changes)
+    async with LiveServer(create_app(changed)) as server:
+        yield server.url

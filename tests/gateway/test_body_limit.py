@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from urllib.parse import urlsplit
 
 import httpx
@@ -13,10 +11,9 @@ import orjson
 import pytest
 import pytest_asyncio
 
-from gateway.app import create_app
 from gateway.http import GRAPHQL_RESPONSE
 from gateway.settings import Settings, SettingsError
-from tests.servers import LiveServer
+from tests.servers import live_gateway
 
 LIMIT = 20_000
 QUERY = "{ matters(first: 1) { totalCount } }"
@@ -28,13 +25,10 @@ async def gateway(
     gateway_template: dict[str, str],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[str]:
-    copy = tmp_path_factory.mktemp("body-limit") / "gateway.db"
-    shutil.copyfile(gateway_template["sqlite"], copy)
-    settings = replace(
-        sqlite_settings, gateway_url=f"sqlite+aiosqlite:///{copy}", max_body_bytes=LIMIT
-    )
-    async with LiveServer(create_app(settings)) as server:
-        yield server.url
+    folder = tmp_path_factory.mktemp("body-limit")
+    template = gateway_template["sqlite"]
+    async with live_gateway(sqlite_settings, template, folder, max_body_bytes=LIMIT) as url:
+        yield url
 
 
 def refused(response: httpx.Response, media: str = "application/json") -> str:

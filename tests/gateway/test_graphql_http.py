@@ -4,9 +4,7 @@ errors coded as the client's, never as crashes; no suggestions in production."""
 from __future__ import annotations
 
 import logging
-import shutil
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -16,12 +14,11 @@ import pytest_asyncio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.app import create_app
 from gateway.http import GRAPHQL_RESPONSE
 from gateway.observability import ClientErrors
 from gateway.settings import Settings
 from resolvers.schema import build_schema
-from tests.servers import LiveServer
+from tests.servers import live_gateway
 
 QUERY = "{ matters(first: 1) { totalCount } }"
 MEDIA = ["application/json", GRAPHQL_RESPONSE]
@@ -37,13 +34,10 @@ async def gateway(
     gateway_template: dict[str, str],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[str]:
-    copy = tmp_path_factory.mktemp("graphql-http") / "gateway.db"
-    shutil.copyfile(gateway_template["sqlite"], copy)
-    settings_ = replace(
-        sqlite_settings, gateway_url=f"sqlite+aiosqlite:///{copy}", max_body_bytes=20_000
-    )
-    async with LiveServer(create_app(settings_)) as server:
-        yield f"{server.url}/graphql"
+    folder = tmp_path_factory.mktemp("graphql-http")
+    template = gateway_template["sqlite"]
+    async with live_gateway(sqlite_settings, template, folder, max_body_bytes=20_000) as url:
+        yield f"{url}/graphql"
 
 
 @pytest.fixture
