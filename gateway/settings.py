@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from standard.divisions import NoDivisionList, official_divisions
+
 SOURCES = ("supervision", "complaints", "credit", "gov_services")
 """The four sources; each has its own database (R3, R5)."""
 
@@ -102,6 +104,10 @@ class Settings:
         object.__setattr__(self, "read_urls", reads)
         gateway = self.gateway_url or _default_url(self.var_dir, "gateway")
         object.__setattr__(self, "gateway_url", normalise_database_url(gateway))
+        try:
+            official_divisions(self.province_code)
+        except NoDivisionList as exc:
+            raise SettingsError(f"JIANGUAN_PROVINCE_CODE: {exc}") from None
         if self.audit_retention_days < 180:
             raise SettingsError(
                 "JIANGUAN_AUDIT_RETENTION_DAYS must be at least 180 (Cybersecurity Law, 6 months)"

@@ -269,11 +269,16 @@ def check_industry_code(code: str) -> Finding | None:
 
 
 def checks(
-    *, uscc_legacy: Literal["reject", "warn"] = "reject", today: date | None = None
+    *,
+    uscc_legacy: Literal["reject", "warn"] = "reject",
+    today: date | None = None,
+    divisions: Check | None = None,
 ) -> Mapping[str, Check]:
     """Return every code check by name, the USCC check bound to ``uscc_legacy``.
 
     ``today`` bounds ID numbers' birth dates; a batch passes its receiving day once.
+    ``divisions`` checks division codes against an official list
+    (``standard.divisions.DivisionList.check``); without it only their shape and province.
     """
 
     def uscc(code: str) -> Finding | None:
@@ -285,7 +290,7 @@ def checks(
     return {
         "uscc": uscc,
         "id_number": id_number if today is not None else check_id_number,
-        "division_code": check_division_code,
+        "division_code": divisions or check_division_code,
         "matter_code": check_matter_code,
         "item_code": check_item_code,
         "mobile": check_mobile,
