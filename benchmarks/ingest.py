@@ -61,6 +61,7 @@ async def main(records: int, batch_size: int) -> None:
     try:
         engine = databases.engine("complaints")
         await upgrade(engine, "complaints")
+        await upgrade(databases.engine("supervision"), "supervision")  # the matter catalogue
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "complaints.ndjson"
             write_file(path, records)
@@ -81,6 +82,7 @@ async def main(records: int, batch_size: int) -> None:
                 received_at=RECEIVED,
                 calendar=WorkCalendar(),
                 settings=settings,
+                matters=databases.engine("supervision"),
             )
             before = peak_mib()
             for label in ("ingest (insert)", "ingest (unchanged)"):

@@ -237,17 +237,19 @@ def ingest(
     except (UnknownTable, HolidaysFileError) as exc:
         errors.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from None
-    options = IngestOptions(
-        provider=provider,
-        received_at=datetime.now(SHANGHAI),
-        calendar=calendar,
-        settings=settings,
-        system=system,
-        file_name=file.name,
-    )
 
     async def run() -> Any:
+        await _registered_party(settings, provider)
         databases = SourceDatabases(settings)
+        options = IngestOptions(
+            provider=provider,
+            received_at=datetime.now(SHANGHAI),
+            calendar=calendar,
+            settings=settings,
+            system=system,
+            file_name=file.name,
+            matters=databases.engine("supervision"),
+        )
         try:
             report = await ingest_file(
                 databases.engine(source),
@@ -293,6 +295,29 @@ def ingest(
         console.print(f"report written to {report}")
     if result.rejected:
         raise typer.Exit(1)
+
+
+async def _registered_party(settings: Settings, provider: str) -> None:
+    """Refuse a push as a party the gateway does not know, or has disabled."""
+    from sqlalchemy import select
+
+    from gateway.tables import Party
+    from ingest.service import IngestError
+    from resolvers.database import create_engine
+
+    engine = create_engine(settings.gateway_url)
+    try:
+        async with engine.connect() as connection:
+            disabled = await connection.scalar(select(Party.disabled).where(Party.code == provider))
+    finally:
+        await engine.dispose()
+    if disabled is None:
+        raise IngestError(
+            f"provider {provider!r} is not a registered party "
+            f"(register it with: jianguan party add {provider} --name … --kind …)"
+        )
+    if disabled:
+        raise IngestError(f"party {provider!r} is disabled; it cannot push records")
 
 
 async def _audit_write(settings: Settings, report: Any, provider: str) -> None:

@@ -29,14 +29,22 @@ from ingest.report import IngestReport, Outcome, RecordError, Status
 from ingest.store import Store
 from ingest.validate import Checked, RecordValidator
 from resolvers.exchange import ExchangeRecord
-from resolvers.supervision.tables import Action
+from resolvers.supervision.tables import Matter
 from standard.codes import checks
+from standard.divisions import official_divisions
 from standard.workdays import SHANGHAI, WorkCalendar
 
 YIELD_EVERY = 100
 Pending = tuple[int, Checked, dict[str, Any] | None, Any]
 """A valid record waiting for its batch: line, checked values, full row, COPY encoding."""
 PROVIDER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{1,63}")
+
+
+def matter_columns(core: Table) -> tuple[str, ...]:
+    """The columns of ``core`` naming a catalogue matter (R1), the catalogue's own excepted."""
+    if core.name == Matter.__tablename__:
+        return ()
+    return tuple(c.key for c in core.columns if c.info.get("check") == "matter_code")
 
 
 class IngestError(ValueError):
@@ -54,6 +62,9 @@ class IngestOptions:
     system: str = "exchange"
     file_name: str | None = None
     keep_outcomes: bool = False
+    matters: AsyncEngine | None = None
+    """The database holding the matter catalogue (supervision's), for records of other sources
+    that name a matter; the supervision tables read it from the database ingested into."""
 
 
 async def ingest_file(
@@ -172,6 +183,7 @@ class _Run:
             checks=checks(
                 uscc_legacy=settings.uscc_legacy,
                 today=options.received_at.astimezone(SHANGHAI).date(),
+                divisions=official_divisions(settings.province_code).check,
             ),
             received_at=options.received_at,
         )
@@ -182,7 +194,7 @@ class _Run:
             file=options.file_name,
             outcomes=[] if options.keep_outcomes else None,
         )
-        self.is_actions = table is Action
+        self.matter_columns = matter_columns(core)
         self.catalogue: Catalogue | None = None
         self.hashed = hashed_columns(core)
         self.cd_source = f"{settings.province_code}|{options.provider}"
@@ -197,8 +209,11 @@ class _Run:
     async def open(self) -> None:
         """Number this run's batch: the day (Beijing time) and the next sequence number."""
         day = self.options.received_at.astimezone(SHANGHAI).strftime("%Y%m%d")
-        async with self.engine.connect() as connection:
-            if self.is_actions:
+        if self.matter_columns:
+            matters = self.options.matters
+            if matters is None and self.report.source != "supervision":
+                raise TypeError(f"{self.core.name} names matters: pass IngestOptions.matters")
+            async with (matters or self.engine).connect() as connection:
                 self.catalogue = await Catalogue.load(connection)
         for _attempt in range(5):
             async with self.engine.begin() as connection:
@@ -241,14 +256,17 @@ class _Run:
             )
 
     def check_catalogue(self, checked: Checked) -> None:
-        """R1: reject an act whose matter is not active in the catalogue when it happened."""
+        """R1: reject a record naming a matter that is not active in the catalogue that day."""
         if self.catalogue is None or checked.problems or checked.operation == "d":
             return
         values = checked.values
         on = values["produced_at"].astimezone(SHANGHAI).date()
-        problem = self.catalogue.problem(values["matter_code"], on)
-        if problem is not None:
-            checked.problems.append(("matter_code", problem))
+        for name in self.matter_columns:
+            named = values.get(name)
+            for code in named if isinstance(named, list) else () if named is None else (named,):
+                problem = self.catalogue.problem(code, on)
+                if problem is not None:
+                    checked.problems.append((name, problem))
 
     def conflict(self, line: int, cd_id: str | None, digest: str) -> str | None:
         """Why this version of ``cd_id`` cannot be taken, when an earlier line sent another.

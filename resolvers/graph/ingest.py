@@ -118,6 +118,7 @@ async def ingest(
         settings=context.settings,
         system=system,
         keep_outcomes=True,
+        matters=services.source_databases.engine("supervision"),
     )
     raw = [
         (index + 1, record if isinstance(record, dict) else _not_object(record))

@@ -27,6 +27,11 @@ def env(tmp_path: Path) -> dict[str, str]:
     environment = {"JIANGUAN_VAR_DIR": str(tmp_path / "var")}
     result = runner.invoke(app, ["db", "upgrade"], env=environment)
     assert result.exit_code == 0, result.output
+    for code, kind in (("P-12345", "partner"), ("XA-SCJG", "department")):
+        added = runner.invoke(
+            app, ["party", "add", code, "--name", code, "--kind", kind], env=environment
+        )
+        assert added.exit_code == 0, added.output
     return environment
 
 
@@ -80,11 +85,33 @@ def test_ingest_prints_a_summary_and_writes_the_report(env: dict[str, str], tmp_
     with sqlite3.connect(Path(env["JIANGUAN_VAR_DIR"]) / "gateway.db") as db:
         entries = db.execute(
             "SELECT actor, event, outcome, resources, providers, rows FROM audit_log"
+            " WHERE event = 'write'"
         ).fetchall()
     assert len(entries) == 2
     actor, event, outcome, resources, providers, rows = entries[0]
     assert actor.startswith("cli:") and (event, outcome, rows) == ("write", "partial", 2)
     assert json.loads(resources) == ["complaints"] and json.loads(providers) == ["P-12345"]
+
+
+@pytest.mark.parametrize(
+    ("provider", "says"),
+    [("NOPE-X", "'NOPE-X' is not a registered party"), ("XA-OLD", "'XA-OLD' is disabled")],
+)
+def test_ingest_as_a_party_the_gateway_does_not_take_stores_nothing(
+    env: dict[str, str], tmp_path: Path, provider: str, says: str
+) -> None:
+    added = runner.invoke(
+        app, ["party", "add", "XA-OLD", "--name", "旧部门", "--kind", "department"], env=env
+    )
+    assert added.exit_code == 0, added.output
+    assert runner.invoke(app, ["party", "disable", "XA-OLD"], env=env).exit_code == 0
+    path = write_ndjson(tmp_path / "in.ndjson", [Factory().complaint(1)])
+    args = ["ingest", str(path), "--source", "complaints", "--provider", provider]
+    result = runner.invoke(app, args, env=env)
+    assert result.exit_code == 2, result.output
+    assert says in result.output and "nothing from this file was stored" in result.output
+    with sqlite3.connect(Path(env["JIANGUAN_VAR_DIR"]) / "complaints.db") as db:
+        assert db.execute("SELECT count(*) FROM complaints").fetchone() == (0,)
 
 
 def test_ingest_needs_a_table_when_the_source_has_several(

@@ -29,6 +29,10 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "JIANGUAN_REDIS_URL": "redis://127.0.0.1:6379/0",
     }
     assert jianguan("db", "upgrade", env=env).returncode == 0
+    added = jianguan(
+        "party", "add", "XA-SCJG", "--name", "市场监管局", "--kind", "department", env=env
+    )
+    assert added.returncode == 0, added.stdout + added.stderr
     factory = Factory()
     matters = [factory.matter("61010000000002"), factory.matter("61010000000001", name="乙")]
     path = tmp / "matters.ndjson"

@@ -89,6 +89,7 @@ def test_one_version_per_cd_id_in_a_push(
                 calendar=WorkCalendar(),
                 settings=dataclasses.replace(backend_settings, ingest_batch_size=batch_size),
                 keep_outcomes=True,
+                matters=dbs.engine("supervision"),
             )
             report = await ingest_records(
                 dbs.engine("complaints"), records, table=Complaint, options=options

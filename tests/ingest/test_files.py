@@ -54,6 +54,7 @@ async def run(dbs: SourceDatabases, path: Path, encoding: str = "utf-8"):  # typ
         calendar=WorkCalendar(),
         settings=dbs._settings,
         file_name=path.name,
+        matters=dbs.engine("supervision"),
     )
     return await ingest_file(
         dbs.engine("complaints"), path, table=Complaint, options=options, encoding=encoding

@@ -17,7 +17,8 @@ from ingest.service import IngestError, IngestOptions, ingest_records
 from resolvers.complaints.tables import Complaint
 from resolvers.database import SourceDatabases
 from resolvers.exchange import ExchangeRecord
-from resolvers.supervision.tables import Action, Matter
+from resolvers.supervision.tables import Action, InspectionItem, Matter, Plan
+from standard.codes import make_item_code
 from standard.workdays import SHANGHAI, WorkCalendar
 from tests.ingest.factory import RECEIVED, Factory
 
@@ -53,12 +54,13 @@ async def push(
         calendar=CALENDAR,
         settings=settings,
         keep_outcomes=keep_outcomes,
+        matters=dbs.engine("supervision"),
     )
     return await ingest_records(dbs.engine(source), numbered(records), table=table, options=options)
 
 
 def _source_of(table: type[ExchangeRecord]) -> str:
-    return "supervision" if table in (Action, Matter) else "complaints"
+    return "supervision" if table in (Action, Matter, Plan, InspectionItem) else "complaints"
 
 
 async def stored(dbs: SourceDatabases, table: type[Any] = Complaint) -> list[Any]:
@@ -289,7 +291,11 @@ async def test_a_crash_mid_file_leaves_whole_records_and_rerun_completes(
 
     settings = dataclasses.replace(databases._settings, ingest_batch_size=3)
     options = IngestOptions(
-        provider="P-12345", received_at=RECEIVED, calendar=CALENDAR, settings=settings
+        provider="P-12345",
+        received_at=RECEIVED,
+        calendar=CALENDAR,
+        settings=settings,
+        matters=databases.engine("supervision"),
     )
     with pytest.raises(Crash):
         await ingest_records(
@@ -320,3 +326,74 @@ async def test_outcomes_are_kept_on_request(databases: SourceDatabases, factory:
 async def test_provider_code_is_checked(databases: SourceDatabases, factory: Factory) -> None:
     with pytest.raises(IngestError, match="provider code"):
         await push(databases, [factory.complaint(1)], provider="bad provider!")
+
+
+async def test_r1_holds_for_every_record_that_names_a_matter(
+    databases: SourceDatabases, factory: Factory
+) -> None:
+    """Complaints (in another database than the catalogue), plans and inspection items too."""
+    active, missing = factory.matter_code(), factory.matter_code()
+    loaded = await push(databases, [factory.matter(active)], table=Matter, provider="XA-SCJG")
+    assert loaded.inserted == 1, loaded.errors
+    complaints = [
+        factory.complaint(1, matter_code=active),
+        factory.complaint(2, matter_code=missing),
+        factory.complaint(3),  # names no matter: nothing to check
+    ]
+    report = await push(databases, complaints)
+    assert (report.inserted, report.rejected) == (2, 1), report.errors
+    (error,) = report.errors
+    assert (error.cd_id, error.field) == ("c-000002", "matter_code")
+    assert f"matter {missing} is not in the matter catalogue" in error.reason
+
+    def plan(n: int, codes: list[str]) -> dict[str, Any]:
+        return {
+            "cd_id": f"p-{n}",
+            "produced_at": "2026-10-14T09:00:00+08:00",
+            "plan_code": f"JH-2026-{n}",
+            "name": "食品经营双随机抽查",
+            "plan_type": "random",
+            "department_code": "XA-SCJG",
+            "matter_codes": codes,
+            "year": 2026,
+            "start_date": "2026-10-15",
+            "end_date": "2026-12-31",
+            "status": "issued",
+        }
+
+    plans = await push(
+        databases, [plan(1, [active]), plan(2, [active, missing])], table=Plan, provider="XA-SCJG"
+    )
+    assert (plans.inserted, plans.rejected) == (1, 1), plans.errors
+    assert [(e.cd_id, e.field) for e in plans.errors] == [("p-2", "matter_codes")]
+    assert missing in plans.errors[0].reason
+
+    item = {
+        "cd_id": "ii-1",
+        "produced_at": "2026-10-14T09:00:00+08:00",
+        "item_code": make_item_code(factory.organ, 1, 1),
+        "matter_code": missing,
+        "name": "食品经营许可事项检查",
+        "department_code": "XA-SCJG",
+        "administrative_type": "inspection",
+        "valid_from": "2026-01-01",
+    }
+    items = await push(databases, [item], table=InspectionItem, provider="XA-SCJG")
+    assert items.rejected == 1 and items.errors[0].field == "matter_code"
+
+
+async def test_division_codes_are_checked_against_the_official_list(
+    databases: SourceDatabases, factory: Factory
+) -> None:
+    """610199 has Shaanxi's prefix and names no division; 110101 is Beijing's."""
+    records = [
+        factory.complaint(1, division_code="610113"),  # 雁塔区
+        factory.complaint(2, division_code="610199"),
+        factory.complaint(3, division_code="110101"),
+    ]
+    report = await push(databases, records)
+    assert (report.inserted, report.rejected) == (1, 2), report.errors
+    reasons = {e.cd_id: e.reason for e in report.errors}
+    assert all(e.field == "division_code" for e in report.errors)
+    assert "not in the official list" in reasons["c-000002"] and "2023-06-30" in reasons["c-000002"]
+    assert "outside 陕西省" in reasons["c-000003"]

@@ -106,7 +106,11 @@ async def push(
 ) -> None:
     source = "supervision" if table in (Matter, Action) else "complaints"
     options = IngestOptions(
-        provider=provider, received_at=RECEIVED, calendar=CALENDAR, settings=settings
+        provider=provider,
+        received_at=RECEIVED,
+        calendar=CALENDAR,
+        settings=settings,
+        matters=dbs.engine("supervision"),
     )
     engine = dbs.engine(source)
     report = await ingest_records(
