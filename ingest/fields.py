@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 from sqlalchemy.orm import Mapper
 
-from resolvers.exchange import ExchangeRecord, column_kind
+from resolvers.exchange import ExchangeRecord, column_kind, limits
 from standard.codes import Check
 from standard.workdays import SHANGHAI
 
@@ -44,14 +44,14 @@ class FieldSpec:
     upper: bool
 
 
-def _text(max_length: int | None) -> Parser:
+def _text(max_length: int) -> Parser:
     def parse(value: Any) -> str | None:
         if not isinstance(value, str):
             raise FieldProblem(f"expected text, got {_kind(value)}")
         text: str = value.strip()
         if not text:
             return None
-        if max_length is not None and len(text) > max_length:
+        if len(text) > max_length:
             raise FieldProblem(f"is {len(text)} characters long; at most {max_length} allowed")
         return text
 
@@ -139,25 +139,44 @@ def _boolean(value: Any) -> bool | None:
     raise FieldProblem(f"expected true or false, got {value!r}")
 
 
-def _list(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [part.strip() for part in LIST_SEPARATORS.split(value) if part.strip()]
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return [v.strip() for v in value if v.strip()]
-    raise FieldProblem("expected a list of text values (in CSV: separated by ';')")
+def _list(max_length: int, max_items: int) -> Parser:
+    def parse(value: Any) -> list[str]:
+        if isinstance(value, str):
+            values = [part.strip() for part in LIST_SEPARATORS.split(value) if part.strip()]
+        elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+            values = [v.strip() for v in value if v.strip()]
+        else:
+            raise FieldProblem("expected a list of text values (in CSV: separated by ';')")
+        if len(values) > max_items:
+            raise FieldProblem(f"has {len(values)} values; at most {max_items} allowed")
+        for n, item in enumerate(values, start=1):
+            if len(item) > max_length:
+                raise FieldProblem(
+                    f"value {n} is {len(item)} characters long; at most {max_length} allowed"
+                )
+        return values
+
+    return parse
 
 
-def _object(value: Any) -> dict[str, Any]:
-    if isinstance(value, dict):
-        return value
-    if isinstance(value, str):
+def _object(max_length: int) -> Parser:
+    def parse(value: Any) -> dict[str, Any]:
+        if isinstance(value, str):
+            try:
+                value = orjson.loads(value)
+            except orjson.JSONDecodeError:
+                value = None
+        if not isinstance(value, dict):
+            raise FieldProblem("expected a JSON object")
         try:
-            parsed = orjson.loads(value)
-        except orjson.JSONDecodeError:
-            parsed = None
-        if isinstance(parsed, dict):
-            return parsed
-    raise FieldProblem("expected a JSON object")
+            size = len(orjson.dumps(value).decode())
+        except TypeError:
+            raise FieldProblem("expected a JSON object") from None
+        if size > max_length:
+            raise FieldProblem(f"is {size} characters as JSON; at most {max_length} allowed")
+        return value
+
+    return parse
 
 
 def _kind(value: Any) -> str:
@@ -172,8 +191,13 @@ def _parser(column: Any) -> tuple[Parser, bool]:
         return _choice(column.info["choices"]), False
     kind = column_kind(column)
     if kind == "text":
-        return _text(getattr(column.type, "length", None)), False
-    return PARSERS[kind], kind == "list"
+        return _text(limits(column)[0]), False
+    if kind == "list":
+        length, items = limits(column)
+        return _list(length, items or 0), True
+    if kind == "object":
+        return _object(limits(column)[0]), False
+    return PARSERS[kind], False
 
 
 PARSERS: dict[str, Parser] = {
@@ -182,8 +206,6 @@ PARSERS: dict[str, Parser] = {
     "boolean": _boolean,
     "integer": _integer,
     "decimal": _decimal,
-    "list": _list,
-    "object": _object,
 }
 
 

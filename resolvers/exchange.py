@@ -101,6 +101,19 @@ def column_kind(column: Any) -> ColumnKind:
     raise TypeError(f"column {column.name} has a type the data standard does not know: {kind!r}")
 
 
+def limits(column: Any) -> tuple[int, int | None]:
+    """The data standard's maximum for a column: characters (of each value, for a list; of the
+    JSON text, for an object) and, for a list, values. Every text, list and object column has one,
+    so no field takes a 10 MB value."""
+    length = getattr(column.type, "length", None) or column.info.get("max_length")
+    if length is None:
+        raise TypeError(f"column {column.name} has no maximum length: give it max_length")
+    items = column.info.get("max_items")
+    if column_kind(column) == "list" and items is None:
+        raise TypeError(f"list column {column.name} has no maximum count: give it max_items")
+    return length, items
+
+
 def field(
     zh: str,
     en: str,
@@ -111,6 +124,8 @@ def field(
     ingest: bool = True,
     personal_if: str | None = None,
     names: tuple[str, ...] = (),
+    max_length: int | None = None,
+    max_items: int | None = None,
 ) -> dict[str, Any]:
     """``Column.info`` for one field of the data standard.
 
@@ -120,8 +135,14 @@ def field(
     ``personal_if`` names the column saying the party's nature: the field is personal in rows
     where it says ``natural_person`` (a person's name); ``names`` are the name columns whose
     values such a free-text field may contain ("当事人杨丽娟…").
+    ``max_length`` bounds a column the database does not (long text: characters; a list: each
+    value; an object: its JSON text); ``max_items`` the values of a list.
     """
     info: dict[str, Any] = {"zh": zh, "en": en, "personal": personal, "ingest": ingest}
+    if max_length is not None:
+        info["max_length"] = max_length
+    if max_items is not None:
+        info["max_items"] = max_items
     if personal_if is not None:
         info["personal_if"] = personal_if
     if names:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from resolvers.exchange import EXCHANGE_COLUMNS, column_kind
+from resolvers.exchange import EXCHANGE_COLUMNS, column_kind, limits
 from resolvers.registry import SOURCES
+from standard.divisions import LISTS, official_divisions
 
 CHECKS = {
     "uscc": "统一社会信用代码 (GB 32100-2015, mod 31 check character)",
     "id_number": "公民身份号码 (GB 11643-1999, ISO 7064 MOD 11-2, plausible birth date)",
-    "division_code": "行政区划代码 (6 digits, GB/T 2260 province prefix)",
+    "division_code": "行政区划代码 (in the province's official list, `standard/divisions/`)",
     "matter_code": "监管事项目录编码 (14 digits)",
     "item_code": "检查实施清单编码 (18-character USCC + type digit 1-5 + digits)",
     "mobile": "手机号码 (11 digits starting 13-19; +86 is dropped)",
@@ -41,14 +42,29 @@ was produced; see [working-days.md](working-days.md) for how days are counted.
 {common}
 
 Types: *text(n)* at most n characters; *date* `YYYY-MM-DD`; *instant* ISO 8601
-(`2026-03-31T09:30:00+08:00`); *list* a JSON array of text (in CSV: values separated by
-`;`); *decimal* a number. Where a field lists allowed values, the Chinese label is
+(`2026-03-31T09:30:00+08:00`); *list(≤m × text(n))* a JSON array of at most m text values of at
+most n characters each (in CSV: values separated by `;`); *object(≤n chars)* a JSON object
+whose JSON text is at most n characters; *decimal* a number. Every text, list and object field
+has its maximum: a longer value is rejected at ingest, naming the field and both lengths.
+Division codes (行政区划代码) must be in the official list of the province the data centre serves
+(`JIANGUAN_PROVINCE_CODE`); a code with the right prefix that names no division is rejected.
+Shipped: {divisions}.
+
+Where a field lists allowed values, the Chinese label is
 accepted too (`在用` for `in_use`).
 Fields marked **PI** hold personal information (PIPL): they are masked for readers without a grant
 and never published as open data. Fields marked **PI (person)** are personal where the party is
 a natural person (their name, or free text that names them) and masked then.
 
 """
+
+
+def _divisions() -> str:
+    lists = (official_divisions(path.stem) for path in sorted(LISTS.glob("*.toml")))
+    return "; ".join(
+        f"{d.province} {d.name} ({d.edition}, as of {d.as_of.isoformat()}, {len(d.names)} codes)"
+        for d in lists
+    )
 
 
 def _pi(info: dict[str, Any]) -> str:
@@ -61,8 +77,14 @@ def _type(column: Any) -> str:
     kind = column_kind(column)
     if kind == "decimal":
         return f"decimal({column.type.precision},{column.type.scale})"
-    length = getattr(column.type, "length", None)
-    return f"text({length})" if kind == "text" and length else kind
+    if kind == "text":
+        return f"text({limits(column)[0]})"
+    if kind == "list":
+        length, items = limits(column)
+        return f"list(≤{items} × text({length}))"
+    if kind == "object":
+        return f"object(≤{limits(column)[0]} chars)"
+    return kind
 
 
 def _rule(info: dict[str, Any]) -> str:
@@ -94,7 +116,7 @@ def render() -> str:
     """The whole document."""
     any_table = next(iter(SOURCES["supervision"].tables.values())).__table__  # type: ignore[attr-defined]
     common = [any_table.columns[name] for name in EXCHANGE_COLUMNS]
-    parts = [INTRO.format(common=_rows(common))]
+    parts = [INTRO.format(common=_rows(common), divisions=_divisions())]
     for source in SOURCES.values():
         parts.append(f"## Source `{source.name}` — {source.zh}\n")
         for name, model in source.tables.items():

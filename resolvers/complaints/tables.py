@@ -60,7 +60,7 @@ class Complaint(ExchangeRecord, Base):
     )
     title: Mapped[str] = mapped_column(String(200), info=field("诉求主题", "Subject line"))
     content: Mapped[str] = mapped_column(
-        Text, info=field("诉求内容", "What the complainant says", personal=True)
+        Text, info=field("诉求内容", "What the complainant says", personal=True, max_length=4000)
     )
     subject_uscc: Mapped[str | None] = mapped_column(
         String(18),
@@ -98,7 +98,9 @@ class Complaint(ExchangeRecord, Base):
     status: Mapped[str] = mapped_column(
         String(16), info=field("办件状态", "Status", choices=COMPLAINT_STATUSES)
     )
-    result: Mapped[str | None] = mapped_column(Text, info=field("处理结果", "Outcome"))
+    result: Mapped[str | None] = mapped_column(
+        Text, info=field("处理结果", "Outcome", max_length=4000)
+    )
     closed_at: Mapped[datetime | None] = mapped_column(
         UTCDateTime, info=field("办结时间", "Closed at")
     )

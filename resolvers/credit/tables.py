@@ -38,7 +38,9 @@ class LicencePublicity(ExchangeRecord, Base):
     approval_category: Mapped[str | None] = mapped_column(
         String(50), info=field("许可类别", "普通/特许/认可/核准/登记/其他")
     )
-    content: Mapped[str | None] = mapped_column(Text, info=field("许可内容", "What is licensed"))
+    content: Mapped[str | None] = mapped_column(
+        Text, info=field("许可内容", "What is licensed", max_length=4000)
+    )
     counterparty_name: Mapped[str] = mapped_column(
         String(200), info=field("行政相对人名称", "Licensee", personal_if="counterparty_category")
     )
@@ -91,12 +93,18 @@ class PenaltyPublicity(ExchangeRecord, Base):
     facts: Mapped[str] = mapped_column(
         Text,
         info=field(
-            "违法事实", "Facts", personal_if="counterparty_category", names=("counterparty_name",)
+            "违法事实",
+            "Facts",
+            personal_if="counterparty_category",
+            names=("counterparty_name",),
+            max_length=5000,
         ),
     )
-    basis: Mapped[str] = mapped_column(Text, info=field("处罚依据", "Legal basis"))
+    basis: Mapped[str] = mapped_column(Text, info=field("处罚依据", "Legal basis", max_length=2000))
     penalty_type: Mapped[str] = mapped_column(String(100), info=field("处罚类别", "Kind"))
-    content: Mapped[str] = mapped_column(Text, info=field("处罚内容", "Penalty imposed"))
+    content: Mapped[str] = mapped_column(
+        Text, info=field("处罚内容", "Penalty imposed", max_length=4000)
+    )
     fine_amount: Mapped[Decimal | None] = mapped_column(
         Numeric(14, 2), info=field("罚款金额(万元)", "Fine, 10,000 yuan")
     )
@@ -146,8 +154,10 @@ class CreditListEntry(ExchangeRecord, Base):
         String(18), index=True, info=field("统一社会信用代码", "Subject", check="uscc")
     )
     subject_name: Mapped[str] = mapped_column(String(200), info=field("主体名称", "Subject name"))
-    reason: Mapped[str] = mapped_column(Text, info=field("列入原因", "Why listed"))
-    basis: Mapped[str | None] = mapped_column(Text, info=field("列入依据", "Legal basis"))
+    reason: Mapped[str] = mapped_column(Text, info=field("列入原因", "Why listed", max_length=2000))
+    basis: Mapped[str | None] = mapped_column(
+        Text, info=field("列入依据", "Legal basis", max_length=2000)
+    )
     listed_on: Mapped[date] = mapped_column(Date, info=field("列入日期", "Listed on"))
     removed_on: Mapped[date | None] = mapped_column(Date, info=field("移出日期", "Removed on"))
     authority_name: Mapped[str] = mapped_column(

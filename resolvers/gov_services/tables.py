@@ -55,7 +55,9 @@ class LicensingItem(ExchangeRecord, Base):
     department_code: Mapped[str] = mapped_column(
         String(64), index=True, info=field("实施部门编码", "Implementing department")
     )
-    legal_basis: Mapped[str | None] = mapped_column(Text, info=field("设定依据", "Legal basis"))
+    legal_basis: Mapped[str | None] = mapped_column(
+        Text, info=field("设定依据", "Legal basis", max_length=2000)
+    )
     promised_days: Mapped[int | None] = mapped_column(
         Integer, info=field("承诺办结时限(工作日)", "Promised time, working days")
     )

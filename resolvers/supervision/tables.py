@@ -145,7 +145,9 @@ class Matter(ExchangeRecord, Base):
         index=True,
         info=field("对应许可事项编码", "Linked licensing item in the government-service catalogue"),
     )
-    basis: Mapped[str | None] = mapped_column(Text, info=field("设定依据", "Legal basis"))
+    basis: Mapped[str | None] = mapped_column(
+        Text, info=field("设定依据", "Legal basis", max_length=2000)
+    )
     status: Mapped[str] = mapped_column(
         String(16), info=field("事项状态", "Status", choices=CATALOGUE_STATUSES)
     )
@@ -191,8 +193,12 @@ class InspectionItem(ExchangeRecord, Base):
         String(400), info=field("监管对象", "Who is inspected")
     )
     method: Mapped[str | None] = mapped_column(String(400), info=field("监管方式", "How"))
-    content: Mapped[str | None] = mapped_column(Text, info=field("检查内容", "What is checked"))
-    basis: Mapped[str | None] = mapped_column(Text, info=field("设定依据", "Legal basis"))
+    content: Mapped[str | None] = mapped_column(
+        Text, info=field("检查内容", "What is checked", max_length=2000)
+    )
+    basis: Mapped[str | None] = mapped_column(
+        Text, info=field("设定依据", "Legal basis", max_length=2000)
+    )
     level: Mapped[str | None] = mapped_column(String(50), info=field("监管层级", "Level"))
     valid_from: Mapped[date] = mapped_column(Date, info=field("生效日期", "First day in force"))
     valid_to: Mapped[date | None] = mapped_column(Date, info=field("失效日期", "Last day in force"))
@@ -215,7 +221,14 @@ class Plan(ExchangeRecord, Base):
         String(64), index=True, info=field("制定部门编码", "Department that made it")
     )
     matter_codes: Mapped[list[str]] = mapped_column(
-        JSONValue, info=field("涉及事项编码", "Matter codes covered", check="matter_code")
+        JSONValue,
+        info=field(
+            "涉及事项编码",
+            "Matter codes covered",
+            check="matter_code",
+            max_length=14,
+            max_items=200,
+        ),
     )
     year: Mapped[int] = mapped_column(Integer, info=field("计划年度", "Year"))
     start_date: Mapped[date] = mapped_column(Date, info=field("开始日期", "Start"))
@@ -319,7 +332,10 @@ class Action(ExchangeRecord, Base):
         String(6), index=True, info=field("行政区划代码", "Division", check="division_code")
     )
     officer_certificates: Mapped[list[str]] = mapped_column(
-        JSONValue, info=field("执法证号", "Certificates of the officers who acted")
+        JSONValue,
+        info=field(
+            "执法证号", "Certificates of the officers who acted", max_length=32, max_items=20
+        ),
     )
     result: Mapped[str | None] = mapped_column(
         String(16), info=field("检查结果", "Inspection result", choices=INSPECTION_RESULTS)
@@ -331,15 +347,18 @@ class Action(ExchangeRecord, Base):
             "Facts found",
             personal_if="counterparty_nature",
             names=("counterparty_name",),
+            max_length=5000,
         ),
     )
-    legal_basis: Mapped[str | None] = mapped_column(Text, info=field("处罚/强制依据", "Basis"))
+    legal_basis: Mapped[str | None] = mapped_column(
+        Text, info=field("处罚/强制依据", "Basis", max_length=2000)
+    )
     decision_no: Mapped[str | None] = mapped_column(
         String(100), info=field("决定文书号", "Decision document number")
     )
     decision_date: Mapped[date | None] = mapped_column(Date, info=field("决定日期", "Decided on"))
     penalty_types: Mapped[list[str] | None] = mapped_column(
-        JSONValue, info=field("处罚种类", "Kinds of penalty")
+        JSONValue, info=field("处罚种类", "Kinds of penalty", max_length=50, max_items=10)
     )
     fine_amount: Mapped[Decimal | None] = mapped_column(
         Numeric(14, 2), info=field("罚没金额(元)", "Fine and confiscation, yuan")
@@ -352,7 +371,10 @@ class Action(ExchangeRecord, Base):
     closed_on: Mapped[date | None] = mapped_column(Date, info=field("结案日期", "Closed on"))
     extra: Mapped[dict[str, Any] | None] = mapped_column(
         JSONValue,
-        info={**field("其他信息", "Further exchange fields, kept as sent"), "json": "object"},
+        info={
+            **field("其他信息", "Further exchange fields, kept as sent", max_length=8000),
+            "json": "object",
+        },
     )
 
 
