@@ -15,13 +15,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, Protocol
 
 from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.settings import Settings
 from ingest.catalogue import Catalogue
 from ingest.digest import content_hash, hashed_columns
 from ingest.readers import Format, RawRecord, Unreadable, detect_format, read_records
@@ -51,6 +50,20 @@ class IngestError(ValueError):
     """The run as a whole cannot start (unknown provider format, unreadable file)."""
 
 
+class IngestSettings(Protocol):
+    """The settings ingest reads (the gateway's ``Settings`` has them): read at the entry
+    point, passed down."""
+
+    @property
+    def ingest_batch_size(self) -> int: ...
+    @property
+    def late_after_working_days(self) -> int: ...
+    @property
+    def uscc_legacy(self) -> Literal["reject", "warn"]: ...
+    @property
+    def province_code(self) -> str: ...
+
+
 @dataclass(frozen=True, slots=True)
 class IngestOptions:
     """What one run needs besides its records."""
@@ -58,7 +71,7 @@ class IngestOptions:
     provider: str
     received_at: datetime
     calendar: WorkCalendar
-    settings: Settings
+    settings: IngestSettings
     system: str = "exchange"
     file_name: str | None = None
     keep_outcomes: bool = False

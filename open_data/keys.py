@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
+from typing import Protocol
 
-from gateway.settings import Settings
 from open_data.errors import SpecError
 
 KEY_FILE = "pseudonym-key"
 
 
-def pseudonym_key(settings: Settings) -> bytes:
+class KeySettings(Protocol):
+    """The settings the key needs (the gateway's ``Settings`` has them)."""
+
+    @property
+    def pseudonym_key_file(self) -> Path | None: ...
+    @property
+    def environment(self) -> str: ...
+    @property
+    def var_dir(self) -> Path: ...
+
+
+def pseudonym_key(settings: KeySettings) -> bytes:
     """``JIANGUAN_PSEUDONYM_KEY_FILE``; in development a key made once under var/."""
     if settings.pseudonym_key_file is not None:
         path = settings.pseudonym_key_file

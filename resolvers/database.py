@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from sqlalchemy import event
@@ -15,7 +15,12 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from gateway.settings import Settings
+
+class DatabaseUrls(Protocol):
+    """Where each source's database is: the only setting this layer needs (the gateway's
+    ``Settings`` is one), so settings are read at the entry points and passed down."""
+
+    def database_url(self, source: str) -> str: ...
 
 
 def create_engine(url: str, *, pre_ping: bool = True) -> AsyncEngine:
@@ -52,7 +57,7 @@ def create_engine(url: str, *, pre_ping: bool = True) -> AsyncEngine:
 class SourceDatabases:
     """One engine and session factory per source, shared by everything in one process."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: DatabaseUrls) -> None:
         self._settings = settings
         self._engines: dict[str, AsyncEngine] = {}
         self._sessions: dict[str, async_sessionmaker[AsyncSession]] = {}

@@ -16,17 +16,6 @@ GATEWAY = "gateway"
 """The gateway's own database (identities, grants, audit) migrates beside the four sources."""
 
 
-def metadata_of(name: str) -> MetaData:
-    """The models of a source database, or of the gateway's own database."""
-    if name == GATEWAY:
-        from gateway.tables import metadata
-
-        return metadata
-    from resolvers.registry import source
-
-    return source(name).metadata
-
-
 def alembic_config(source: str) -> Config:
     """An Alembic config whose only version folder is that of ``source``."""
     config = Config()
@@ -37,9 +26,17 @@ def alembic_config(source: str) -> Config:
     return config
 
 
-def _run(connection: Connection, source: str, action: str, revision: str, message: str) -> None:
+def _run(
+    connection: Connection,
+    source: str,
+    action: str,
+    revision: str,
+    message: str,
+    metadata: MetaData | None = None,
+) -> None:
     config = alembic_config(source)
     config.attributes["connection"] = connection
+    config.attributes["metadata"] = metadata  # only autogenerate compares with the models
     if action == "upgrade":
         command.upgrade(config, revision)
     elif action == "downgrade":
@@ -60,7 +57,12 @@ async def downgrade(engine: AsyncEngine, source: str, revision: str = "base") ->
         await connection.run_sync(_run, source, "downgrade", revision, "")
 
 
-async def autogenerate(engine: AsyncEngine, source: str, rev_id: str, message: str) -> None:
-    """Write a new revision for ``source`` from the models (developers only)."""
+async def autogenerate(
+    engine: AsyncEngine, source: str, rev_id: str, message: str, metadata: MetaData
+) -> None:
+    """Write a new revision for ``source`` from its ``metadata`` (developers only).
+
+    The caller passes the models (``registry.source(name).metadata``, or the gateway's): this
+    layer knows no layer above it."""
     async with engine.begin() as connection:
-        await connection.run_sync(_run, source, "revision", rev_id, message)
+        await connection.run_sync(_run, source, "revision", rev_id, message, metadata)

@@ -23,7 +23,6 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gateway.settings import Settings
 from resolvers.connectors import wire
 from resolvers.connectors.base import (
     BadRequest,
@@ -34,7 +33,7 @@ from resolvers.connectors.base import (
     flat,
 )
 from resolvers.connectors.sql import SqlConnector
-from resolvers.database import SourceDatabases
+from resolvers.database import DatabaseUrls, SourceDatabases
 
 MAX_KEYS = 10_000
 """Keys in one look-up, and values in one ``in`` filter."""
@@ -144,7 +143,9 @@ def create_source_api(source: str, connector: SqlConnector, *, token: str) -> St
     )
 
 
-def serve_source_api(settings: Settings, source: str, *, host: str, port: int, token: str) -> None:
+def serve_source_api(
+    settings: DatabaseUrls, source: str, *, host: str, port: int, token: str
+) -> None:
     """Serve ``source``'s exchange database over HTTP until interrupted."""
     databases = SourceDatabases(settings)
     connector = SqlConnector(source, databases.engine(source))

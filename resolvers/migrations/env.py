@@ -8,10 +8,9 @@ from alembic import context
 from alembic.autogenerate.api import AutogenContext
 
 from resolvers.exchange import UTCDateTime
-from resolvers.migrate import metadata_of
 
 config = context.config
-target_metadata = metadata_of(config.attributes["source"])
+target_metadata = config.attributes.get("metadata")  # given for autogenerate only
 
 
 def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
