@@ -34,12 +34,12 @@ from gateway.http import Deadline, GraphQLView
 from gateway.observability import RequestIds, metrics
 from gateway.persisted import PersistedQueries
 from gateway.principal import caller
+from gateway.schema import build_schema
 from gateway.services import Services
 from gateway.settings import Settings
 from gateway.sources import Sources
 from gateway.tracing import Tracing, configure_tracing
 from resolvers.connectors.base import SourceUnavailable
-from resolvers.schema import build_schema
 
 STATIC = Path(__file__).parent / "static"
 

@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError, validate
-from strawberry.extensions import DisableIntrospection, MaskErrors, SchemaExtension
+from strawberry.extensions import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext as StrawberryExecutor
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.types import ExecutionContext, Info
 
-from gateway.limits import extensions
-from gateway.observability import MaskUnexpected
-from gateway.operation_audit import AuditOperations
-from gateway.tracing import OperationSpan
 from resolvers.connectors.base import SourceUnavailable
 from resolvers.graph import admin, ingest
-from resolvers.graph.errors import InvalidArgument, SourceFailed, classify, is_unexpected
+from resolvers.graph.errors import InvalidArgument, SourceFailed, classify
 from resolvers.graph.plan import PlannedExecutor
 from resolvers.graph.prefetch import Prefetcher
 from resolvers.graph.relations import attach, newest
@@ -33,10 +29,6 @@ QUERY_DOC = (
     "administration. What each caller sees is limited by their scope (provider-owns-data)."
 )
 MUTATION_DOC = "Pushing records (R4) and administration: grants, accounts."
-
-
-def _mask_errors() -> MaskErrors:
-    return MaskUnexpected(should_mask_error=is_unexpected, error_message="Unexpected error.")
 
 
 class _Schema(strawberry.Schema):
@@ -81,15 +73,19 @@ def _quiet(executor: type[Any]) -> type[Any]:
     return Quiet
 
 
-def build_schema(
+Extension = type[SchemaExtension] | Callable[[], SchemaExtension]
+
+
+def build_graph(
     *,
+    extensions: Sequence[Extension] = (),
     production: bool = False,
-    cache: Callable[[], SchemaExtension] | None = None,
-    tracing: bool = False,
     planned: bool = True,
 ) -> strawberry.Schema:
     """Build the types from the tables, join them, and put a root over them.
 
+    ``extensions`` are the web service's (limits, caches, audit, tracing: ``gateway.schema``
+    chooses them); ``production`` hides suggestions from variable coercion and field names.
     ``planned=False`` leaves every field to graphql-core (tests compare the two executors).
     """
     classes, infos = plain_classes()
@@ -141,14 +137,7 @@ def build_schema(
         query=query,
         mutation=mutation,
         types=[c for c, _ in nodes.values()],
-        extensions=[
-            *([OperationSpan] if tracing else []),  # first: its span encloses the others
-            *extensions(),
-            *([DisableIntrospection, HideSuggestions] if production else []),
-            *([cache] if cache is not None else []),
-            AuditOperations,
-            _mask_errors,
-        ],
+        extensions=list(extensions),
         config=StrawberryConfig(disable_field_suggestions=production),
         # plain objects completed in one pass (plan.py); Strawberry's own executor otherwise
         execution_context_class=_quiet(executor) if production else executor,
@@ -157,7 +146,7 @@ def build_schema(
 
 def schema_sdl() -> str:
     """The schema in SDL, as committed in ``schema.graphql``."""
-    return build_schema().as_str() + "\n"
+    return build_graph().as_str() + "\n"
 
 
-__all__ = ["build_schema", "schema_sdl"]
+__all__ = ["Extension", "HideSuggestions", "build_graph", "schema_sdl"]

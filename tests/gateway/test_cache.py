@@ -12,9 +12,9 @@ from redis.asyncio import Redis
 
 from gateway.cache import MemoryStore, RedisStore, Store, cache_extension, is_public
 from gateway.context import Context
+from gateway.schema import build_schema
 from gateway.settings import Settings
 from gateway.sources import Sources
-from resolvers.schema import build_schema
 from tests.scopes import oversight
 
 PUBLIC = "query M($n: Int!) { matters(first: $n) { edges { node { matterCode name "

@@ -9,13 +9,13 @@ import pytest
 import pytest_asyncio
 
 from gateway.context import Context
+from gateway.schema import build_schema
 from gateway.settings import Settings
 from gateway.sources import Sources
 from resolvers.exchange import EXCHANGE_COLUMNS
 from resolvers.graph.prefetch import camel
 from resolvers.graph.relations import RELATIONS
 from resolvers.registry import SOURCES
-from resolvers.schema import build_schema
 from tests.scopes import oversight
 
 schema = build_schema()

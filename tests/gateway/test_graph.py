@@ -9,9 +9,9 @@ import pytest
 import pytest_asyncio
 
 from gateway.context import Context
+from gateway.schema import build_schema
 from gateway.settings import Settings
 from gateway.sources import Sources
-from resolvers.schema import build_schema
 from tests.scopes import oversight
 
 schema = build_schema()

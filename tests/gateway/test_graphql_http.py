@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from gateway.http import GRAPHQL_RESPONSE
 from gateway.observability import ClientErrors
+from gateway.schema import build_schema
 from gateway.settings import Settings
-from resolvers.schema import build_schema
 from tests.servers import live_gateway
 
 QUERY = "{ matters(first: 1) { totalCount } }"

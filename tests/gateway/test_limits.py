@@ -19,9 +19,9 @@ from gateway.limits import (
     NODE_BUDGET,
     documents,
 )
+from gateway.schema import build_schema
 from gateway.settings import Settings
 from gateway.sources import Sources
-from resolvers.schema import build_schema
 from tests.scopes import oversight
 
 development = build_schema()

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from gateway.context import Context
+from gateway.schema import build_schema
 from gateway.settings import SOURCES, Settings
 from gateway.sources import Sources
-from resolvers.schema import build_schema
 from tests.scopes import oversight
 from tests.servers import TOKEN, LiveServer, source_api
 

@@ -14,9 +14,9 @@ from sqlalchemy.engine import make_url
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.context import Context
+from gateway.schema import build_schema
 from gateway.settings import Settings
 from gateway.sources import Sources
-from resolvers.schema import build_schema
 from tests.proxy import Proxy
 from tests.scopes import oversight
 from tests.servers import TOKEN, LiveServer, source_api

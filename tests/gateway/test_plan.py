@@ -24,12 +24,12 @@ from strawberry.permission import BasePermission, PermissionExtension
 from strawberry.types import Info
 
 from gateway.context import Context
+from gateway.schema import build_schema
 from gateway.settings import SOURCES, Settings
 from gateway.sources import Sources, connect
 from resolvers.connectors.base import Condition, Connector, Page, PageRequest, Row
 from resolvers.connectors.base import SourceUnavailable as Unavailable
 from resolvers.graph.plan import UNREAD, PlannedExecutor, plain_read
-from resolvers.schema import build_schema
 from tests.scopes import oversight
 
 calls: Counter[str] = Counter()
