@@ -16,6 +16,7 @@ from strawberry.types import Info
 
 from gateway.admin import Actor, AdminError, Forbidden
 from gateway.grants import GrantRequest
+from gateway.passwords import PasswordRejected
 from gateway.tables import Grant as GrantRow
 from resolvers.graph.errors import GatewayError, InvalidArgument
 
@@ -55,7 +56,7 @@ async def _run(call: Any) -> Any:
         raise ForbiddenError(str(exc)) from None
     except AdminError as exc:
         raise InvalidArgument(str(exc)) from None
-    except ValueError as exc:  # a password that breaks the policy
+    except PasswordRejected as exc:  # only this: any other ValueError is a bug, shown as one
         raise InvalidArgument(str(exc)) from None
 
 
