@@ -14,9 +14,8 @@ from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRul
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.types import ExecutionContext, Info
 
-from resolvers.connectors.base import SourceUnavailable
 from resolvers.graph import admin, ingest
-from resolvers.graph.errors import InvalidArgument, SourceFailed, classify
+from resolvers.graph.errors import InvalidArgument, classify, reached
 from resolvers.graph.plan import PlannedExecutor
 from resolvers.graph.prefetch import Prefetcher
 from resolvers.graph.relations import attach, newest
@@ -101,10 +100,7 @@ def build_graph(
         if finding is not None and not finding.warning:
             raise InvalidArgument(f"uscc: {finding.reason}")
         loader = info.context.loaders.by("supervision", "subjects", "uscc")
-        try:
-            rows = await loader.load(uscc)
-        except SourceUnavailable as exc:
-            raise SourceFailed(exc.source) from None
+        rows = await reached(loader.load(uscc))
         if not rows:
             return None
         found = to_node(subject_cls, subject_info, newest(rows))

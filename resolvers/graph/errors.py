@@ -18,11 +18,15 @@ raises is a bug (``is_bug``): masked as INTERNAL and logged with its traceback.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Awaitable, Iterable
+from typing import Any, TypeVar
 
 from graphql import GraphQLError
 from strawberry.types import ExecutionContext
+
+from resolvers.connectors.base import SourceUnavailable
+
+T = TypeVar("T")
 
 
 class GatewayError(GraphQLError):
@@ -41,6 +45,14 @@ class SourceFailed(GatewayError):
 
     def __init__(self, source: str) -> None:
         super().__init__(f"The {source} source is unavailable.", source=source)
+
+
+async def reached(call: Awaitable[T]) -> T:
+    """What a source answered; one that cannot answer becomes the field's SOURCE_UNAVAILABLE."""
+    try:
+        return await call
+    except SourceUnavailable as exc:
+        raise SourceFailed(exc.source) from None
 
 
 class InvalidArgument(GatewayError):

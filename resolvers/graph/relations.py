@@ -14,7 +14,7 @@ import strawberry
 from strawberry.types import Info
 
 from resolvers.connectors.base import Row, SourceUnavailable
-from resolvers.graph.errors import InvalidArgument, SourceFailed
+from resolvers.graph.errors import InvalidArgument, SourceFailed, reached
 from resolvers.graph.plan import UNREAD, plain_read
 from resolvers.graph.types import TableInfo, to_node
 
@@ -118,10 +118,7 @@ def _resolver(rel: Relation, target: type, info_of: TableInfo) -> Any:
     async def load(info: Info[Any, None], keys: list[Hashable], per_key: int | None) -> list[Row]:
         info.context.lazy_loads += 1
         loader = info.context.loaders.by(source, rel.target, rel.remote, per_key=per_key)
-        try:
-            groups = await loader.load_many(keys)
-        except SourceUnavailable as exc:
-            raise SourceFailed(exc.source) from None
+        groups = await reached(loader.load_many(keys))
         return [row for group in groups for row in group]
 
     # Sync resolvers: a page's relations are usually prefetched (see prefetch.py) and returned

@@ -8,9 +8,9 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
-from resolvers.connectors.base import Filter, PageRequest, SourceUnavailable
+from resolvers.connectors.base import Filter, PageRequest
 from resolvers.graph import ids
-from resolvers.graph.errors import InvalidArgument, SourceFailed
+from resolvers.graph.errors import InvalidArgument, reached
 from resolvers.graph.prefetch import Prefetcher, child
 from resolvers.graph.relations import MAX_PAGE
 from resolvers.graph.types import TableInfo, to_node
@@ -49,10 +49,7 @@ def _connection(node: type, info: TableInfo) -> tuple[type, type]:
     )
 
     async def total_count(self: Any, info_: Info[Any, None]) -> int | None:
-        try:
-            count: int = await info_.context.sources.count(info.source, info.table, self.where)
-        except SourceUnavailable as exc:
-            raise SourceFailed(exc.source) from None
+        count: int = await reached(info_.context.sources.count(info.source, info.table, self.where))
         return count
 
     total_count.__annotations__ = {"info_": Info, "return": int | None}
@@ -168,10 +165,7 @@ def connection_field(node: type, info: TableInfo, prefetcher: Prefetcher) -> Any
     ) -> Any:
         where = _where(filter)
         request = _page_request(info, where, first, after, last, before)
-        try:
-            page = await info_.context.sources.page(info.source, info.table, request)
-        except SourceUnavailable as exc:
-            raise SourceFailed(exc.source) from None
+        page = await reached(info_.context.sources.page(info.source, info.table, request))
         nodes = [to_node(node, info, row) for row in page.rows]
         edges = [edge(node=n, cursor=n.id) for n in nodes]  # a cursor is its node's global ID
         selected = child(child(info_.selected_fields[0].selections, "edges"), "node")
@@ -218,10 +212,7 @@ async def find_node(
         raise InvalidArgument(f"{id!r} is not an ID issued by this gateway")
     cls, info = nodes[type_name]
     loader = info_.context.loaders.by(info.source, info.table, "id")
-    try:
-        rows = await loader.load(pk)
-    except SourceUnavailable as exc:
-        raise SourceFailed(exc.source) from None
+    rows = await reached(loader.load(pk))
     if not rows:
         return None
     found = to_node(cls, info, rows[0])
