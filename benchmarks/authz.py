@@ -1,12 +1,12 @@
 """What provider-owns-data authorisation costs per request, and whether it grows with rows.
 
-    .venv/bin/python benchmarks/authz.py [--seconds 1] [--rounds 3] [--in-process 3]
+    .venv/bin/python -m benchmarks.authz [--seconds 1] [--rounds 3] [--in-process 3]
         [--concurrency 8] [--scale small] [--keep-db NAME] [--redis redis://127.0.0.1:6379/13]
 
 Makes scratch PostgreSQL databases: the sources ``jg_bench_authz_<run>_<source>`` (migrated and
-seeded by ``benchmarks/gateway.py``'s ``prepare``; ``--keep-db NAME`` reuses and keeps
-``NAME_<source>``) and the gateway's own ``jg_bench_authz_<run>_gateway`` (its
-``prepare_gateway``). The gateway is served four ways side by side, over one set of source
+seeded by ``benchmarks.harness.data.prepare``; ``--keep-db NAME`` reuses and keeps
+``NAME_<source>``) and the gateway's own ``jg_bench_authz_<run>_gateway``
+(``prepare_gateway``). The gateway is served four ways side by side, over one set of source
 pools: ``/off-clear`` authorisation off (no guard; a scope that shows every row in clear),
 ``/off-masked`` authorisation off with every personal field masked (what the gateway did before
 authorisation), ``/on`` the real guard and scopes with audit appends skipped, and ``/audit`` the
@@ -19,7 +19,7 @@ real app. The two ``off`` apps and the audit switch exist only in this script. T
 2. Whole requests in process: each mode and page size in turn, in random order, CPU per request.
    A second copy of ``/off-masked`` gives an A/A pair (how far two identical apps differ here),
    and ``/on-unlimited`` the city office's requests without the rate limit.
-3. Over HTTP: one uvicorn worker, load from a second process (``benchmarks/loadgen.py`` with a
+3. Over HTTP: one uvicorn worker, load from a second process (``benchmarks.loadgen`` with a
    bearer token), every mode and size once a round; the server's CPU time per request answered.
 
 Redis keys go to their own database (``--redis``) and the ones made here are deleted at the
@@ -38,10 +38,7 @@ import math
 import os
 import random
 import re
-import signal
-import socket
 import statistics
-import sys
 import tempfile
 import time
 import uuid
@@ -51,7 +48,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.harness.data import SEED, prepare, prepare_gateway
+from benchmarks.harness.load import run_loadgen
+from benchmarks.harness.postgres import drop, dsn
+from benchmarks.harness.report import first_difference, tidy
+from benchmarks.harness.servers import ChildServer, Listen, module_command, run_uvicorn
+from benchmarks.harness.timing import Cost, timed, timed_sync
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -66,7 +68,6 @@ if TYPE_CHECKING:
 REDIS = "redis://127.0.0.1:6379/13"  # the tests use database 0
 RATE = "5000/second"  # above what one caller reaches here, so never refused; a short window
 BUSY = "100000/minute"  # in process: a window that fills with thousands of hits
-LOADGEN = Path(__file__).with_name("loadgen.py")
 COMPLAINTS = (
     "{ complaints(first: %d) { edges { node { id provider complainantName complainantPhone } } } }"
 )
@@ -77,7 +78,6 @@ SUBJECTS = (
 )
 ROWS = (10, 100)
 GOAL_MS = 0.5
-SEED = 42
 Z = 2.5  # standard errors a rise must exceed: three comparisons at once, about 95 % together
 ROTATIONS = 80  # passes over a query's modes and sizes, in process, when time allows
 RESOLVED_MS = GOAL_MS / 2  # a difference known no better than this is not judged
@@ -297,14 +297,7 @@ def side_by_side(settings: Settings) -> Starlette:
 
 def serve(fd: int, config: dict[str, Any]) -> None:
     """Server process: one uvicorn worker on the socket the parent bound."""
-    import uvicorn
-
-    app = side_by_side(server_settings(config))
-    uv = uvicorn.Config(
-        app, lifespan="on", log_level="warning", access_log=False, loop="asyncio", http="h11"
-    )
-    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises the SIGINT that stopped it
-        uvicorn.Server(uv).run(sockets=[socket.socket(fileno=fd)])
+    run_uvicorn(side_by_side(server_settings(config)), fd)
 
 
 def server_settings(config: dict[str, Any]) -> Settings:
@@ -320,66 +313,25 @@ def server_settings(config: dict[str, Any]) -> Settings:
     )
 
 
-class Server:
+class Server(ChildServer):
     """The side-by-side server in its own process, on a free 127.0.0.1 port."""
 
     def __init__(self, config: dict[str, Any], log: Path) -> None:
-        self.config, self.log = config, log
-        self.url = ""
-        self.process: asyncio.subprocess.Process | None = None
+        def command(listen: Listen) -> list[str]:
+            args = ["--serve", json.dumps(config), "--fd", str(listen.fd)]
+            return module_command("benchmarks.authz", *args)
 
-    async def __aenter__(self) -> Server:
-        import httpx
+        super().__init__("side-by-side", command, log=log)
 
-        sock = socket.socket()  # bound here and inherited: no one else can take the port
-        sock.bind(("127.0.0.1", 0))
-        sock.set_inheritable(True)
-        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        command = [sys.executable, __file__, "--serve", json.dumps(self.config)]
-        with self.log.open("ab") as log:
-            self.process = await asyncio.create_subprocess_exec(
-                *command,
-                "--fd",
-                str(sock.fileno()),
-                pass_fds=[sock.fileno()],
-                stdout=log,
-                stderr=log,
-            )
-        sock.close()
-        async with httpx.AsyncClient() as client:
-            for _ in range(300):
-                if self.process.returncode is not None:
-                    raise SystemExit(f"the server exited; its log:\n{self.log.read_text()[-3000:]}")
-                with contextlib.suppress(httpx.TransportError):
-                    if (await client.get(f"{self.url}/healthz")).status_code == 200:
-                        return self
-                await asyncio.sleep(0.1)
-        await self.__aexit__()
-        raise SystemExit("the server did not start within 30 s")
-
-    async def __aexit__(self, *_: object) -> None:
-        if self.process is None or self.process.returncode is not None:
-            return
-        self.process.send_signal(signal.SIGINT)
-        try:
-            await asyncio.wait_for(self.process.wait(), 30)
-        except TimeoutError:
-            self.process.kill()
-            await self.process.wait()
+    def stop(self) -> None:
+        super().stop()
         # A run ends with requests in flight; uvicorn logs each one the client dropped. A log
         # holding nothing else is not worth keeping.
-        text = self.log.read_text()
-        if text.count("Exception in ASGI") == text.count("starlette.requests.ClientDisconnect"):
-            self.log.unlink()
-
-    def cpu(self) -> float:
-        """Seconds of CPU the server's threads have used, to the nanosecond (schedstat)."""
-        assert self.process is not None
-        total = 0
-        for stat in Path(f"/proc/{self.process.pid}/task").glob("*/schedstat"):
-            with contextlib.suppress(OSError):  # a thread that just ended
-                total += int(stat.read_text().split()[0])
-        return total / 1e9
+        assert self.log is not None
+        if self.log.exists():
+            text = self.log.read_text()
+            if text.count("Exception in ASGI") == text.count("starlette.requests.ClientDisconnect"):
+                self.log.unlink()
 
     async def query(self, path: str, query: str, token: str | None) -> dict[str, Any]:
         import httpx
@@ -417,20 +369,18 @@ class Server:
         self, path: str, query: str, token: str | None, seconds: float, args: argparse.Namespace
     ) -> dict[str, float]:
         """One closed-loop run; adds the server's CPU ms per request answered."""
-        headers = ["--header", f"Authorization: Bearer {token}"] if token else []
+        headers = [f"Authorization: Bearer {token}"] if token else []
         served, cpu = await self.served(), self.cpu()
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, str(LOADGEN), "--url", f"{self.url}/{path}/graphql",
-            "--body", json.dumps({"query": query}), "--duration", str(seconds),
-            "--concurrency", str(args.concurrency), "--warmup", str(args.warmup), *headers,
-            stdout=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        out, _ = await process.communicate()
-        if process.returncode != 0:
-            raise SystemExit(f"the load generator failed against /{path}")
+        result = await run_loadgen(
+            f"{self.url}/{path}/graphql",
+            json.dumps({"query": query}),
+            duration=seconds,
+            concurrency=args.concurrency,
+            warmup=args.warmup,
+            headers=headers,
+        )
         await self.settle()
         cpu = self.cpu() - cpu
-        result: dict[str, float] = json.loads(out)
         result["answered"] = answered = await self.served() - served
         result["cpu_ms_total"] = cpu * 1000
         result["cpu_ms"] = cpu * 1000 / max(answered, 1)
@@ -438,37 +388,6 @@ class Server:
 
 
 # ---------------------------------------------------------------------------------- in process
-
-
-@dataclass(frozen=True, slots=True)
-class Cost:
-    """µs per call: elapsed, and this process's CPU (the rest is waiting on Redis or SQL)."""
-
-    wall: float
-    cpu: float
-
-
-async def timed(call: Callable[[], Awaitable[object]], n: int, repeats: int = 5) -> Cost:
-    """Medians over ``repeats`` runs of ``n`` calls."""
-    walls, cpus = [], []
-    for _ in range(repeats):
-        wall, cpu = time.perf_counter(), time.process_time()
-        for _ in range(n):
-            await call()
-        walls.append((time.perf_counter() - wall) / n * 1e6)
-        cpus.append((time.process_time() - cpu) / n * 1e6)
-    return Cost(statistics.median(walls), statistics.median(cpus))
-
-
-def timed_sync(call: Callable[[], object], n: int, repeats: int = 5) -> float:
-    """Median µs per call over ``repeats`` runs of ``n`` calls (CPU work: wall = CPU)."""
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(n):
-            call()
-        samples.append((time.perf_counter() - start) / n * 1e6)
-    return statistics.median(samples)
 
 
 def line(what: str, cost: Cost | float) -> None:
@@ -906,8 +825,6 @@ class Runs:
 async def verify(server: Server, job: Workload, tokens: dict[str, str]) -> float:
     """Each mode answers with the rows asked for; paired modes return the same document.
     Returns the seconds one request takes, alone."""
-    from benchmarks.gateway import first_difference
-
     field = job.name.split("+")[0]
     documents = {}
     for mode in job.modes:
@@ -1128,8 +1045,6 @@ async def forget(redis_url: str, tag: str, tokens: dict[str, str]) -> None:
 async def audit_entries(gateway_url: str) -> int:
     import asyncpg  # type: ignore[import-untyped]  # no stubs
 
-    from benchmarks.gateway import dsn
-
     connection = await asyncpg.connect(dsn(gateway_url))
     try:
         return int(await connection.fetchval("SELECT count(*) FROM audit_log"))
@@ -1138,7 +1053,6 @@ async def audit_entries(gateway_url: str) -> int:
 
 
 async def main(args: argparse.Namespace) -> None:
-    from benchmarks.gateway import drop, prepare, prepare_gateway, tidy
     from gateway.settings import SOURCES
 
     started = time.perf_counter()

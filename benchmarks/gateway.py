@@ -1,11 +1,12 @@
 """The gateway against a floor: req/s and latency of GraphQL queries next to hand-written SQL.
 
-    .venv/bin/python benchmarks/gateway.py [--duration 10] [--concurrency 16] [--keep-db NAME]
+    .venv/bin/python -m benchmarks.gateway [--duration 10] [--concurrency 16] [--keep-db NAME]
         [--scale medium] [--profile]
 
 Makes four scratch PostgreSQL databases (or reuses ``NAME_<source>`` with ``--keep-db``, so a
-second run skips the minute of seeding), migrates them and seeds demo data. Then it serves, each
-in its own process with one uvicorn worker on 127.0.0.1:
+second run skips the minute of seeding), migrates them and seeds demo data
+(``benchmarks.harness.data``). Then it serves, each in its own process with one uvicorn worker
+on 127.0.0.1:
 
 - the gateway, ``create_app(Settings(environment="production"))``, called by the city office
   (a bearer token: every record visible, personal fields masked, each request audited), its
@@ -14,7 +15,7 @@ in its own process with one uvicorn worker on 127.0.0.1:
   (checked: both are executed in process and their statements compared) through plain asyncpg
   pools, and returns the same ``data`` document encoded with orjson (checked over HTTP).
 
-``benchmarks/loadgen.py`` loads each from a second process for ``--duration`` seconds with
+``benchmarks.loadgen`` loads each from a second process for ``--duration`` seconds with
 ``--concurrency`` keep-alive connections. ``--profile`` repeats the nested query in both servers
 while a thread samples their stacks (see ``StackSampler`` for why not cProfile). Scratch
 databases are dropped at the end unless ``--keep-db`` names them.
@@ -30,40 +31,37 @@ import json
 import os
 import re
 import signal
-import socket
-import sys
 import tempfile
 import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
-import asyncpg
-import greenlet
+import asyncpg  # type: ignore[import-untyped]  # no stubs
+import greenlet  # type: ignore[import-untyped]  # no stubs
 import httpx
 import orjson
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
+from benchmarks.harness.data import Caller, prepare, prepare_gateway
+from benchmarks.harness.load import run_loadgen
+from benchmarks.harness.postgres import admin_connection, drop, dsn
+from benchmarks.harness.report import first_difference, ratio, tidy
+from benchmarks.harness.servers import ROOT, ChildServer, Listen, module_command, run_uvicorn
 from gateway.settings import SOURCES, Settings
 from resolvers.masking import mask_name
 from resolvers.registry import SOURCES as REGISTRY
 
-ROOT = Path(__file__).resolve().parents[1]
-ADMIN = os.environ.get("JIANGUAN_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
-LOADGEN = Path(__file__).with_name("loadgen.py")
 POOL_MAX = 15  # SQLAlchemy's QueuePool default (5 + 10 overflow): the gateway's ceiling too
-SEED = 42
+
 
 QUERIES = {
     "small": "{ matters(first: 10) { edges { node { matterCode name status } } } }",
@@ -108,7 +106,7 @@ def _sql_type(table: str, column: str) -> str:
     from resolvers.registry import SOURCES
 
     model = next(s.tables[table] for s in SOURCES.values() if table in s.tables)
-    return str(model.__table__.c[column].type.compile(dialect=postgresql.dialect()))  # type: ignore[attr-defined]
+    return str(model.__table__.c[column].type.compile(dialect=postgresql.dialect()))  # type: ignore[attr-defined, no-untyped-call]
 
 
 def lookup_sql(table: str, column: str, count: int) -> str:
@@ -250,10 +248,6 @@ FLOOR: dict[str, Callable[[Pools], Awaitable[dict[str, Any]]]] = {
 }
 
 
-def dsn(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
-
-
 async def open_pools(urls: dict[str, str]) -> dict[str, asyncpg.Pool]:
     return {
         source: await asyncpg.create_pool(dsn(url), min_size=1, max_size=POOL_MAX)
@@ -351,7 +345,7 @@ def gateway_settings(urls: dict[str, str], caller: Caller) -> Settings:
 def serve(
     kind: str, fd: int, urls: dict[str, str], caller: Caller, profile_out: str | None
 ) -> None:
-    """Server process: one uvicorn worker on the socket the parent bound."""
+    """Server process: one uvicorn worker on the socket the parent bound, sampled if asked."""
     if kind == "gateway":
         from gateway.app import create_app, settle_heap
 
@@ -359,156 +353,17 @@ def serve(
         settle_heap()  # as ``jianguan serve`` does
     else:
         app = floor_app(urls)
-    config = uvicorn.Config(
-        app, lifespan="on", log_level="warning", access_log=False, loop="asyncio", http="h11"
-    )
-    server = uvicorn.Server(config)
     sampler = StackSampler() if profile_out else None
     if sampler is not None:
         sampler.start()
     try:
-        server.run(sockets=[socket.socket(fileno=fd)])
-    except KeyboardInterrupt:
-        pass  # uvicorn re-raises the SIGINT that stopped it, after a clean shutdown
+        run_uvicorn(app, fd)
     finally:
         if sampler is not None and profile_out:
             sampler.stop(profile_out)
 
 
 # ---------------------------------------------------------------------------------- databases
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who the load generator calls as: the city office, with a ready token."""
-
-    gateway_url: str
-    key_file: str
-    token: str
-
-    @property
-    def header(self) -> str:
-        return f"Authorization: Bearer {self.token}"
-
-
-async def prepare_gateway(prefix: str, work: Path) -> Caller:
-    """The gateway's own database (policies, the city office, a session) and a signing key."""
-    from datetime import timedelta
-
-    from gateway.admin import Actor
-    from gateway.audit_keys import Signer
-    from gateway.policies import ensure_seed
-    from gateway.principal import Principal
-    from gateway.services import Services
-    from resolvers.database import create_engine
-    from resolvers.migrate import GATEWAY, upgrade
-
-    database = f"{prefix}_gateway"
-    await drop([database])
-    admin = await admin_connection()
-    try:
-        await admin.execute(f'CREATE DATABASE "{database}"')
-    finally:
-        await admin.close()
-    key_file = work / "audit-key.json"
-    Signer.generate(key_file)
-    caller = Caller(url_of(database), str(key_file), "")
-    engine = create_engine(caller.gateway_url)
-    try:
-        await upgrade(engine, GATEWAY)
-        await ensure_seed(engine)
-    finally:
-        await engine.dispose()
-    services = Services.create(gateway_settings({}, caller))
-    try:
-        await services.admin.add_party(
-            Actor("cli:benchmark"), code="XA-ZWB", name="西安市人民政府办公厅", kind="city_office"
-        )
-        principal = Principal(
-            kind="staff", id="user:bench", party="XA-ZWB", party_kind="city_office",
-            role="city_office",
-        )  # fmt: skip
-        issued = await services.tokens.issue(
-            principal, lifetime=timedelta(hours=6), idle=timedelta(hours=6)
-        )
-    finally:
-        await services.close()
-    return Caller(caller.gateway_url, caller.key_file, issued.token)
-
-
-async def admin_connection() -> asyncpg.Connection:
-    return await asyncpg.connect(ADMIN, timeout=5)
-
-
-def url_of(database: str) -> str:
-    return f"{ADMIN.rsplit('/', 1)[0]}/{database}".replace("postgresql://", "postgresql+asyncpg://")
-
-
-async def prepare(prefix: str, scale: str) -> dict[str, str]:
-    """Four migrated databases holding ``scale`` demo data: reused when marked complete."""
-    from demo.seed import seed
-    from resolvers.database import SourceDatabases
-    from resolvers.migrate import upgrade
-
-    names = {source: f"{prefix}_{source}" for source in SOURCES}
-    marker = f"jianguan benchmark data: {scale}, seed {SEED}"
-    admin = await admin_connection()
-    try:
-        found = dict(
-            await admin.fetch(
-                "SELECT datname, shobj_description(oid, 'pg_database') FROM pg_database "
-                "WHERE datname = ANY($1::text[])",
-                list(names.values()),
-            )
-        )
-        reuse = len(found) == len(names) and set(found.values()) == {marker}
-        if found and not reuse:
-            raise SystemExit(
-                f"database(s) {sorted(found)} exist but do not hold complete benchmark data "
-                f"({marker!r}); drop them or choose another --keep-db name"
-            )
-        if not reuse:
-            for database in names.values():
-                await admin.execute(f'CREATE DATABASE "{database}"')
-    finally:
-        await admin.close()
-    urls = {source: url_of(database) for source, database in names.items()}
-    databases = SourceDatabases(Settings(source_urls=urls))
-    try:
-        for source in SOURCES:
-            await upgrade(databases.engine(source), source)
-        if reuse:
-            print(f"reusing {', '.join(names.values())} ({marker})")
-            return urls
-        print(f"seeding {scale} demo data into {prefix}_* …", flush=True)
-
-        finished: set[str] = set()
-
-        def progress(table: str, done: int, total: int) -> None:
-            if done == total and table not in finished:
-                finished.add(table)
-                print(f"  {table:<20} {done:>9,}", flush=True)
-
-        await seed(databases, scale=scale, seed=SEED, progress=progress)
-        for database in names.values():
-            connection = await asyncpg.connect(dsn(url_of(database)))
-            try:  # fresh statistics: the planner should see the data as a running system would
-                await connection.execute("VACUUM ANALYZE")
-            finally:
-                await connection.close()
-    except BaseException:
-        if not reuse:
-            await drop(names.values())
-        raise
-    finally:
-        await databases.dispose()
-    admin = await admin_connection()
-    try:
-        for database in names.values():
-            await admin.execute(f"COMMENT ON DATABASE \"{database}\" IS '{marker}'")
-    finally:
-        await admin.close()
-    return urls
 
 
 async def sessions(urls: dict[str, str]) -> int:
@@ -522,15 +377,6 @@ async def sessions(urls: dict[str, str]) -> int:
     finally:
         await admin.close()
     return int(count)
-
-
-async def drop(databases: Any) -> None:
-    admin = await admin_connection()
-    try:
-        for database in databases:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-    finally:
-        await admin.close()
 
 
 # ---------------------------------------------------------------------------------- checks
@@ -549,11 +395,11 @@ async def check_same_sql(urls: dict[str, str]) -> dict[str, int]:
     from gateway.principal import Principal
     from gateway.scope import Policy, scope_for, seed_lines
     from gateway.sources import Sources
-    from resolvers.schema import build_schema
+    from resolvers.schema import build_graph
 
     settings = Settings(environment="production", source_urls=urls)
     sources = Sources(settings)
-    schema = build_schema(production=True)
+    schema = build_graph(production=True)  # the graph alone: no audit, no limits
     city = Principal(
         kind="staff", id="user:bench", party="XA-ZWB", party_kind="city_office", role="city_office"
     )
@@ -576,12 +422,12 @@ async def check_same_sql(urls: dict[str, str]) -> dict[str, int]:
     try:
         for name, query in QUERIES.items():
             seen.clear()
-            asyncpg.Connection.fetch = recording_fetch  # type: ignore[method-assign]
+            asyncpg.Connection.fetch = recording_fetch
             try:
                 context = Context.new(sources, scope=oversight)
                 result = await schema.execute(query, context_value=context)
             finally:
-                asyncpg.Connection.fetch = original_fetch  # type: ignore[method-assign]
+                asyncpg.Connection.fetch = original_fetch
             if result.errors:
                 raise SystemExit(f"the gateway failed on {name}: {result.errors}")
             gateway_sql = Counter(map(_normalise, seen))
@@ -603,25 +449,6 @@ async def check_same_sql(urls: dict[str, str]) -> dict[str, int]:
     return counts
 
 
-def first_difference(a: Any, b: Any, path: str = "data") -> str | None:
-    """Where two parsed JSON documents first differ, or None."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        for key in sorted(set(a) | set(b)):
-            if key not in a or key not in b:
-                return f"{path}.{key}: present on one side only"
-            if (found := first_difference(a[key], b[key], f"{path}.{key}")) is not None:
-                return found
-        return None
-    if isinstance(a, list) and isinstance(b, list):
-        if len(a) != len(b):
-            return f"{path}: {len(a)} items vs {len(b)}"
-        for n, (x, y) in enumerate(zip(a, b, strict=True)):
-            if (found := first_difference(x, y, f"{path}[{n}]")) is not None:
-                return found
-        return None
-    return None if a == b else f"{path}: {a!r} vs {b!r}"
-
-
 def verify(workload: str, gateway: dict[str, Any], floor: dict[str, Any]) -> None:
     """The floor's document must equal the gateway's ``data``; stop the run if not."""
     if "errors" in gateway or "data" not in gateway:
@@ -635,7 +462,7 @@ def verify(workload: str, gateway: dict[str, Any], floor: dict[str, Any]) -> Non
 # ---------------------------------------------------------------------------------- servers
 
 
-class Server:
+class Server(ChildServer):
     """A server process (``gateway`` or ``floor``) on a free 127.0.0.1 port."""
 
     def __init__(
@@ -646,50 +473,18 @@ class Server:
         logs: Path,
         profile_out: str | None = None,
     ) -> None:
-        self.kind, self.urls, self.caller, self.profile_out = kind, urls, caller, profile_out
-        self.log = logs / f"{kind}{'-profiled' if profile_out else ''}.log"
-        self.url = ""
-        self.process: asyncio.subprocess.Process | None = None
+        self.kind, self.urls, self.caller = kind, urls, caller
 
-    async def __aenter__(self) -> Server:
-        # Bound here and inherited: no window in which another process can take the port.
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        sock.set_inheritable(True)
-        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        command = [sys.executable, __file__, "--serve", self.kind, "--fd", str(sock.fileno())]
-        command += ["--urls", json.dumps(self.urls), "--caller", json.dumps(asdict(self.caller))]
-        if self.profile_out:
-            command += ["--profile-out", self.profile_out]
+        def command(listen: Listen) -> list[str]:
+            args = ["--serve", kind, "--fd", str(listen.fd), "--urls", json.dumps(urls)]
+            args += ["--caller", json.dumps(asdict(caller))]
+            if profile_out:  # SIGINT stops the server cleanly: the profile is written
+                args += ["--profile-out", profile_out]
+            return module_command("benchmarks.gateway", *args)
+
         # Its stderr goes to a file: a failing source makes Strawberry log a traceback per error.
-        with self.log.open("ab") as log:
-            self.process = await asyncio.create_subprocess_exec(
-                *command, pass_fds=[sock.fileno()], stdout=log, stderr=log
-            )
-        sock.close()
-        async with httpx.AsyncClient() as client:
-            for _ in range(300):
-                if self.process.returncode is not None:
-                    raise SystemExit(
-                        f"the {self.kind} server exited ({self.process.returncode}); "
-                        f"its log:\n{self.log.read_text()[-3000:]}"
-                    )
-                with contextlib.suppress(httpx.TransportError):
-                    if (await client.get(f"{self.url}/healthz")).status_code == 200:
-                        return self
-                await asyncio.sleep(0.1)
-        await self.__aexit__()
-        raise SystemExit(f"the {self.kind} server did not start within 30 s")
-
-    async def __aexit__(self, *_: object) -> None:
-        if self.process is None or self.process.returncode is not None:
-            return
-        self.process.send_signal(signal.SIGINT)  # uvicorn shuts down cleanly, profile is written
-        try:
-            await asyncio.wait_for(self.process.wait(), 30)
-        except TimeoutError:
-            self.process.kill()
-            await self.process.wait()
+        log = logs / f"{kind}{'-profiled' if profile_out else ''}.log"
+        super().__init__(kind, command, log=log)
 
     async def query(self, query: str) -> dict[str, Any]:
         async with httpx.AsyncClient(timeout=30) as client:
@@ -707,18 +502,15 @@ class Server:
         return document
 
     async def load(self, workload: str, args: argparse.Namespace) -> dict[str, float]:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, str(LOADGEN), "--url", f"{self.url}/graphql",
-            "--body", json.dumps({"query": QUERIES[workload]}),
-            "--duration", str(args.duration), "--concurrency", str(args.concurrency),
-            "--warmup", str(args.warmup), "--header", self.caller.header,
-            stdout=asyncio.subprocess.PIPE,
-        )  # fmt: skip
         before = await sessions(self.urls)
-        out, _ = await process.communicate()
-        if process.returncode != 0:
-            raise SystemExit(f"the load generator failed against {self.kind}")
-        result: dict[str, float] = json.loads(out)
+        result = await run_loadgen(
+            f"{self.url}/graphql",
+            json.dumps({"query": QUERIES[workload]}),
+            duration=args.duration,
+            concurrency=args.concurrency,
+            warmup=args.warmup,
+            headers=[self.caller.header],
+        )
         result["sessions"] = await sessions(self.urls) - before
         return result
 
@@ -735,17 +527,17 @@ def print_table(results: dict[tuple[str, str], dict[str, float]]) -> None:
         floor = results[workload, "floor"]
         for kind in ("floor", "gateway"):
             r = results[workload, kind]
-            ratio = r["rps"] / floor["rps"]
+            times = ratio(r["rps"], floor["rps"])
             goal = ""
             if kind == "gateway":
                 least, p99 = GOALS[workload]
                 goal = (
-                    f"≥ {least}×: {'met' if ratio >= least else 'NOT met'}; "
+                    f"≥ {least}×: {'met' if times >= least else 'NOT met'}; "
                     f"p99 ≤ {p99:g} ms: {'met' if r['p99_ms'] <= p99 else 'NOT met'}"
                 )
             print(
                 f"{workload:<9} {kind:<8} {r['rps']:>8,.0f} {r['p50_ms']:>8.2f} "
-                f"{r['p99_ms']:>8.2f} {ratio:>7.2f}× {r['errors']:>7.0f} {r['sessions']:>12.0f}  "
+                f"{r['p99_ms']:>8.2f} {times:>7.2f}× {r['errors']:>7.0f} {r['sessions']:>12.0f}  "
                 f"{goal}"
             )
     print(
@@ -888,18 +680,6 @@ async def main(args: argparse.Namespace) -> None:
         if not args.keep_db:
             await drop(f"{prefix}_{source}" for source in SOURCES)
         tidy(work)
-
-
-def tidy(work: Path) -> None:
-    """Keep server logs that hold something, and profiles; say where."""
-    for file in work.iterdir():
-        if file.stat().st_size == 0:
-            file.unlink()
-    kept = sorted(f.name for f in work.iterdir())
-    if kept:
-        print(f"\nkept in {work}: {', '.join(kept)}")
-    else:
-        work.rmdir()
 
 
 def parse() -> argparse.Namespace:

@@ -1,7 +1,7 @@
 """Open-data publishing at scale: PostgreSQL → extract → desensitise → check → CKAN DataStore.
 
     eval "$(devtools/ckan/run.py env)"     # a running CKAN (make ckan), its token and DataStore
-    .venv/bin/python benchmarks/publish.py [--sizes 100000,1000000] [--baseline-rows 1000000]
+    .venv/bin/python -m benchmarks.publish [--sizes 100000,1000000] [--baseline-rows 1000000]
 
 For each size, in a fresh process (so its peak RSS is its own): a scratch PostgreSQL database
 gets the small demo data, its inspection records multiplied to the size (names, addresses,
@@ -22,23 +22,23 @@ import argparse
 import asyncio
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]  # no stubs
 import ckanapi
 
-sys.path.insert(0, str(Path(__file__).parents[1]))
-
+from benchmarks.harness.postgres import dsn, scratch, url_of
+from benchmarks.harness.servers import ROOT, module_command
+from benchmarks.harness.timing import machine_cpu_s, peak_mib
 from demo.seed import seed
 from gateway.admin import Actor
 from gateway.policies import ensure_seed, load_policy
@@ -54,46 +54,18 @@ from open_data.pipeline import prepare
 from resolvers.database import SourceDatabases, create_engine
 from resolvers.migrate import GATEWAY, upgrade
 
-ADMIN = os.environ.get("JIANGUAN_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 KEY = b"benchmark-pseudonym-key-0123456789"
 OPERATOR = Actor("cli:benchmark")
 BASELINE_BATCH = 1_000
 RERUN_EVERY = 100  # the re-run changes one record in a hundred
 
 
-def peak_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def machine_cpu_s() -> float:
-    """CPU-seconds the whole machine has been busy (every process: PostgreSQL's too); 0 where
-    /proc/stat is missing."""
-    try:
-        with open("/proc/stat") as stat:
-            ticks = [int(t) for t in stat.readline().split()[1:]]
-    except OSError:
-        return 0.0
-    user, nice, system, _idle, _iowait, irq, softirq = ticks[:7]  # steal and guest: not ours
-    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
-
-
 @asynccontextmanager
-async def scratch_sources(tag: str) -> Any:
-    """Four scratch PostgreSQL databases, migrated; dropped at the end."""
+async def scratch_sources(tag: str) -> AsyncIterator[tuple[Settings, dict[str, str]]]:
+    """Four scratch PostgreSQL databases (migrated by ``make_rows``); dropped at the end."""
     names = {source: f"jg_bench_{tag}_{source}" for source in SOURCES}
-    admin = await asyncpg.connect(ADMIN)
-    for name in names.values():
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    base = ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
-    settings = Settings(source_urls={s: f"{base}/{n}" for s, n in names.items()})
-    try:
-        yield settings, names
-    finally:
-        admin = await asyncpg.connect(ADMIN)
-        for name in names.values():
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    async with scratch(names.values()) as urls:
+        yield Settings(source_urls={s: urls[n] for s, n in names.items()}), names
 
 
 async def make_rows(settings: Settings, database: str, rows: int) -> list[str]:
@@ -103,7 +75,7 @@ async def make_rows(settings: Settings, database: str, rows: int) -> list[str]:
         await upgrade(databases.engine(source), source)
     await seed(databases, scale="small", seed=42)
     await databases.dispose()
-    db = await asyncpg.connect(ADMIN.rsplit("/", 1)[0] + f"/{database}")
+    db = await asyncpg.connect(dsn(url_of(database)))
     try:
         columns = [
             r["column_name"]
@@ -139,7 +111,7 @@ async def make_rows(settings: Settings, database: str, rows: int) -> list[str]:
 async def change_rows(database: str, every: int) -> int:
     """One inspection record in ``every`` updated at the source, as the exchange brings an
     update (``cd_operation = 'u'``): its legal basis. Returns how many."""
-    db = await asyncpg.connect(ADMIN.rsplit("/", 1)[0] + f"/{database}")
+    db = await asyncpg.connect(dsn(url_of(database)))
     try:
         status = await db.execute(
             "UPDATE actions SET legal_basis = coalesce(legal_basis, '') || '（复查）', "
@@ -354,7 +326,8 @@ def main() -> None:
         rows = args.baseline_rows if size == max(sizes) else 0
         print(f"… {size:,} rows", file=sys.stderr)
         child = subprocess.run(
-            [sys.executable, __file__, "--one", str(size), "--baseline-rows", str(rows)],
+            module_command("benchmarks.publish", "--one", str(size), "--baseline-rows", str(rows)),
+            cwd=ROOT,
             capture_output=True,
             text=True,
             check=False,

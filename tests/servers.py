@@ -1,25 +1,27 @@
-"""Real servers for tests: an ASGI app under uvicorn on a free port, and a source's API."""
+"""Real servers for tests: an ASGI app under uvicorn on a free port, a source's API, and
+``jianguan serve`` in a child process (started and stopped by the benchmarks' harness,
+``benchmarks.harness.servers``: one way to serve on a free port, wait and stop)."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
 import shutil
-import socket
+import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
-import httpx
 import uvicorn
 from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
+from benchmarks.harness.servers import ROOT, ChildServer, bound_socket, free_port, module_command
 from gateway.settings import Settings
 from resolvers.connectors.sql import SqlConnector
 from resolvers.database import SourceDatabases
@@ -28,10 +30,16 @@ from resolvers.source_api import create_source_api
 TOKEN = "test-token-7f3c9a1e5b2d4c6f"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+__all__ = [
+    "ROOT",
+    "TOKEN",
+    "LiveServer",
+    "free_port",
+    "jianguan",
+    "live_gateway",
+    "serve",
+    "source_api",
+]
 
 
 class LiveServer:
@@ -39,8 +47,7 @@ class LiveServer:
 
     def __init__(self, app: ASGIApp) -> None:
         # Bound before uvicorn starts: no window for another process to take the port.
-        self._socket = socket.socket()
-        self._socket.bind(("127.0.0.1", 0))
+        self._socket = bound_socket()
         self.url = f"http://127.0.0.1:{self._socket.getsockname()[1]}"
         config = uvicorn.Config(
             app, lifespan="on", log_config=None, access_log=False, ws="none", http="h11"
@@ -83,13 +90,10 @@ def source_api(settings: Settings, source: str) -> Starlette:
     return create_source_api(source, SqlConnector(source, engine), token=TOKEN)
 
 
-ROOT = Path(__file__).parents[1]
-
-
 def jianguan(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """Run the ``jianguan`` command line in a child process."""
     return subprocess.run(
-        [sys.executable, "-m", "gateway.cli", *args],
+        module_command("gateway.cli", *args),
         env=env,
         capture_output=True,
         text=True,
@@ -102,33 +106,22 @@ def jianguan(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str
 @contextmanager
 def serve(env: dict[str, str]) -> Iterator[str]:
     """``jianguan serve`` in a child process on a free port; yields its base URL."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port)],
+    server = ChildServer(
+        "gateway",
+        lambda listen: module_command("gateway.cli", "serve", "--port", str(listen.port)),
         env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        inherit=False,  # it takes a port number, not a socket
+        timeout=15,
+        stop_signal=signal.SIGTERM,
+        stop_timeout=10,
     )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(150):
-            try:
-                if httpx.get(f"{url}/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError("the gateway did not start")
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with server:
+        yield server.url
 
 
 @asynccontextmanager
 async def live_gateway(
-    settings: Settings, template: str, folder: Path, **changes: object
+    settings: Settings, template: str, folder: Path, **changes: Any
 ) -> AsyncIterator[str]:
     """The whole gateway over real HTTP on its own copy of the migrated SQLite gateway
     database (``template``, from the ``gateway_template`` fixture); ``changes`` to settings."""
