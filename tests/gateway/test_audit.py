@@ -42,7 +42,7 @@ from gateway.audit import (
     variables_hash,
 )
 from gateway.audit import prune as prune_log
-from gateway.audit_cli import audit_app
+from gateway.cli.audit import audit_app
 from gateway.audit_keys import AuditKeyError, Signer, signer_for, verify_signature
 from gateway.audit_verify import ChainChecker, Head, Schedule, Verification, verify
 from gateway.cli import app as cli_app

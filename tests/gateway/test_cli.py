@@ -203,8 +203,8 @@ HEAVY = (
     "httpx",
     "open_data.cli",
     "gateway.admin",
-    "gateway.audit_cli",
-    "gateway.cli_admin",
+    "gateway.cli.audit",
+    "gateway.cli.admin",
     "resolvers",
 )
 

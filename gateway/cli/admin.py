@@ -16,9 +16,9 @@ from sqlalchemy import func, select
 
 from gateway.admin import AdminError, operator
 from gateway.audit_keys import AuditKeyError
+from gateway.cli.common import errors, settings_or_exit
 from gateway.passwords import PasswordRejected
 from gateway.services import Services
-from gateway.settings import Settings, SettingsError
 from gateway.tables import Account
 
 T = TypeVar("T")
@@ -28,16 +28,10 @@ client_app = typer.Typer(
     help="Machine clients: departments' systems, partner platforms, enterprises."
 )
 console = Console(soft_wrap=True)  # secrets are never broken across lines
-errors = Console(stderr=True, soft_wrap=True)
 
 
 def _with_services(work: Callable[[Services], Awaitable[T]]) -> T:
-    try:
-        settings = Settings.from_env()
-    except SettingsError as exc:
-        errors.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(2) from None
-
+    settings = settings_or_exit()
     try:
         services = Services.create(settings)
     except AuditKeyError as exc:  # production without its audit key: say so, in one line

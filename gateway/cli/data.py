@@ -1,168 +1,28 @@
-"""The ``jianguan`` command line: migrations, ingest, demo data, documentation, serving."""
+"""``jianguan db|ingest|seed|demo-credentials|holidays|docs``: the data and its documents."""
 
 from __future__ import annotations
 
-import asyncio
-import importlib
 import os
-from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
-from typer.core import TyperCommand, TyperGroup
 
-from gateway.settings import SOURCES, Settings, SettingsError
-
-T = TypeVar("T")
-
-LAZY: dict[str, tuple[str, str, str]] = {
-    "audit": ("gateway.audit_cli", "audit_app", "Tamper-evident audit log (审计日志)."),
-    "party": (
-        "gateway.cli_admin",
-        "party_app",
-        "Departments, partner platforms and enterprises (parties).",
-    ),
-    "user": ("gateway.cli_admin", "user_app", "Real-name staff accounts (实名账号)."),
-    "client": (
-        "gateway.cli_admin",
-        "client_app",
-        "Machine clients: departments' systems, partner platforms, enterprises.",
-    ),
-    "bootstrap": (
-        "gateway.cli_admin",
-        "bootstrap",
-        "Create the city office and its first account; refused once any account exists.",
-    ),
-    "publish": (
-        "open_data.cli",
-        "publish",
-        "Publish open datasets (开放数据): desensitised, checked, approved by their providers.",
-    ),
-}
-"""Commands whose module is imported only when they run (name: module, attribute, short help).
-
-Importing them all up front (SQLAlchemy, Redis, the publisher…) made ``jianguan --help`` take
-1.2 s of imports here, 5 s on a loaded machine."""
-
-
-class _Commands(TyperGroup):
-    """The top-level group: ``LAZY`` commands are listed from their short help, loaded on use."""
-
-    _listing = False
-
-    # Typer's own (vendored) click types are private: Any for the context and formatter.
-    def list_commands(self, ctx: Any) -> list[str]:
-        return [*super().list_commands(ctx), *LAZY]
-
-    def get_command(self, ctx: Any, cmd_name: str) -> Any:
-        if cmd_name not in LAZY:
-            return super().get_command(ctx, cmd_name)
-        module, attribute, short = LAZY[cmd_name]
-        if self._listing:
-            return TyperCommand(cmd_name, help=short)
-        found = getattr(importlib.import_module(module), attribute)
-        if isinstance(found, typer.Typer):
-            command: Any = typer.main.get_group(found)
-        else:
-            single = typer.Typer()
-            single.command(cmd_name)(found)
-            command = typer.main.get_command(single)
-        command.name = cmd_name
-        return command
-
-    def format_help(self, ctx: Any, formatter: Any) -> None:
-        self._listing = True
-        try:
-            super().format_help(ctx, formatter)
-        finally:
-            self._listing = False
-
-
-app = typer.Typer(
-    cls=_Commands, help="Jianguan Gateway (监管): the Internet+Regulation data gateway."
+from gateway.cli.common import (
+    console,
+    errors,
+    require_migrated,
+    run_async,
+    settings_or_exit,
+    sources_named,
 )
+from gateway.settings import SOURCES, Settings
+
+commands = typer.Typer()
 db_app = typer.Typer(help="Source database schemas.")
 holidays_app = typer.Typer(help="Holiday calendars (国务院节假日安排).")
 docs_app = typer.Typer(help="Generated documentation.")
-app.add_typer(db_app, name="db")
-app.add_typer(holidays_app, name="holidays")
-app.add_typer(docs_app, name="docs")
-console = Console()
-errors = Console(stderr=True, soft_wrap=True)  # an error is one line, however long
-
-
-def _settings() -> Settings:
-    try:
-        return Settings.from_env()
-    except SettingsError as exc:
-        errors.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(2) from None
-
-
-def _run(coroutine: Coroutine[Any, Any, T]) -> T:
-    return asyncio.run(coroutine)
-
-
-def _unmigrated(settings: Settings, names: tuple[str, ...]) -> list[str]:
-    """The databases among ``names`` not at their latest migration (``jianguan db upgrade``)."""
-    from alembic.runtime.migration import MigrationContext
-    from alembic.script import ScriptDirectory
-    from sqlalchemy import Connection
-    from sqlalchemy.engine import make_url
-
-    from resolvers.database import create_engine
-    from resolvers.migrate import GATEWAY, alembic_config
-
-    def current(connection: Connection) -> set[str]:
-        return set(MigrationContext.configure(connection).get_current_heads())
-
-    urls = {n: settings.gateway_url if n == GATEWAY else settings.database_url(n) for n in names}
-    # Connecting to a SQLite file that is not there would leave an empty one behind.
-    missing = [
-        name
-        for name, url in urls.items()
-        if make_url(url).get_backend_name() == "sqlite"
-        and not Path(make_url(url).database or "").exists()
-    ]
-
-    async def check() -> list[str]:
-        behind = list(missing)
-        for name, url in urls.items():
-            if name in missing:
-                continue
-            heads = set(ScriptDirectory.from_config(alembic_config(name)).get_heads())
-            engine = create_engine(url)
-            try:
-                async with engine.connect() as connection:
-                    if await connection.run_sync(current) != heads:
-                        behind.append(name)
-            finally:
-                await engine.dispose()
-        return behind
-
-    return _run(check())
-
-
-def _require_migrated(settings: Settings, names: tuple[str, ...]) -> None:
-    behind = _unmigrated(settings, names)
-    if behind:
-        errors.print(
-            f"[red]error:[/] {', '.join(behind)}: database not created or not up to date;"
-            " run `jianguan db upgrade` first"
-        )
-        raise typer.Exit(2)
-
-
-def _sources(source: str | None) -> tuple[str, ...]:
-    if source is None:
-        return SOURCES
-    if source not in SOURCES:
-        errors.print(f"[red]error:[/] unknown source {source!r}; sources are {', '.join(SOURCES)}")
-        raise typer.Exit(2)
-    return (source,)
 
 
 @db_app.command("upgrade")
@@ -177,8 +37,8 @@ def db_upgrade(
     from resolvers.database import SourceDatabases, create_engine
     from resolvers.migrate import GATEWAY, upgrade
 
-    settings = _settings()
-    names = (GATEWAY,) if source == GATEWAY else _sources(source)
+    settings = settings_or_exit()
+    names = (GATEWAY,) if source == GATEWAY else sources_named(source)
     if source is None:
         names = (GATEWAY, *names)
 
@@ -201,10 +61,10 @@ def db_upgrade(
         finally:
             await databases.dispose()
 
-    _run(run())
+    run_async(run())
 
 
-@app.command()
+@commands.command()
 def ingest(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="NDJSON or CSV.")],
     source: Annotated[str, typer.Option(help="Source: " + ", ".join(SOURCES))],
@@ -226,8 +86,8 @@ def ingest(
     from resolvers.registry import UnknownTable, record_table
     from standard.workdays import SHANGHAI, HolidaysFileError, WorkCalendar
 
-    settings = _settings()
-    _sources(source)
+    settings = settings_or_exit()
+    sources_named(source)
     if fmt not in (None, "ndjson", "csv"):
         errors.print(f"[red]error:[/] --format must be ndjson or csv, not {fmt!r}")
         raise typer.Exit(2)
@@ -265,7 +125,7 @@ def ingest(
         return report
 
     try:
-        result = _run(run())
+        result = run_async(run())
     except (FileError, IngestError) as exc:
         errors.print(f"[red]error:[/] {exc}")
         errors.print("nothing from this file was stored")
@@ -348,7 +208,7 @@ async def _audit_write(settings: Settings, report: Any, provider: str) -> None:
         await engine.dispose()
 
 
-@app.command()
+@commands.command()
 def seed(
     scale: Annotated[str, typer.Option(help="small, medium or large.")] = "small",
     seed_value: Annotated[int, typer.Option("--seed", help="Random seed.")] = 42,
@@ -370,8 +230,8 @@ def seed(
     if scale not in SCALES:
         errors.print(f"[red]error:[/] --scale must be one of {', '.join(SCALES)}")
         raise typer.Exit(2)
-    settings = _settings()
-    _require_migrated(settings, SOURCES)
+    settings = settings_or_exit()
+    require_migrated(settings, SOURCES)
 
     async def run() -> dict[str, int] | None:
         databases = SourceDatabases(settings)
@@ -397,7 +257,7 @@ def seed(
             await databases.dispose()
 
     try:
-        counts = _run(run())
+        counts = run_async(run())
     except ValueError as exc:
         errors.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from None
@@ -407,7 +267,7 @@ def seed(
     console.print(f"seeded {sum(counts.values()):,} records ({scale}, seed {seed_value})")
 
 
-@app.command("demo-credentials")
+@commands.command("demo-credentials")
 def demo_credentials(
     output: Annotated[Path, typer.Option(help="Where to write.")] = Path(
         "var/demo-credentials.json"
@@ -419,11 +279,11 @@ def demo_credentials(
     from gateway.services import Services
     from resolvers.migrate import GATEWAY
 
-    settings = _settings()
+    settings = settings_or_exit()
     if settings.environment == "production":
         errors.print("[red]error:[/] demo credentials are for development, not production")
         raise typer.Exit(2)
-    _require_migrated(settings, (GATEWAY, "supervision"))
+    require_migrated(settings, (GATEWAY, "supervision"))
 
     async def run() -> Any:
         services = Services.create(settings)
@@ -433,7 +293,7 @@ def demo_credentials(
             await services.close()
 
     try:
-        made = _run(run())
+        made = run_async(run())
     except NoDemoData as exc:
         errors.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from None
@@ -492,111 +352,3 @@ def docs_data_standard(
         return
     output.write_text(text, encoding="utf-8")
     console.print(f"wrote {output}")
-
-
-@app.command()
-def serve(
-    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(envvar="PORT", help="Port (PORT overrides).")] = 8000,
-) -> None:
-    """Serve the gateway over HTTP."""
-    import uvicorn
-
-    from gateway.app import create_app, settle_heap
-    from gateway.audit_keys import AuditKeyError
-    from gateway.observability import LOG_CONFIG, configure_logging
-
-    settings = _settings()
-    configure_logging()
-    try:
-        gateway = create_app(settings)
-    except AuditKeyError as exc:
-        errors.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(2) from None
-    console.print(f"Jianguan Gateway on http://{host}:{port}/graphql ({settings.environment})")
-    settle_heap()
-    uvicorn.run(
-        gateway,
-        host=host,
-        port=port,
-        log_config=LOG_CONFIG,  # JSON lines from uvicorn's loggers too
-        # Forwarded addresses are the app's business, from JIANGUAN_TRUSTED_PROXIES only;
-        # uvicorn would otherwise believe any X-Forwarded-For from 127.0.0.1.
-        proxy_headers=False,
-    )
-
-
-@app.command("source-api")
-def source_api(
-    source: Annotated[str, typer.Option(help="Source: " + ", ".join(SOURCES))],
-    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port.")] = 8101,
-) -> None:
-    """Serve one source's exchange database over the source-exchange HTTP API."""
-    from resolvers.source_api import serve_source_api
-
-    (name,) = _sources(source)
-    settings = _settings()
-    if not settings.source_api_token:
-        errors.print("[red]error:[/] set JIANGUAN_SOURCE_API_TOKEN (clients must present it)")
-        raise typer.Exit(2)
-    try:
-        serve_source_api(settings, name, host=host, port=port, token=settings.source_api_token)
-    except ValueError as exc:
-        errors.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(2) from None
-
-
-@app.command("export-schema")
-def export_schema(
-    output: Annotated[Path, typer.Option(help="Where to write.")] = Path("schema.graphql"),
-) -> None:
-    """Write the GraphQL schema in SDL."""
-    from resolvers.schema import schema_sdl
-
-    output.write_text(schema_sdl(), encoding="utf-8")
-    console.print(f"wrote {output}")
-
-
-@app.command("check-schema")
-def check_schema(
-    against: Annotated[str, typer.Option(help="Git revision holding the old schema.")] = "HEAD",
-    schema: Annotated[str, typer.Option(help="Schema file in --repo.")] = "schema.graphql",
-    repo: Annotated[Path, typer.Option(help="Git working tree to read from.")] = Path("."),
-) -> None:
-    """Compare the code's schema with the committed one; exit 1 on a breaking change."""
-    from rich.markup import escape
-
-    from gateway.schema_check import SchemaCheckError, committed_schema, compare_schemas
-    from resolvers.schema import schema_sdl
-
-    try:
-        old = committed_schema(against, schema, repo=repo)
-        if old is None:
-            console.print(f"{schema} does not exist at {against}; nothing to compare")
-            return
-        changes = compare_schemas(old, schema_sdl())
-    except SchemaCheckError as exc:
-        errors.print(f"[red]error:[/] {escape(str(exc))}")
-        raise typer.Exit(2) from None
-    for change in changes:
-        # Descriptions hold list types such as [String]; escape them so Rich prints them as text.
-        if change.breaking:
-            console.print(f"[red]breaking:[/] {escape(change.description)} ({change.kind})")
-        else:
-            console.print(f"[yellow]warning:[/] {escape(change.description)} ({change.kind})")
-    breaking = sum(change.breaking for change in changes)
-    if breaking:
-        console.print(f"[red]{breaking} breaking change(s)[/] against {escape(against)}")
-        raise typer.Exit(1)
-    console.print(f"no breaking changes against {escape(against)}")
-
-
-def main() -> None:
-    """Entry point for ``python -m gateway.cli``."""
-    os.environ.setdefault("PYTHONIOENCODING", "utf-8")
-    app()
-
-
-if __name__ == "__main__":
-    main()

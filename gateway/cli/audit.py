@@ -12,22 +12,14 @@ from rich.console import Console
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gateway.cli.common import errors, settings_or_exit
 from gateway.clock import clock_of
-from gateway.settings import Settings, SettingsError
+from gateway.settings import Settings
 
 T = TypeVar("T")
 
 audit_app = typer.Typer(help="Tamper-evident audit log (审计日志).")
 console = Console()
-errors = Console(stderr=True)
-
-
-def _settings() -> Settings:
-    try:
-        return Settings.from_env()
-    except SettingsError as exc:
-        errors.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(2) from None
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -93,7 +85,7 @@ def verify_command(
     from gateway.audit_verify import Head, Schedule, verify
     from gateway.audit_witness import WitnessError, load_heads
 
-    settings = _settings()
+    settings = settings_or_exit()
     anchor = _trust_anchor(settings, public_key)
     heads: dict[int, Head] = {}
     for source in against or ():
@@ -132,7 +124,7 @@ def checkpoint_command(ctx: typer.Context) -> None:
     from gateway.audit import write_checkpoint
     from gateway.audit_keys import AuditKeyError, signer_for
 
-    settings = _settings()
+    settings = settings_or_exit()
     try:
         signer = signer_for(settings)
     except AuditKeyError as exc:
@@ -155,7 +147,7 @@ def keygen_command(
     """Create the SM2 key pair that signs checkpoints (refuses to overwrite an existing one)."""
     from gateway.audit_keys import KEY_FILE_NAME, AuditKeyError, Signer
 
-    settings = _settings()
+    settings = settings_or_exit()
     path = output or settings.audit_key_file or settings.var_dir / KEY_FILE_NAME
     try:
         signer = Signer.generate(path)
@@ -179,7 +171,7 @@ def prune_command(
     """Delete entries past the retention, up to the newest checkpoint before the cut-off."""
     from gateway.audit import prune
 
-    settings = _settings()
+    settings = settings_or_exit()
     days = settings.audit_retention_days if retention_days is None else retention_days
     now = clock_of(ctx).now()
     try:
