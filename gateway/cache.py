@@ -28,18 +28,29 @@ from graphql import (
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from strawberry.extensions import SchemaExtension
+from strawberry.utils.str_converters import to_camel_case
 
-PUBLIC_TYPES = frozenset({"Matter", "InspectionItem", "Officer", "Department", "LicensingItem"})
-PUBLIC_ROOTS = frozenset(
-    {"matters", "inspectionItems", "officers", "departments", "licensingItems"}
-)
+from gateway.scope import seed_lines
+from resolvers.registry import SOURCES
+
+
+def _public_tables() -> tuple[str, ...]:
+    """The tables anyone may read: the seed policy's ``role:public`` read lines, the one list."""
+    return tuple(
+        line[2] for line in seed_lines() if line[:2] == ["p", "role:public"] and line[4] == "read"
+    )
+
+
+PUBLIC_TABLES = _public_tables()
+_MODELS = {table: model for s in SOURCES.values() for table, model in s.tables.items()}
+PUBLIC_TYPES = frozenset(_MODELS[t].__name__ for t in PUBLIC_TABLES)  # the graph names types so
+PUBLIC_ROOTS = frozenset(to_camel_case(t) for t in PUBLIC_TABLES)  # and root fields so
 ALLOWED_PARENTS = frozenset(
     {"PageInfo"}
     | PUBLIC_TYPES
     | {f"{name}Connection" for name in PUBLIC_TYPES}
     | {f"{name}Edge" for name in PUBLIC_TYPES}
 )
-PUBLIC_TABLES = ("matters", "inspection_items", "officers", "departments", "licensing_items")
 MAX_ENTRIES = 1_000
 
 

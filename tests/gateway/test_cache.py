@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -90,3 +91,25 @@ async def test_a_redis_outage_only_means_no_cache(seeded_sqlite: Settings) -> No
         assert calls > 0 and len(data["matters"]["edges"]) == 2
     finally:
         await sources.close()
+
+
+def test_the_public_part_of_the_schema_is_what_the_public_role_may_read() -> None:
+    """Cached answers cover exactly the tables of the seed policy's role:public read lines."""
+    from gateway.cache import PUBLIC_ROOTS, PUBLIC_TABLES, PUBLIC_TYPES
+
+    seed = (Path(__file__).parents[2] / "policies" / "seed.csv").read_text(encoding="utf-8")
+    public = {
+        cells[2]
+        for line in seed.splitlines()
+        if (cells := [c.strip() for c in line.split(",")])[:2] == ["p", "role:public"]
+        and cells[4] == "read"
+    }
+    assert set(PUBLIC_TABLES) == public and len(public) >= 5
+    query = build_schema()._schema.query_type
+    assert query is not None
+    for root in PUBLIC_ROOTS:
+        connection = query.fields[root].type
+        while hasattr(connection, "of_type"):
+            connection = connection.of_type
+        assert connection.name.removesuffix("Connection") in PUBLIC_TYPES, root
+    assert len(PUBLIC_ROOTS) == len(PUBLIC_TYPES) == len(public)
