@@ -42,10 +42,10 @@ from gateway.audit import (
     variables_hash,
 )
 from gateway.audit import prune as prune_log
-from gateway.cli.audit import audit_app
 from gateway.audit_keys import AuditKeyError, Signer, signer_for, verify_signature
 from gateway.audit_verify import ChainChecker, Head, Schedule, Verification, verify
 from gateway.cli import app as cli_app
+from gateway.cli.audit import audit_app
 from gateway.clock import Clock
 from gateway.settings import Settings
 from gateway.tables import AuditCheckpoint, AuditEntry
