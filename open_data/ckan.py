@@ -32,7 +32,7 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_expo
 from open_data.datastore import ApiLoader, Changes, CopyLoader, Loader
 from open_data.errors import PortalError
 from open_data.files import FILES
-from open_data.pipeline import MANIFEST, METADATA, Release
+from open_data.release import MANIFEST, METADATA, Release
 from open_data.spec import RECORD_ID
 
 T = TypeVar("T")

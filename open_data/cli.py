@@ -22,17 +22,17 @@ from gateway.policies import load_policy
 from gateway.settings import Settings, SettingsError
 from gateway.sources import Sources
 from gateway.tables import Party
+from open_data import pipeline
 from open_data.approvals import dataset_scope
-from open_data.ckan import CkanPortal
 from open_data.datasets import DATASETS, dataset
 from open_data.errors import PortalError, PublishError, ReleaseRefused
 from open_data.keys import pseudonym_key
-from open_data.pipeline import prepare, publish_dir
+from open_data.pipeline import STAGES, prepare
 from open_data.spec import DatasetSpec
+from open_data.targets import Chosen, TargetError, choose
 from resolvers.database import create_engine
 
 console = Console()
-STAGES = ("extract", "k-anonymity", "check", "publish")  # extract streams into desensitise
 errors = Console(stderr=True)
 
 
@@ -52,14 +52,14 @@ def publish(
     except (SettingsError, PublishError) as exc:
         errors.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from None
-    if target == "ckan" and not (settings.ckan_url and settings.ckan_api_token):
-        errors.print("[red]error:[/] --target ckan needs CKAN_URL and CKAN_API_TOKEN")
-        raise typer.Exit(2)
-    if target != "ckan" and not target.startswith("dir:"):
-        errors.print(f"[red]error:[/] --target is ckan or dir:PATH, not {target!r}")
-        raise typer.Exit(2)
     try:
-        outcomes = asyncio.run(_run(settings, specs, target, dry_run))
+        chosen = choose(target, settings)
+    except TargetError as exc:
+        said = f"is {' or '.join(exc.known)}, not {target!r}" if exc.unknown else str(exc)
+        errors.print(f"[red]error:[/] --target {said}")
+        raise typer.Exit(2) from None
+    try:
+        outcomes = asyncio.run(_run(settings, specs, chosen, dry_run))
     except PortalError as exc:
         errors.print(f"[red]error:[/] {exc.reason}")
         raise typer.Exit(2) from None
@@ -76,22 +76,12 @@ def publish(
 
 
 async def _run(
-    settings: Settings, specs: list[DatasetSpec], target: str, dry_run: bool
+    settings: Settings, specs: list[DatasetSpec], chosen: Chosen, dry_run: bool
 ) -> dict[str, tuple[str, ...]]:
     engine = create_engine(settings.gateway_url)
     async with engine.connect() as connection:
         titles = dict((await connection.execute(select(Party.code, Party.name))).all())
-    portal = (
-        CkanPortal(
-            str(settings.ckan_url),
-            str(settings.ckan_api_token),
-            titles=titles,
-            datastore_url=settings.ckan_datastore_write_url,
-        )
-        if target == "ckan"
-        else None
-    )
-    root = Path(target.removeprefix("dir:"))
+    target = None if dry_run else chosen.open(titles)
     audit = AuditLog(engine, signer=signer_for(settings))
     sources = Sources(settings)
     key = pseudonym_key(settings)
@@ -124,12 +114,8 @@ async def _run(
                     errors.print(f"[red]refused:[/] {exc}")
                     continue
                 stage("publish")
-                if dry_run:
-                    done = "checked"
-                elif portal is not None:
-                    done = str(await asyncio.to_thread(portal.publish, release))
-                else:
-                    done = publish_dir(release, root)
+                release.target = target
+                done = (await pipeline.publish(release)).outcome
                 progress.update(bar, completed=len(STAGES), description=f"{spec.name}: {done}")
                 m = release.manifest
                 if release.empty and done == "unchanged":
@@ -151,7 +137,7 @@ async def _run(
                         resources=(spec.table,),
                         providers=tuple(release.providers),
                         rows=int(m["rows_out"]),
-                        detail={"target": target, "outcome": done, "dry_run": dry_run},
+                        detail={"target": chosen.name, "outcome": done, "dry_run": dry_run},
                     )
                 )
     finally:

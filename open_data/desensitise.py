@@ -1,4 +1,5 @@
-"""Desensitise: apply each column's rule to every row (pure, streamed), or aggregate.
+"""Desensitise, the second stage: apply each column's rule to every row (pure, streamed), or
+aggregate.
 
 Rows the spec excludes (minors' cases, …) never pass. Dates are read in Beijing time before
 they are generalised, so a record made at 00:30 on the 1st belongs to its Beijing month.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import binascii
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
@@ -17,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from open_data.release import Batches, Release, clock
 from open_data.sm3 import hmac_sm3
 from open_data.spec import (
     RECORD_ID,
@@ -159,13 +161,36 @@ def _texts(values: tuple[Any, ...]) -> tuple[str | None, ...]:
     return tuple(None if x is None else str(x) for x in values)
 
 
-def desensitise(
-    spec: DatasetSpec, rows: Iterable[Mapping[str, Any]], *, key: bytes
-) -> Iterator[Row]:
-    """The published rows, or the counts of an aggregate spec."""
-    one = desensitiser(spec, key=key)
-    kept = (out for row in rows if (out := one(row)) is not None)
-    if spec.aggregate is None:
-        yield from kept
-        return
-    yield from cells(spec, Counter(cell_of(spec, row) for row in kept), key=key)
+async def desensitise(release: Release) -> Release:
+    """The stage: each source row becomes its published row (``desensitiser``), rows the spec
+    excludes counted in ``excluded``; an aggregate spec's rows are counted in their cells,
+    which come as one batch after the last row (``cells``)."""
+    spec, source, seconds = release.spec, release.batches, release.seconds
+    one = desensitiser(spec, key=release.key)
+
+    async def rows() -> Batches:
+        async for batch in source:
+            began = clock()
+            out = [published for row in batch if (published := one(row)) is not None]
+            release.excluded += len(batch) - len(out)
+            seconds["desensitise"] += clock() - began
+            yield out
+
+    async def counted() -> Batches:
+        counts: Counter[tuple[Any, ...]] = Counter()
+        async for batch in source:
+            began = clock()
+            for row in batch:
+                published = one(row)
+                if published is None:
+                    release.excluded += 1
+                else:
+                    counts[cell_of(spec, published)] += 1
+            seconds["desensitise"] += clock() - began
+        began = clock()
+        found = list(cells(spec, counts, key=release.key))
+        seconds["desensitise"] += clock() - began
+        yield found
+
+    release.batches = rows() if spec.aggregate is None else counted()
+    return release

@@ -1,4 +1,5 @@
-"""Extract: stream a spec's rows from its source, a page at a time, in ``id`` order.
+"""Extract, the first stage: stream a spec's rows from its source, a page at a time, in ``id``
+order, noting their providers and personal values (which the residual-PII scan looks for).
 
 Rows come as the source holds them (the publisher desensitises them next), and only from the
 providers whose administrators approved the spec, as a condition the source applies.
@@ -11,6 +12,8 @@ from collections.abc import AsyncGenerator, Collection
 from dataclasses import replace
 from typing import Protocol
 
+from open_data.release import Batches, Release, clock
+from open_data.scan import personal_values_in
 from open_data.spec import DatasetSpec
 from resolvers.connectors.base import AnyOf, Condition, Filter, Page, PageRequest, Row
 
@@ -24,14 +27,39 @@ class Pages(Protocol):
 PAGE = 5_000
 
 
-async def extract(
+async def extract(release: Release) -> Release:
+    """The stage: ``release.batches`` become the source pages that ``release.reader`` gives,
+    each row's provider and personal values noted (``seen``, ``personal``) as it passes."""
+    if release.reader is None:
+        raise ValueError(f"{release.spec.name}: extract needs a reader")
+    source = pages(release.spec, release.reader)
+    values_in = personal_values_in(release.spec.table)
+    seconds, seen, personal = release.seconds, release.seen, release.personal
+
+    async def read() -> Batches:
+        waited = clock()
+        async for batch in source:
+            release.rows_in += len(batch)
+            for row in batch:
+                seen.add(str(row["provider"]))
+                personal.update(values_in(row))
+            seconds["extract"] += clock() - waited
+            yield batch
+            waited = clock()
+
+    release.batches = read()
+    return release
+
+
+async def pages(
     spec: DatasetSpec,
     connector: Pages,
     *,
     providers: Collection[str] | None = None,
     page: int = PAGE,
-) -> AsyncGenerator[Row, None]:
-    """Every live row the spec selects; with ``providers``, only theirs (none: no rows)."""
+) -> AsyncGenerator[list[Row], None]:
+    """Every live row the spec selects, a page at a time; with ``providers``, only theirs
+    (none: no rows)."""
     where: tuple[Condition, ...] = spec.where
     if providers is not None:
         where = (*where, AnyOf(((Filter("provider", "in", tuple(sorted(providers))),),)))
@@ -49,8 +77,7 @@ async def extract(
             if found.has_next and found.rows:
                 following = replace(request, after=found.rows[-1]["id"])
                 pending = asyncio.ensure_future(connector.page(spec.table, following))
-            for row in found.rows:
-                yield row
+            yield found.rows
     finally:
         if pending is not None:  # the reader stopped early, or failed
             pending.cancel()

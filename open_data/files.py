@@ -1,7 +1,11 @@
-"""The files of a release: CSV in UTF-8, CSV with a BOM for Excel users, JSON, and the manifest.
+"""Write, the fourth stage: the files of a release (CSV in UTF-8, CSV with a BOM for Excel users,
+JSON), the manifest and the metadata, in its staging folder.
 
-Written into a staging folder, streamed row by row; each file's SHA-256 and SM3 go into the
-manifest, so a portal can tell an unchanged release from a changed one by its hashes.
+The rows are written as they come; once the stream has ended (and with it the k-anonymity
+gate's decision, ``Release.kept``), the rows of small classes are filtered out of the files,
+and the files the residual-PII scan must read are scanned (``open_data.scan``) while they are
+hashed. Each file's SHA-256 and SM3 go into the manifest, so a portal can tell an unchanged
+release from a changed one by its hashes. Nothing leaves ``write`` unscanned.
 """
 
 from __future__ import annotations
@@ -9,16 +13,20 @@ from __future__ import annotations
 import csv
 import hashlib
 import shutil
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from open_data.release import MANIFEST, METADATA, Release, clock
+from open_data.scan import check_release
 from open_data.sm3 import new_sm3
+from open_data.spec import RECORD_ID, DatasetSpec, label, table_columns
 
 FILES = {
     "csv": ("data.csv", "utf-8", "CSV (UTF-8)"),
@@ -147,17 +155,6 @@ class DataFiles:
         return [Written(kind, path, self.rows, *digests(path)) for kind, path in self.paths.items()]
 
 
-def write_files(
-    folder: Path, columns: Sequence[str], rows: Iterable[Mapping[str, Any]]
-) -> list[Written]:
-    """Write the data files in one pass over ``rows``."""
-    with DataFiles(folder, columns) as files:
-        for row in rows:
-            files.add(row)
-        files.finish()
-        return files.hashed()
-
-
 def to_scan(written: Sequence[Written]) -> dict[str, Path]:
     """The files the residual-PII scan must read: all but the CSV for Excel, once its hash shows
     it holds the scanned CSV's bytes after a BOM and nothing else (``ValueError`` if not)."""
@@ -166,3 +163,102 @@ def to_scan(written: Sequence[Written]) -> dict[str, Path]:
     if digests(plain.path, prefix=BOM)[0] != excel.sha256:
         raise ValueError(f"{excel.path.name} is not {plain.path.name} with a BOM")
     return {w.kind: w.path for w in written if w.kind != "csv-bom"}
+
+
+RECORD_NOTES = "由数据提供部门与交换主键经密钥散列生成，各版本不变，不能还原为原记录号。"
+
+
+async def write(release: Release) -> Release:
+    """The stage: drain the stream into the files, filter them as ``check`` decided, scan them
+    (``ReleaseRefused`` if they hold personal information), then the manifest and metadata.
+    The caller removes the folder of a release that fails."""
+    spec, seconds = release.spec, release.seconds
+    with DataFiles(release.folder, spec.output_columns) as files:
+        add = files.add
+        async for batch in release.batches:
+            began = clock()
+            for row in batch:
+                add(row)
+            seconds["write"] += clock() - began
+        began = clock()
+        if release.kept is not None:
+            files.keep_only(release.kept)
+        scanned = files.finish()
+        seconds["write"] += clock() - began
+        began = clock()
+        # The files are hashed in a thread while the scan reads them: hashing lets the scan run.
+        with ThreadPoolExecutor(1) as hasher:
+            hashing = hasher.submit(lambda: _proved(files.hashed()))
+            check_release(
+                scanned, dataset=spec.name, personal_values=release.personal, twins={"json": "csv"}
+            )
+            written = hashing.result()
+        seconds["check"] += clock() - began
+    release.files = written
+    release.providers = providers = sorted(release.seen)
+    release.manifest = manifest = {
+        "dataset": spec.name,
+        "spec_version": spec_version(spec),
+        "made_at": datetime.now(UTC).isoformat(),
+        "source": f"{spec.source}.{spec.table}",
+        "providers": providers,
+        "approvals": list(release.approvals),
+        "rules": {c.source: type(c.rule).__name__.lower() for c in spec.columns},
+        "rows_in": release.rows_in,
+        "rows_excluded": release.excluded,
+        "rows_suppressed": release.suppressed,
+        "rows_out": written[0].rows,
+        "k": spec.k,
+        "k_reached": release.k_reached,
+        "quasi_identifiers": list(spec.quasi),
+        "files": {
+            FILES[w.kind][0]: {"rows": w.rows, "sha256": w.sha256, "sm3": w.sm3} for w in written
+        },
+    }
+    folder = release.folder
+    (folder / MANIFEST).write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
+    (folder / METADATA).write_bytes(
+        orjson.dumps(metadata(spec, providers), option=orjson.OPT_INDENT_2)
+    )
+    return release
+
+
+def _proved(written: list[Written]) -> list[Written]:
+    """The files, once their hashes show the CSV for Excel is the scanned CSV after a BOM."""
+    to_scan(written)  # raises ValueError if not
+    return written
+
+
+def spec_version(spec: DatasetSpec) -> str:
+    """A hash of what the spec releases: a changed spec republishes unchanged rows."""
+    rules = [(c.source, type(c.rule).__name__, repr(c.rule)) for c in spec.columns]
+    text = orjson.dumps([spec.name, spec.table, repr(spec.where), rules, spec.quasi, spec.k])
+    return hashlib.sha256(text).hexdigest()[:16]
+
+
+def metadata(spec: DatasetSpec, providers: list[str]) -> dict[str, Any]:
+    """What a portal shows about the dataset: titles, tags, licence and the data dictionary."""
+    known = table_columns(spec.source, spec.table)
+    by_source = {c.source: c for c in spec.columns}
+    dictionary = []
+    for name in spec.output_columns:
+        column = by_source.get(name)
+        if column is not None:
+            dictionary.append({"id": name, "label": label(spec, column), "notes": column.notes})
+        elif spec.aggregate is not None and name == spec.aggregate.count_as:
+            dictionary.append({"id": name, "label": spec.aggregate.count_label, "notes": ""})
+        elif name == RECORD_ID:
+            dictionary.append({"id": name, "label": "记录标识", "notes": RECORD_NOTES})
+        else:  # pragma: no cover  # every published column has a rule (check_spec)
+            dictionary.append({"id": name, "label": str(known[name].info.get("zh", name))})
+    return {
+        "name": spec.name,
+        "title": spec.title,
+        "notes": spec.description,
+        "license_id": spec.licence,
+        "frequency": spec.frequency,
+        "tags": list(spec.tags),
+        "providers": providers,
+        "fields": dictionary,
+        "resources": [{"file": name, "format": fmt} for name, _, fmt in FILES.values()],
+    }

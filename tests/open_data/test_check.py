@@ -3,8 +3,10 @@ kind of personal number and the source's own values in the final files, and noth
 
 from __future__ import annotations
 
+import asyncio
 import codecs
 import csv
+import dataclasses
 import io
 import json
 import pickle
@@ -12,7 +14,7 @@ import random
 import re
 import string
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -23,17 +25,14 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from open_data import pii
-from open_data.check import (
-    KAnonymity,
-    KReport,
-    check_release,
-    k_anonymise,
-    personal_values_of,
-    scan,
-)
+from open_data.check import KAnonymity, KReport
+from open_data.check import check as check_stage
+from open_data.datasets import DATASETS
 from open_data.errors import PublishError, ReleaseRefused, SpecError
-from open_data.files import to_scan, write_files
+from open_data.files import DataFiles, to_scan
 from open_data.pii import Finding, PersonalValues, Scanner, json_items, json_rows, luhn
+from open_data.release import Release, rows_of
+from open_data.scan import check_release, personal_values_of, scan
 from standard.codes import make_id_number, make_mobile, make_uscc, org_check_char, uscc_check_char
 
 TODAY = date(2025, 6, 30)
@@ -419,9 +418,50 @@ def people(*classes: tuple[str, str, int]) -> list[dict[str, Any]]:
 QUASI = ("district", "month")
 
 
+@dataclasses.dataclass
+class Gated:
+    """What the ``check`` stage made of a row-level dataset's rows: its report, and the rows
+    that stay (as ``write`` keeps them: by number, in the order they passed)."""
+
+    report: KReport
+    kept: list[dict[str, Any]]
+
+    def rows(self) -> list[dict[str, Any]]:
+        return self.kept
+
+
+def checked(
+    rows: Iterable[dict[str, Any]],
+    *,
+    dataset: str,
+    quasi: Sequence[str],
+    k: int = 5,
+    on_small: Any = "suppress",
+) -> Gated:
+    """The ``check`` stage over ``rows`` of a row-level dataset with these quasi-identifiers."""
+    spec = dataclasses.replace(
+        DATASETS["inspection-results"],
+        name=dataset,
+        quasi=tuple(quasi),
+        k=k,
+        on_small=on_small,
+        aggregate=None,
+        public_by_rule=False,
+    )
+
+    async def gated() -> Gated:
+        release = await check_stage(Release.of_rows(spec, rows))
+        passed = await rows_of(release)
+        assert release.k_report is not None
+        keep = release.kept or (lambda n: True)
+        return Gated(release.k_report, [row for n, row in enumerate(passed) if keep(n)])
+
+    return asyncio.run(gated())
+
+
 def test_small_classes_are_suppressed_and_exactly_k_is_kept() -> None:
     rows = people(("雁塔区", "2024-03", 5), ("雁塔区", "2024-04", 4), ("碑林区", "2024-03", 7))
-    result = k_anonymise(lambda: rows, dataset="penalties", quasi=QUASI, k=5)
+    result = checked(rows, dataset="penalties", quasi=QUASI, k=5)
     assert result.report == KReport(
         dataset="penalties",
         quasi=QUASI,
@@ -441,7 +481,7 @@ def test_small_classes_are_suppressed_and_exactly_k_is_kept() -> None:
 def test_refuse_names_columns_and_sizes_not_values() -> None:
     rows = people(("雁塔区", "2024-03", 6), ("蓝田县", "2024-04", 2), ("周至县", "2024-05", 3))
     with pytest.raises(ReleaseRefused) as refused:
-        k_anonymise(lambda: rows, dataset="penalties", quasi=QUASI, k=5, on_small="refuse")
+        checked(rows, dataset="penalties", quasi=QUASI, k=5, on_small="refuse")
     message = str(refused.value)
     assert message == (
         "penalties: k-anonymity over (district, month) not reached: 2 class(es) below k=5 hold "
@@ -452,7 +492,7 @@ def test_refuse_names_columns_and_sizes_not_values() -> None:
 
 def test_refuse_passes_when_every_class_is_large_enough() -> None:
     rows = people(("雁塔区", "2024-03", 5))
-    result = k_anonymise(lambda: rows, dataset="d", quasi=QUASI, k=5, on_small="refuse")
+    result = checked(rows, dataset="d", quasi=QUASI, k=5, on_small="refuse")
     assert result.report.k_reached == 5
     assert len(list(result.rows())) == 5
 
@@ -460,14 +500,14 @@ def test_refuse_passes_when_every_class_is_large_enough() -> None:
 @pytest.mark.parametrize("on_small", ["suppress", "refuse"])
 def test_empty_input(on_small: Any) -> None:
     empty: list[dict[str, Any]] = []
-    result = k_anonymise(lambda: empty, dataset="d", quasi=QUASI, on_small=on_small)
+    result = checked(empty, dataset="d", quasi=QUASI, on_small=on_small)
     assert result.report.rows_in == result.report.rows_out == result.report.classes == 0
     assert result.report.k_reached is None
     assert list(result.rows()) == []
 
 
 def test_everything_suppressed_reaches_no_k() -> None:
-    result = k_anonymise(lambda: people(("雁塔区", "2024-03", 4)), dataset="d", quasi=QUASI)
+    result = checked(people(("雁塔区", "2024-03", 4)), dataset="d", quasi=QUASI)
     assert (result.report.rows_out, result.report.k_reached) == (0, None)
     assert list(result.rows()) == []
 
@@ -475,34 +515,23 @@ def test_everything_suppressed_reaches_no_k() -> None:
 def test_classes_are_told_apart_as_the_files_show_them() -> None:
     # 1, "1" and Decimal("1.0") are three classes in the JSON file, whatever Python says.
     rows = [{"band": v} for v in (1, 1, "1", "1", Decimal("1.0"), Decimal("1.0"), None, None)]
-    report = k_anonymise(lambda: rows, dataset="d", quasi=["band"], k=2).report
+    report = checked(rows, dataset="d", quasi=["band"], k=2).report
     assert (report.classes, report.k_reached) == (4, 2)
 
 
-def test_a_source_that_shrinks_between_the_passes_is_refused_at_the_end() -> None:
-    passes: list[list[dict[str, Any]]] = [
-        people(("雁塔区", "2024-03", 5)),
-        people(("雁塔区", "2024-03", 3)),
-    ]
-    result = k_anonymise(lambda: passes.pop(0), dataset="d", quasi=QUASI)
-    rows = result.rows()
-    assert len([next(rows) for _ in range(3)]) == 3
-    with pytest.raises(ReleaseRefused, match="changed between the two k-anonymity passes"):
-        next(rows)
-
-
-def test_a_source_that_grows_between_the_passes_still_releases_k_anonymous_rows() -> None:
-    passes = [
-        people(("雁塔区", "2024-03", 5)),
-        people(("雁塔区", "2024-03", 6), ("碑林区", "x", 1)),
-    ]
-    result = k_anonymise(lambda: passes.pop(0), dataset="d", quasi=QUASI)
-    assert len(list(result.rows())) == 6  # the new class of one is not released
+def test_the_gate_decides_on_the_one_pass_it_counted() -> None:
+    # The rows are read once (a stream, not re-read): the classes decided on are the classes
+    # of the rows released, so a source changing meanwhile cannot make a kept class small.
+    stream = iter(people(("雁塔区", "2024-03", 6), ("碑林区", "x", 1)))
+    result = checked(stream, dataset="d", quasi=QUASI)
+    assert next(stream, None) is None  # read to the end, once
+    assert len(list(result.rows())) == 6  # the class of one is not released
+    assert (result.report.suppressed_rows, result.report.k_reached) == (1, 6)
 
 
 def test_a_missing_quasi_identifier_fails_closed() -> None:
     with pytest.raises(SpecError, match="quasi-identifier 'age' is not a column"):
-        k_anonymise(lambda: people(("a", "b", 5)), dataset="d", quasi=["district", "age"])
+        checked(people(("a", "b", 5)), dataset="d", quasi=["district", "age"])
 
 
 def test_misuse_is_an_error() -> None:
@@ -511,17 +540,15 @@ def test_misuse_is_an_error() -> None:
     with pytest.raises(ValueError, match="k must be at least 1"):
         KAnonymity(dataset="d", quasi=QUASI, k=0)
     with pytest.raises(RuntimeError, match="decide"):
-        KAnonymity(dataset="d", quasi=QUASI).keep({"district": "a", "month": "b"})
+        KAnonymity(dataset="d", quasi=QUASI).kept(("a", "b"))
 
 
 def test_the_gate_runs_over_an_incremental_source() -> None:
     gate = KAnonymity(dataset="d", quasi=QUASI, k=2)
     rows = people(("a", "1", 2), ("b", "1", 1))
-    for row in rows:
-        gate.count(row)
+    classes = [gate.count(row) for row in rows]
     assert gate.decide().suppressed_rows == 1
-    assert [gate.keep(row) for row in rows] == [True, True, False]
-    gate.verify()
+    assert [gate.kept(key) for key in classes] == [True, True, False]
 
 
 @given(
@@ -532,7 +559,7 @@ def test_the_gate_runs_over_an_incremental_source() -> None:
 )
 def test_after_suppression_every_class_has_k_rows(keys: list[tuple[str, str, int]], k: int) -> None:
     rows = [{"a": a, "b": b, "c": c, "n": i} for i, (a, b, c) in enumerate(keys)]
-    result = k_anonymise(lambda: rows, dataset="d", quasi=("a", "b", "c"), k=k)
+    result = checked(rows, dataset="d", quasi=("a", "b", "c"), k=k)
     kept = list(result.rows())
     sizes = Counter((r["a"], r["b"], r["c"]) for r in kept)
     everything = Counter(keys)
@@ -657,7 +684,7 @@ def _rows_of(path: Path) -> Iterator[dict[str, str]]:
 
 
 def test_the_gate_end_to_end(tmp_path: Path) -> None:
-    """k-anonymise a re-readable source, write the kept rows, scan the written files."""
+    """The check stage over a source, the kept rows written, the written files scanned."""
     source = write_csv(
         tmp_path / "source.csv",
         [
@@ -668,7 +695,7 @@ def test_the_gate_end_to_end(tmp_path: Path) -> None:
             )
         ],
     )
-    result = k_anonymise(lambda: _rows_of(source), dataset="d", quasi=("division", "month"))
+    result = checked(list(_rows_of(source)), dataset="d", quasi=("division", "month"))
     released = write_csv(tmp_path / "data.csv", list(result.rows()))
     assert result.report.suppressed_rows == 1
     check_release({"csv": released}, dataset="d", today=TODAY)
@@ -870,7 +897,11 @@ def test_json_rows_read_any_layout_as_json_items_do(
 def write_release(folder: Path, rows: list[dict[str, Any]]) -> dict[str, Path]:
     """The release's files as the publisher writes them (CSV, JSON one row a line)."""
     columns = list(dict.fromkeys(c for row in rows for c in row))
-    return to_scan(write_files(folder, columns, rows))
+    with DataFiles(folder, columns) as files:
+        for row in rows:
+            files.add(row)
+        files.finish()
+        return to_scan(files.hashed())
 
 
 def test_a_release_and_its_json_twin_are_read_in_one_pass(tmp_path: Path) -> None:

@@ -19,7 +19,6 @@ import pytest
 
 from gateway.admin import AdminError
 from gateway.settings import Settings
-from open_data.check import personal_values_of
 from open_data.ckan import CITY_ORGANISATION, RELEASE_KEY, CkanPortal, organisation_name
 from open_data.datasets import DATASETS, dataset
 from open_data.datastore import Changes, _secondary_indexes, csv_rows
@@ -27,6 +26,7 @@ from open_data.desensitise import record_id
 from open_data.errors import PortalError
 from open_data.files import FILES
 from open_data.pipeline import METADATA, Release
+from open_data.scan import personal_values_of
 from open_data.spec import RECORD_ID
 from tests.ckan_portal import Portal, ckan_portal  # noqa: F401  # the fixture
 from tests.open_data.test_pipeline import (  # noqa: F401  # world: the fixture

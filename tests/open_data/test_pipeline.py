@@ -20,12 +20,13 @@ from gateway.services import Services
 from gateway.settings import Settings
 from gateway.sources import Sources
 from open_data.approvals import approve, dataset_scope, withdraw
-from open_data.check import personal_values_of
 from open_data.datasets import DATASETS, dataset
 from open_data.errors import ReleaseRefused
 from open_data.files import digests
-from open_data.pipeline import Release, prepare, publish_dir
+from open_data.pipeline import Release, prepare, publish
+from open_data.scan import personal_values_of
 from open_data.spec import RECORD_ID, Column, DatasetSpec, Mask
+from open_data.targets import Directory
 from resolvers.database import create_engine
 
 KEY = b"pipeline-test-key-0123456789abcdef"
@@ -44,6 +45,11 @@ class World:
         policy = await load_policy(self.services.engine)
         scoped = self.sources.for_request(dataset_scope(spec, policy))
         return await prepare(spec, sources=scoped, key=KEY, work=self.work)
+
+    async def publish(self, release: Release) -> str:
+        """The publish stage, to a directory target: what it did."""
+        release.target = Directory(self.portal)
+        return (await publish(release)).outcome
 
 
 @contextlib.asynccontextmanager
@@ -78,25 +84,23 @@ async def world(seeded_sqlite: Settings, tmp_path: Path) -> AsyncIterator[World]
 
 async def test_public_datasets_need_no_approval_others_do(world: World) -> None:
     catalogue = await world.release(dataset("matter-catalogue"))
-    assert (
-        catalogue.manifest["rows_out"] > 0 and publish_dir(catalogue, world.portal) == "published"
-    )
+    assert catalogue.manifest["rows_out"] > 0 and await world.publish(catalogue) == "published"
     statistics = dataset("complaint-statistics")
     unapproved = await world.release(statistics)
     assert unapproved.empty and unapproved.manifest["rows_in"] == 0
-    assert publish_dir(unapproved, world.portal) == "unchanged"
+    assert await world.publish(unapproved) == "unchanged"
     assert not (world.portal / statistics.name).exists()
 
     grant = await approve(world.services.grants, OPERATOR, statistics, "P-12345")
     approved = await world.release(statistics)
     assert approved.manifest["approvals"] == [grant] and approved.providers == ["P-12345"]
-    assert publish_dir(approved, world.portal) == "published"
+    assert await world.publish(approved) == "published"
     again = await world.release(statistics)
-    assert publish_dir(again, world.portal) == "unchanged"  # same hashes: nothing changes
+    assert await world.publish(again) == "unchanged"  # same hashes: nothing changes
 
     await withdraw(world.services.grants, OPERATOR, statistics, "P-12345")
     gone = await world.release(statistics)
-    assert publish_dir(gone, world.portal) == "withdrawn"
+    assert await world.publish(gone) == "withdrawn"
     assert not (world.portal / statistics.name).exists()
 
 
@@ -104,7 +108,7 @@ async def test_files_manifest_and_dictionary(world: World) -> None:
     spec = dataset("inspection-results")
     await approve(world.services.grants, OPERATOR, spec, "XA-SCJG")
     release = await world.release(spec)
-    assert publish_dir(release, world.portal) == "published"
+    assert await world.publish(release) == "published"
     folder = world.portal / spec.name
     manifest = orjson.loads((folder / "manifest.json").read_bytes())
     for name, facts in manifest["files"].items():
@@ -131,7 +135,7 @@ async def test_no_personal_value_reaches_any_published_byte(world: World) -> Non
         provider = "P-12345" if spec.table == "complaints" else "XA-SCJG"
         await approve(world.services.grants, OPERATOR, spec, provider)
         release = await world.release(spec)
-        publish_dir(release, world.portal)
+        await world.publish(release)
         raw = await _rows(world.settings, spec)
         values = set(personal_values_of(raw, table=spec.table))
         published = b"".join(p.read_bytes() for p in (world.portal / name).iterdir())

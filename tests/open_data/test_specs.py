@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,12 +14,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gateway.settings import Settings
-from open_data.check import personal_values_of
 from open_data.datasets import DATASETS, dataset
 from open_data.desensitise import desensitise, pseudonym, record_id
 from open_data.errors import SpecError
-from open_data.extract import extract
+from open_data.extract import extract, pages
 from open_data.pii import Scanner
+from open_data.release import Release, rows_of
+from open_data.scan import personal_values_of
 from open_data.spec import (
     RECORD_ID,
     Column,
@@ -38,6 +40,15 @@ from resolvers.database import create_engine
 from standard.codes import make_id_number
 
 KEY = b"test-pseudonym-key-0123456789abcdef"
+
+
+async def _published(spec: DatasetSpec, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What the ``desensitise`` stage makes of ``rows``."""
+    return await rows_of(await desensitise(Release.of_rows(spec, rows, key=KEY)))
+
+
+def published_rows(spec: DatasetSpec, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return asyncio.run(_published(spec, rows))
 
 
 @pytest.mark.parametrize("name", sorted(DATASETS))
@@ -106,7 +117,7 @@ def test_a_natural_persons_name_is_masked_inside_free_text() -> None:
         {**base, "cd_id": "P-2", "counterparty_category": "legal_person",
          "counterparty_name": "西安某公司", "case_name": "西安某公司未按规定亮照经营案"},
     ]  # fmt: skip
-    person, company = list(desensitise(spec, rows, key=KEY))
+    person, company = published_rows(spec, rows)
     # Masked as a name is published: the surname, a star for each other character.
     assert person["case_name"] == "杨**未按规定亮照经营案"
     assert person["counterparty_name"] == "杨**"
@@ -143,7 +154,7 @@ def test_rules_one_by_one() -> None:
             "provider": "XA-SCJG", "cd_id": "A-2",
         },
     ]  # fmt: skip
-    first, second = list(desensitise(spec, rows, key=KEY))
+    first, second = published_rows(spec, rows)
     assert first == {
         RECORD_ID: record_id(KEY, rows[0]),
         "name": "张*丰",
@@ -209,7 +220,7 @@ def test_minors_cases_are_never_published() -> None:
         {**base, "counterparty_nature": "legal_person", "counterparty_id": None,
          "decision_date": date(2026, 1, 1), "counterparty_name": "西安某公司"},
     ]  # fmt: skip
-    published = list(desensitise(spec, rows, key=KEY))
+    published = published_rows(spec, rows)
     assert [r["counterparty_name"] for r in published] == ["赵*", "西安某公司"]
     assert all("counterparty_id" not in r for r in published)
 
@@ -217,7 +228,8 @@ def test_minors_cases_are_never_published() -> None:
 async def _rows(settings: Settings, spec: DatasetSpec) -> list[dict[str, Any]]:
     connector = SqlConnector(spec.source, create_engine(settings.database_url(spec.source)))
     try:
-        return [row async for row in extract(spec, connector, page=700)]
+        release = await extract(Release(spec, Path(), reader=connector))
+        return await rows_of(release)
     finally:
         await connector.close()
 
@@ -237,7 +249,7 @@ async def test_no_personal_value_of_the_demo_data_survives(
         for row in rows
         if row.get("counterparty_nature") == "natural_person" and row.get("counterparty_name")
     }
-    published = list(desensitise(spec, rows, key=KEY))
+    published = await _published(spec, rows)
     assert published
     cells = {str(v) for row in published for v in row.values() if v is not None}
     leaked = (personal | names) & cells
@@ -257,8 +269,8 @@ async def test_extract_reads_only_approved_providers(seeded_sqlite: Settings) ->
         "supervision", create_engine(seeded_sqlite.database_url("supervision"))
     )
     try:
-        theirs = [r async for r in extract(spec, connector, providers={one})]
-        nobody = [r async for r in extract(spec, connector, providers=set())]
+        theirs = [r async for page in pages(spec, connector, providers={one}) for r in page]
+        nobody = [r async for page in pages(spec, connector, providers=set()) for r in page]
     finally:
         await connector.close()
     assert theirs and {r["provider"] for r in theirs} == {one}
@@ -290,13 +302,13 @@ async def test_extract_asks_for_the_next_page_ahead_and_no_more(seeded_sqlite: S
     )
     try:
         counted = _Counted(connector)
-        paged = [r async for r in extract(spec, counted, page=97)]
+        paged = [r async for page in pages(spec, counted, page=97) for r in page]
         assert paged == every and len({r["id"] for r in paged}) == len(paged)
         assert counted.asked == -(-len(every) // 97) and counted.most == 1
 
         early = _Counted(connector)
-        rows = extract(spec, early, page=97)
-        first = [await anext(rows) for _ in range(5)]
+        rows = pages(spec, early, page=97)
+        first = (await anext(rows))[:5]
         await rows.aclose()  # the page asked for ahead is called off
         for _ in range(200):
             if not early.flying:
