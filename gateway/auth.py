@@ -13,10 +13,10 @@ import functools
 import hmac
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
 import pyotp
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from gateway.admin import NAME
@@ -33,6 +33,9 @@ from gateway.principal import PUBLIC, Principal
 from gateway.settings import Settings
 from gateway.tables import Account, Client, Party
 from gateway.tokens import Issued, TokenStore
+
+# Who holds a credential: a staff account (login) or a machine client (token exchange).
+_Holder = TypeVar("_Holder", Account, Client)
 
 
 @functools.cache
@@ -132,25 +135,16 @@ class Authenticator:
     ) -> Login:
         """A staff session, or an ``AuthError``; failures count towards a lockout."""
         now = datetime.now(UTC)
-        actor = f"user:{username}"
-        found = None
-        if NAME.fullmatch(username):
-            async with AsyncSession(self.engine) as session:
-                found = (
-                    await session.execute(
-                        select(Account, Party)
-                        .join(Party, Party.code == Account.party_code)
-                        .where(Account.username_key == username.lower())
-                    )
-                ).first()
-        if found is None:
-            await asyncio.to_thread(verify_password, _dummy_hash(), password)
-            # Whatever was typed is not logged as a name: it may be a password typed in the
-            # wrong box. Its hash still shows repeated attempts at one name.
-            unknown = f"unknown:{sm3_hex(username.encode())[:16]}"
-            await self._event(unknown, "login_failed", "denied", None, request_id)
-            raise InvalidCredentials
-        account, party = found
+        account, party = await self._known(
+            select(Account, Party)
+            .join(Party, Party.code == Account.party_code)
+            .where(Account.username_key == username.lower()),
+            username,
+            password,
+            failed="login_failed",
+            refused=InvalidCredentials,
+            request_id=request_id,
+        )
         actor = f"user:{account.username}"  # as stored: the name typed may differ in case
         if account.locked_until is not None and account.locked_until > now:
             wait = int((account.locked_until - now).total_seconds()) + 1
@@ -190,6 +184,35 @@ class Authenticator:
         )
         await self._event(actor, "login", "ok", party.code, request_id)
         return Login(issued, principal)
+
+    async def _known(
+        self,
+        query: Select[_Holder, Party],
+        name: str,
+        secret: str,
+        *,
+        failed: str,
+        refused: type[AuthError],
+        request_id: str | None,
+    ) -> tuple[_Holder, Party]:
+        """The holder of ``name`` (staff account or machine client) and its party, as ``query``
+        finds them; otherwise ``refused``, audited as ``failed``, after one password
+        verification against a dummy hash: an unknown name costs the work of a wrong secret
+        for a known one, so response time does not tell which names exist. The one copy of
+        this guard, shared by the login and the token exchange."""
+        found = None
+        if NAME.fullmatch(name):  # a name that cannot exist is not looked up
+            async with AsyncSession(self.engine) as session:
+                found = (await session.execute(query)).first()
+        if found is None:
+            await asyncio.to_thread(verify_password, _dummy_hash(), secret)
+            # Whatever was typed is not logged as a name: it may be a password typed in the
+            # wrong box. Its hash still shows repeated attempts at one name.
+            unknown = f"unknown:{sm3_hex(name.encode())[:16]}"
+            await self._event(unknown, failed, "denied", None, request_id)
+            raise refused
+        holder, party = found
+        return holder, party
 
     async def _failed(
         self, account: Account, now: datetime, request_id: str | None, party: str
@@ -231,22 +254,16 @@ class Authenticator:
         """A short-lived machine token for a client's id and secret, or ``InvalidClient``."""
         now = datetime.now(UTC)
         actor = f"client:{client_id}"
-        found = None
-        if NAME.fullmatch(client_id):
-            async with AsyncSession(self.engine) as session:
-                found = (
-                    await session.execute(
-                        select(Client, Party)
-                        .join(Party, Party.code == Client.party_code)
-                        .where(Client.client_id == client_id)
-                    )
-                ).first()
-        if found is None:
-            await asyncio.to_thread(verify_password, _dummy_hash(), secret)
-            unknown = f"unknown:{sm3_hex(client_id.encode())[:16]}"
-            await self._event(unknown, "token_failed", "denied", None, request_id)
-            raise InvalidClient
-        client, party = found
+        client, party = await self._known(
+            select(Client, Party)
+            .join(Party, Party.code == Client.party_code)
+            .where(Client.client_id == client_id),
+            client_id,
+            secret,
+            failed="token_failed",
+            refused=InvalidClient,
+            request_id=request_id,
+        )
         good = await asyncio.to_thread(verify_password, client.secret_hash, secret)
         if not good and client.previous_secret_hash and client.previous_valid_until:
             # During a rotation the previous secret still works until its end.
