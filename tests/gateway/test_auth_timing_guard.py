@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from gateway import auth as auth_module
 from gateway.auth import AuthError, InvalidClient, InvalidCredentials
+from gateway.passwords import verify_password
 from gateway.settings import Settings
 from gateway.tables import Client
 from tests.gateway.auth_fixtures import Gateway, live_gateway, small_settings
@@ -35,11 +36,10 @@ def verified(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     """The stored hashes the authenticator verifies a password against, in order: the
     project's own ``verify_password``, wrapped where ``gateway.auth`` calls it."""
     hashes: list[str] = []
-    real = auth_module.verify_password
 
     def counting(stored_hash: str, password: str) -> bool:
         hashes.append(stored_hash)
-        return real(stored_hash, password)
+        return verify_password(stored_hash, password)
 
     monkeypatch.setattr(auth_module, "verify_password", counting)
     yield hashes
