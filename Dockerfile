@@ -12,6 +12,9 @@ COPY resolvers ./resolvers
 COPY policies ./policies
 COPY open_data ./open_data
 COPY standard ./standard
+COPY sources ./sources
+COPY audit ./audit
+COPY accounts ./accounts
 COPY ingest ./ingest
 COPY demo ./demo
 RUN /opt/jianguan/bin/pip install --no-cache-dir --no-deps .

@@ -58,12 +58,12 @@ from benchmarks.harness.timing import Cost, timed, timed_sync
 if TYPE_CHECKING:
     from starlette.applications import Starlette
 
-    from gateway.policies import PolicyHolder
-    from gateway.principal import Principal
-    from gateway.scope import GrantLimits, Scope
     from gateway.services import Services
     from gateway.settings import Settings
-    from gateway.sources import RequestSources
+    from policies.access import RequestSources
+    from policies.principal import Principal
+    from policies.scope import GrantLimits, Scope
+    from policies.store import PolicyHolder
 
 REDIS = "redis://127.0.0.1:6379/13"  # the tests use database 0
 RATE = "5000/second"  # above what one caller reaches here, so never refused; a short window
@@ -135,7 +135,7 @@ def people(tag: str) -> dict[str, Principal]:
     """The callers: ids carry the run's tag, so their Redis keys can be found and deleted."""
     from demo.complaints import PROVIDER as HOTLINE_CODE
     from demo.departments import OFFICE
-    from gateway.principal import Principal
+    from policies.principal import Principal
 
     return {
         "city": Principal(
@@ -173,9 +173,9 @@ def people(tag: str) -> dict[str, Principal]:
 
 def all_visible(*, clear: bool) -> Scope:
     """Authorisation off: every row of every table, personal fields in clear or all masked."""
-    from gateway.principal import PUBLIC
-    from gateway.scope import RECORD_TABLES, Clause, Scope, TableScope
-    from resolvers.masking import PERSONAL
+    from policies.masking import PERSONAL
+    from policies.principal import PUBLIC
+    from policies.scope import RECORD_TABLES, Clause, Scope, TableScope
 
     tables = {
         table: TableScope((Clause(None, (), frozenset(PERSONAL[table] if clear else ())),))
@@ -190,7 +190,7 @@ def all_visible(*, clear: bool) -> Scope:
 
 def fixed_policies(services: Services, scope: Scope) -> PolicyHolder:
     """A policy holder that hands every caller ``scope``."""
-    from gateway.policies import PolicyHolder
+    from policies.store import PolicyHolder
 
     fixed = scope
 
@@ -214,7 +214,7 @@ def without_limits(services: Services) -> Services:
 
 def without_audit(services: Services) -> Services:
     """The same services, whose audit log takes every entry and writes none."""
-    from gateway.audit import AuditEvent, AuditLog
+    from audit.log import AuditEvent, AuditLog
 
     class NoAudit(AuditLog):
         async def append(self, event: AuditEvent) -> int:
@@ -248,7 +248,7 @@ def side_by_side(settings: Settings) -> Starlette:
 
     from gateway.app import create_app
     from gateway.services import Services
-    from gateway.sources import Sources
+    from sources.guard import Sources
 
     replace = dataclasses.replace
     sources = Sources(settings)
@@ -402,8 +402,8 @@ async def micro_guard(settings: Settings, caller: Principal) -> Cost:
     from starlette.types import Scope as Asgi
 
     from gateway.auth_http import Guard
-    from gateway.principal import caller as calling
     from gateway.services import Services
+    from policies.principal import caller as calling
 
     services = Services.create(settings)
     await services.start()
@@ -440,9 +440,9 @@ async def micro_tokens(gateway_url: str, redis_url: str, caller: Principal) -> N
     and in each store (a miss); one Redis GET and a pool without pre-ping, for scale."""
     from redis.asyncio import Redis
 
-    from gateway.tokens import RedisTokens, Remembered, SqlTokens, TokenStore
-    from resolvers.database import create_engine
-    from resolvers.migrate import GATEWAY, upgrade
+    from accounts.tokens import RedisTokens, Remembered, SqlTokens, TokenStore
+    from sources.database import create_engine
+    from standard.migrate import GATEWAY, upgrade
 
     life = timedelta(hours=1)
 
@@ -519,7 +519,7 @@ async def micro_limits(redis_url: str, tag: str) -> None:
 def demo_grants() -> list[GrantLimits]:
     """Grants like the demo's: the register to a district bureau, Yanta's complaints in clear."""
     from demo.complaints import PROVIDER as HOTLINE_CODE
-    from gateway.scope import GrantLimits
+    from policies.scope import GrantLimits
 
     now = datetime.now(UTC)
     start, end = now - timedelta(days=1), now + timedelta(days=365)
@@ -540,9 +540,9 @@ def demo_grants() -> list[GrantLimits]:
 
 async def micro_scopes(gateway_url: str, who: dict[str, Principal]) -> dict[str, Scope]:
     """The scope: a cache hit, and made afresh; a policy reload."""
-    from gateway.policies import PolicyHolder
-    from gateway.scope import Policy, scope_for, seed_lines
-    from resolvers.database import create_engine
+    from policies.scope import Policy, scope_for, seed_lines
+    from policies.store import PolicyHolder
+    from sources.database import create_engine
 
     engine = create_engine(gateway_url)
     holder = PolicyHolder(engine)  # no Redis: no listener; reloaded by hand below
@@ -565,8 +565,9 @@ async def micro_scopes(gateway_url: str, who: dict[str, Principal]) -> dict[str,
 
 async def micro_rows(settings: Settings, scopes: dict[str, Scope]) -> dict[str, float]:
     """The scope's condition, what it adds to a read, and masking per row."""
-    from gateway.sources import RequestSources, Sources
-    from resolvers.connectors.base import PageRequest
+    from policies.access import RequestSources
+    from sources.base import PageRequest
+    from sources.guard import Sources
 
     cases = {
         "city office (no condition)": scopes["city"],
@@ -637,7 +638,7 @@ def copies(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def mask_all(copy: Callable[[], list[dict[str, Any]]]) -> None:
     """Every personal field masked, row by row: what every read did before authorisation."""
-    from resolvers.masking import mask_row
+    from policies.masking import mask_row
 
     for row in copy():
         mask_row("complaints", row, ())
@@ -649,8 +650,8 @@ def release(view: RequestSources, copy: Callable[[], list[dict[str, Any]]]) -> N
 
 async def micro_audit(gateway_url: str, caller: Principal) -> None:
     """An audit entry: its hash (CPU), and its append alone and among 16 at once."""
-    from gateway.audit import GENESIS, AuditEvent, AuditLog, entry_fields, seal
-    from resolvers.database import create_engine
+    from audit.log import GENESIS, AuditEvent, AuditLog, entry_fields, seal
+    from sources.database import create_engine
 
     event = AuditEvent(
         actor=caller.id,
@@ -1013,7 +1014,7 @@ def verdict(inside: Found, http: Found, guard: Cost, per_row: dict[str, float]) 
 
 async def issue(redis_url: str, who: dict[str, Principal]) -> dict[str, str]:
     """A bearer token for each caller, in the Redis store the server reads."""
-    from gateway.tokens import RedisTokens
+    from accounts.tokens import RedisTokens
 
     store = RedisTokens(redis_url)
     try:
@@ -1030,7 +1031,7 @@ async def forget(redis_url: str, tag: str, tokens: dict[str, str]) -> None:
     """Delete the Redis keys this run made: sessions and rate-limit windows."""
     from redis.asyncio import Redis
 
-    from gateway.tokens import token_hash
+    from accounts.tokens import token_hash
 
     client = Redis.from_url(redis_url)
     try:
@@ -1053,13 +1054,13 @@ async def audit_entries(gateway_url: str) -> int:
 
 
 async def main(args: argparse.Namespace) -> None:
-    from gateway.settings import SOURCES
+    from standard.source_names import SOURCE_NAMES
 
     started = time.perf_counter()
     tag = uuid.uuid4().hex[:8]
     prefix = args.keep_db or f"jg_bench_authz_{tag}"
     gateway_db = f"jg_bench_authz_{tag}_gateway"
-    scratch = [gateway_db] + ([] if args.keep_db else [f"{prefix}_{s}" for s in SOURCES])
+    scratch = [gateway_db] + ([] if args.keep_db else [f"{prefix}_{s}" for s in SOURCE_NAMES])
     work = Path(tempfile.mkdtemp(prefix="jg-bench-authz-"))
     tokens: dict[str, str] = {}
     try:

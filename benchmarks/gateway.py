@@ -56,9 +56,10 @@ from benchmarks.harness.load import run_loadgen
 from benchmarks.harness.postgres import admin_connection, drop, dsn
 from benchmarks.harness.report import first_difference, ratio, tidy
 from benchmarks.harness.servers import ROOT, ChildServer, Listen, module_command, run_uvicorn
-from gateway.settings import SOURCES, Settings
-from resolvers.masking import mask_name
-from resolvers.registry import SOURCES as REGISTRY
+from gateway.settings import Settings
+from policies.masking import mask_name
+from standard.registry import SOURCES as REGISTRY
+from standard.source_names import SOURCE_NAMES
 
 POOL_MAX = 15  # SQLAlchemy's QueuePool default (5 + 10 overflow): the gateway's ceiling too
 
@@ -103,7 +104,7 @@ def _sql_type(table: str, column: str) -> str:
     """The column's SQL type as the gateway's statements cast array parameters to it."""
     from sqlalchemy.dialects import postgresql
 
-    from resolvers.registry import SOURCES
+    from standard.registry import SOURCES
 
     model = next(s.tables[table] for s in SOURCES.values() if table in s.tables)
     return str(model.__table__.c[column].type.compile(dialect=postgresql.dialect()))  # type: ignore[attr-defined, no-untyped-call]
@@ -391,11 +392,11 @@ async def check_same_sql(urls: dict[str, str]) -> dict[str, int]:
     the statements sent to PostgreSQL; they must be the same. Returns statements per query."""
     import asyncpg
 
-    from gateway.context import Context
-    from gateway.principal import Principal
-    from gateway.scope import Policy, scope_for, seed_lines
-    from gateway.sources import Sources
+    from policies.principal import Principal
+    from policies.scope import Policy, scope_for, seed_lines
+    from resolvers.context import Context
     from resolvers.schema import build_graph
+    from sources.guard import Sources
 
     settings = Settings(environment="production", source_urls=urls)
     sources = Sources(settings)
@@ -678,7 +679,7 @@ async def main(args: argparse.Namespace) -> None:
     finally:
         await drop([f"{prefix}_gateway"])
         if not args.keep_db:
-            await drop(f"{prefix}_{source}" for source in SOURCES)
+            await drop(f"{prefix}_{source}" for source in SOURCE_NAMES)
         tidy(work)
 
 

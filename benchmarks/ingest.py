@@ -25,10 +25,10 @@ from gateway.settings import Settings
 from ingest.readers import read_records
 from ingest.service import IngestOptions, ingest_file
 from ingest.validate import RecordValidator
-from resolvers.complaints.tables import Complaint
-from resolvers.database import SourceDatabases
-from resolvers.migrate import upgrade
+from sources.database import SourceDatabases
 from standard.codes import checks
+from standard.migrate import upgrade
+from standard.tables.complaints import Complaint
 from standard.workdays import WorkCalendar
 from tests.ingest.factory import RECEIVED, Factory
 

@@ -40,19 +40,21 @@ from benchmarks.harness.postgres import dsn, scratch, url_of
 from benchmarks.harness.servers import ROOT, module_command
 from benchmarks.harness.timing import machine_cpu_s, peak_mib
 from demo.seed import seed
-from gateway.admin import Actor
-from gateway.policies import ensure_seed, load_policy
 from gateway.services import Services
-from gateway.settings import SOURCES, Settings
-from gateway.sources import Sources
+from gateway.settings import Settings
 from open_data.approvals import approve, dataset_scope
 from open_data.ckan import CkanPortal
 from open_data.datasets import dataset
 from open_data.datastore import Changes, Loader, csv_rows
 from open_data.files import FILES
 from open_data.pipeline import prepare
-from resolvers.database import SourceDatabases, create_engine
-from resolvers.migrate import GATEWAY, upgrade
+from policies.access import RequestSources
+from policies.actor import Actor
+from policies.store import ensure_seed, load_policy
+from sources.database import SourceDatabases, create_engine
+from sources.guard import Sources
+from standard.migrate import GATEWAY, upgrade
+from standard.source_names import SOURCE_NAMES
 
 KEY = b"benchmark-pseudonym-key-0123456789"
 OPERATOR = Actor("cli:benchmark")
@@ -63,7 +65,7 @@ RERUN_EVERY = 100  # the re-run changes one record in a hundred
 @asynccontextmanager
 async def scratch_sources(tag: str) -> AsyncIterator[tuple[Settings, dict[str, str]]]:
     """Four scratch PostgreSQL databases (migrated by ``make_rows``); dropped at the end."""
-    names = {source: f"jg_bench_{tag}_{source}" for source in SOURCES}
+    names = {source: f"jg_bench_{tag}_{source}" for source in SOURCE_NAMES}
     async with scratch(names.values()) as urls:
         yield Settings(source_urls={s: urls[n] for s, n in names.items()}), names
 
@@ -71,7 +73,7 @@ async def scratch_sources(tag: str) -> AsyncIterator[tuple[Settings, dict[str, s
 async def make_rows(settings: Settings, database: str, rows: int) -> list[str]:
     """The small demo data, its inspection records multiplied to ``rows``; their providers."""
     databases = SourceDatabases(settings)
-    for source in SOURCES:
+    for source in SOURCE_NAMES:
         await upgrade(databases.engine(source), source)
     await seed(databases, scale="small", seed=42)
     await databases.dispose()
@@ -202,7 +204,7 @@ async def one(rows: int, baseline_rows: int) -> dict[str, Any]:
                 await services.admin.add_party(OPERATOR, code=code, name=code, kind="department")
                 await approve(services.grants, OPERATOR, spec, code)
             sources = Sources(settings)
-            scoped = sources.for_request(dataset_scope(spec, await load_policy(engine)))
+            scoped = RequestSources(sources, dataset_scope(spec, await load_policy(engine)))
             rss_before = peak_mib()
             started, cpu = time.perf_counter(), machine_cpu_s()
             release = await prepare(spec, sources=scoped, key=KEY, work=work / "release")

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from demo import complaints, credit, gov_services, supervision
 from demo.stamp import Row, Stamper
 from demo.world import World
-from resolvers.complaints import tables as complaint_tables
-from resolvers.credit import tables as credit_tables
-from resolvers.exchange import ExchangeRecord
-from resolvers.gov_services import tables as service_tables
-from resolvers.supervision import tables as supervision_tables
+from standard.exchange import ExchangeRecord
+from standard.tables import complaints as complaint_tables
+from standard.tables import credit as credit_tables
+from standard.tables import gov_services as service_tables
+from standard.tables import supervision as supervision_tables
 
 Generator = Callable[[World, Stamper], Iterator[Row]]
 

@@ -20,13 +20,13 @@ from demo.complaints import PROVIDER as HOTLINE
 from demo.credit import PROVIDER as CREDIT
 from demo.departments import ALL_DEPARTMENTS, OFFICE
 from demo.gov_services import PROVIDER as SERVICES
-from gateway.admin import Actor
-from gateway.grants import GrantRequest
-from gateway.principal import Principal
 from gateway.services import Services
-from gateway.tables import Account, Client, Grant, Party
 from open_data.approvals import approve
 from open_data.datasets import dataset
+from policies.actor import Actor
+from policies.grants import GrantRequest
+from policies.principal import Principal
+from standard.tables.gateway import Account, Client, Grant, Party
 
 ACTOR = Actor("cli:demo")
 TOKEN_LIFETIME = timedelta(hours=12)

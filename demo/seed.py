@@ -11,9 +11,9 @@ from sqlalchemy import select
 from demo.generate import TABLES
 from demo.world import World
 from demo.write import write_rows
-from resolvers.database import SourceDatabases
-from resolvers.registry import SOURCES
-from resolvers.supervision.tables import Subject
+from sources.database import SourceDatabases
+from standard.registry import SOURCES
+from standard.tables.supervision import Subject
 
 Progress = Callable[[str, int, int], None]
 """Called as ``progress(table, done, total)``; ``total`` is an estimate until done == total."""

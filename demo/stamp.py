@@ -17,7 +17,7 @@ from typing import Any, Final
 from sqlalchemy import Table
 
 from ingest.digest import content_hash, hashed_columns
-from resolvers.exchange import ExchangeRecord
+from standard.exchange import ExchangeRecord
 from standard.workdays import SHANGHAI, WorkCalendar
 
 WINDOW_START: Final = date(2025, 1, 1)

@@ -14,7 +14,7 @@ from sqlalchemy import Column, Table, insert, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ingest.store import copy_encoder
-from resolvers.exchange import ExchangeRecord
+from standard.exchange import ExchangeRecord
 
 CHUNK: Final = 5_000
 

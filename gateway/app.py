@@ -28,18 +28,19 @@ from gateway.auth_http import Guard
 from gateway.auth_http import routes as auth_routes
 from gateway.body_limit import BodyLimit
 from gateway.cache import MemoryStore, RedisStore, cache_extension
-from gateway.context import Context
 from gateway.headers import SecurityHeaders
 from gateway.http import Deadline, GraphQLView
 from gateway.observability import RequestIds, metrics
 from gateway.persisted import PersistedQueries
-from gateway.principal import caller
 from gateway.schema import build_schema
 from gateway.services import Services
 from gateway.settings import Settings
-from gateway.sources import Sources
 from gateway.tracing import Tracing, configure_tracing
-from resolvers.connectors.base import SourceUnavailable
+from policies.access import RequestSources
+from policies.principal import caller
+from resolvers.context import Context
+from sources.base import SourceUnavailable
+from sources.guard import Sources
 
 STATIC = Path(__file__).parent / "static"
 
@@ -167,7 +168,7 @@ def create_app(
         return JSONResponse({"status": "ok"})
 
     async def readyz(request: Request) -> Response:
-        sources = live.for_request()
+        sources = RequestSources(live)
         states = {}
         for name in live.guarded:
             try:

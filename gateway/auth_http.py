@@ -16,12 +16,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gateway.auth import Authenticator, AuthError, InvalidClient, InvalidToken
+from accounts.auth import Authenticator, AuthError, InvalidClient, InvalidToken
+from accounts.tokens import TokenStoreError
 from gateway.http import refusal as graphql_refusal
 from gateway.observability import request_id
-from gateway.principal import Principal, caller
 from gateway.ratelimit import RateLimiter
-from gateway.tokens import TokenStoreError
+from policies.principal import Principal, caller
 
 MAX_BODY = 16_384
 

@@ -30,8 +30,8 @@ from redis.exceptions import RedisError
 from strawberry.extensions import SchemaExtension
 from strawberry.utils.str_converters import to_camel_case
 
-from gateway.scope import seed_lines
-from resolvers.registry import SOURCES
+from policies.scope import seed_lines
+from standard.registry import SOURCES
 
 
 def _public_tables() -> tuple[str, ...]:

@@ -40,7 +40,7 @@ from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 
 from gateway.persisted import NotPersisted, PersistedQueries
-from gateway.principal import caller
+from policies.principal import caller
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"

@@ -16,13 +16,14 @@ from contextvars import ContextVar
 
 import orjson
 from graphql import GraphQLError
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import MaskErrors
 
 from resolvers.graph.errors import is_bug
+from sources.telemetry import BREAKER_OPEN, SOURCE_CALLS
 
 request_id: ContextVar[str] = ContextVar("request_id", default="-")
 SANE_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
@@ -34,13 +35,8 @@ REQUESTS = Counter(
 LATENCY = Histogram(
     "jianguan_http_request_seconds", "HTTP request latency", ["path"], registry=REGISTRY
 )
-SOURCE_CALLS = Histogram(
-    "jianguan_source_call_seconds", "Source round trips", ["source", "outcome"], registry=REGISTRY
-)
-BREAKER_OPEN = Gauge(
-    "jianguan_source_breaker_open", "1 while a source's circuit is open", ["source"],
-    registry=REGISTRY,
-)  # fmt: skip
+for _metric in (SOURCE_CALLS, BREAKER_OPEN):  # defined beside the source calls they measure
+    REGISTRY.register(_metric)
 
 
 # uvicorn's color_message repeats the message with terminal colours

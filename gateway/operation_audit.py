@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
-from gateway.audit import AuditEvent, variables_hash
+from audit.log import AuditEvent, variables_hash
 from gateway.observability import request_id
 
 

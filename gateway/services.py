@@ -8,18 +8,18 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.admin import Admin
-from gateway.audit import AuditLog
-from gateway.audit_keys import signer_for
-from gateway.audit_query import AuditReader
-from gateway.auth import Authenticator
-from gateway.grants import Grants
-from gateway.passwords import PasswordPolicy
-from gateway.policies import PolicyHolder
+from accounts.admin import Admin
+from accounts.auth import Authenticator
+from accounts.passwords import PasswordPolicy
+from accounts.tokens import TokenStore, token_store
+from audit.keys import signer_for
+from audit.log import AuditLog
+from audit.query import AuditReader
 from gateway.ratelimit import RateLimiter
 from gateway.settings import Settings
-from gateway.tokens import TokenStore, token_store
-from resolvers.database import SourceDatabases, create_engine
+from policies.grants import Grants
+from policies.store import PolicyHolder
+from sources.database import SourceDatabases, create_engine
 from standard.workdays import WorkCalendar
 
 

@@ -10,9 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 from standard.divisions import NoDivisionList, official_divisions
-
-SOURCES = ("supervision", "complaints", "credit", "gov_services")
-"""The four sources; each has its own database (R3, R5)."""
+from standard.source_names import SOURCE_NAMES
 
 CLIENT_OPERATIONS = Path(__file__).parents[1] / "client" / "persisted"
 """The partner client's operations as it sends them: always on the persisted allow-list."""
@@ -90,16 +88,16 @@ class Settings:
     metrics_token: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        urls = {name: _default_url(self.var_dir, name) for name in SOURCES}
-        unknown = set(self.source_urls) - set(SOURCES)
+        urls = {name: _default_url(self.var_dir, name) for name in SOURCE_NAMES}
+        unknown = set(self.source_urls) - set(SOURCE_NAMES)
         if unknown:
-            raise SettingsError(f"unknown source(s) {sorted(unknown)}; sources are {SOURCES}")
+            raise SettingsError(f"unknown source(s) {sorted(unknown)}; sources are {SOURCE_NAMES}")
         urls.update({k: normalise_database_url(v) for k, v in self.source_urls.items()})
         object.__setattr__(self, "source_urls", urls)
-        reads = {name: urls[name] for name in SOURCES}
-        unknown = set(self.read_urls) - set(SOURCES)
+        reads = {name: urls[name] for name in SOURCE_NAMES}
+        unknown = set(self.read_urls) - set(SOURCE_NAMES)
         if unknown:
-            raise SettingsError(f"unknown source(s) {sorted(unknown)}; sources are {SOURCES}")
+            raise SettingsError(f"unknown source(s) {sorted(unknown)}; sources are {SOURCE_NAMES}")
         reads.update({k: normalise_database_url(v) for k, v in self.read_urls.items()})
         object.__setattr__(self, "read_urls", reads)
         gateway = self.gateway_url or _default_url(self.var_dir, "gateway")
@@ -118,7 +116,7 @@ class Settings:
         try:
             return self.source_urls[source]
         except KeyError:
-            raise SettingsError(f"unknown source {source!r}; sources are {SOURCES}") from None
+            raise SettingsError(f"unknown source {source!r}; sources are {SOURCE_NAMES}") from None
 
     def read_url(self, source: str) -> str:
         """Where the gateway reads ``source``: its database, or its source-exchange HTTP API."""
@@ -144,10 +142,12 @@ class Settings:
             raise SettingsError(f"JIANGUAN_USCC_LEGACY must be 'reject' or 'warn', not {legacy!r}")
         urls = {
             name: url
-            for name in SOURCES
+            for name in SOURCE_NAMES
             if (url := get(f"{name.upper()}_DATABASE_URL")) is not None
         }
-        reads = {name: url for name in SOURCES if (url := get(f"{name.upper()}_URL")) is not None}
+        reads = {
+            name: url for name in SOURCE_NAMES if (url := get(f"{name.upper()}_URL")) is not None
+        }
         holidays = get("HOLIDAYS_FILE")
         return cls(
             environment=environment,  # type: ignore[arg-type]  # checked above

@@ -9,25 +9,20 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping
-from contextlib import AbstractContextManager, nullcontext
-from contextvars import ContextVar
 
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.trace import Span, SpanKind, Tracer
 from opentelemetry.util.http import get_excluded_urls
 from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.extensions import SchemaExtension
 
 from gateway.persisted import document_hash
 from gateway.settings import Settings
+from sources.telemetry import current_tracer
 
 SERVICE = "jianguan-gateway"
 TRACES_PATH = "/v1/traces"
-
-_tracer: ContextVar[Tracer | None] = ContextVar("tracer", default=None)
-_OFF: AbstractContextManager[None] = nullcontext()  # reusable: tracing off costs one lookup
 
 
 def otlp_endpoint(settings: Settings, environ: Mapping[str, str]) -> str | None:
@@ -80,34 +75,18 @@ class Tracing:
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        token = _tracer.set(self.tracer)
+        token = current_tracer.set(self.tracer)
         try:
             await self.app(scope, receive, send)
         finally:
-            _tracer.reset(token)
-
-
-def source_span(
-    source: str, operation: str, *, table: str | None = None
-) -> AbstractContextManager[Span | None]:
-    """A client span around one source round trip; a shared no-op when tracing is off."""
-    tracer = _tracer.get()
-    if tracer is None:
-        return _OFF
-    attributes = {"jianguan.source": source, "jianguan.source.operation": operation}
-    if table is not None:
-        attributes["jianguan.source.table"] = table
-    # Errors end the span with status ERROR and an exception event (the SDK's defaults).
-    return tracer.start_as_current_span(
-        f"source {source}", kind=SpanKind.CLIENT, attributes=attributes
-    )
+            current_tracer.reset(token)
 
 
 class OperationSpan(SchemaExtension):
     """One span per GraphQL operation, named ``graphql.<type> <name>``; none per field."""
 
     def on_operation(self) -> Iterator[None]:
-        tracer = _tracer.get()
+        tracer = current_tracer.get()
         if tracer is None:
             yield
             return

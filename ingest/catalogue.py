@@ -8,8 +8,8 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from resolvers.exchange import CATALOGUE_STATUSES
-from resolvers.supervision.tables import Matter
+from standard.exchange import CATALOGUE_STATUSES
+from standard.tables.supervision import Matter
 
 
 class Catalogue:

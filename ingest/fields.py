@@ -1,7 +1,7 @@
 """Parse and check one record's fields, as the table's column definitions say.
 
 A table's ``FieldSpec`` list is built once from its columns (type, length, nullability, and the
-``info`` written with ``resolvers.exchange.field``); parsing a record is then a loop over
+``info`` written with ``standard.exchange.field``); parsing a record is then a loop over
 precompiled parsers, which keeps validation at tens of thousands of records a second.
 """
 
@@ -17,8 +17,8 @@ from typing import Any
 import orjson
 from sqlalchemy.orm import Mapper
 
-from resolvers.exchange import ExchangeRecord, column_kind, limits
 from standard.codes import Check
+from standard.exchange import ExchangeRecord, column_kind, limits
 from standard.workdays import SHANGHAI
 
 Parser = Callable[[Any], Any]

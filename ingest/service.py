@@ -27,10 +27,10 @@ from ingest.readers import Format, RawRecord, Unreadable, detect_format, read_re
 from ingest.report import IngestReport, Outcome, RecordError, Status
 from ingest.store import Store
 from ingest.validate import Checked, RecordValidator
-from resolvers.exchange import ExchangeRecord
-from resolvers.supervision.tables import Matter
 from standard.codes import checks
 from standard.divisions import official_divisions
+from standard.exchange import ExchangeRecord
+from standard.tables.supervision import Matter
 from standard.workdays import SHANGHAI, WorkCalendar
 
 YIELD_EVERY = 100

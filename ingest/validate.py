@@ -9,8 +9,8 @@ from typing import Any
 
 from ingest.fields import Checker, FieldProblem, FieldSpec, checker, field_specs
 from ingest.rules import Problem, rules_for
-from resolvers.exchange import OPERATIONS, ExchangeRecord
 from standard.codes import Check
+from standard.exchange import OPERATIONS, ExchangeRecord
 
 CONTROL = ("cd_id", "cd_operation", "cd_batch", "cd_source", "cd_time")
 SET_BY_CENTRE = {

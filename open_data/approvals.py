@@ -14,13 +14,13 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from gateway.admin import Actor, AdminError
-from gateway.grants import APPROVAL_KINDS, GrantRequest, Grants
-from gateway.principal import Principal
-from gateway.scope import Policy, Scope, scope_for
-from gateway.tables import Grant, Party
 from open_data.spec import DatasetSpec
-from resolvers.masking import PERSONAL
+from policies.actor import Actor, AdminError
+from policies.grants import APPROVAL_KINDS, GrantRequest, Grants
+from policies.masking import PERSONAL
+from policies.principal import Principal
+from policies.scope import Policy, Scope, scope_for
+from standard.tables.gateway import Grant, Party
 
 APPROVAL_YEARS = 10
 

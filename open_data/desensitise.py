@@ -31,7 +31,7 @@ from open_data.spec import (
     RedactNames,
     Rule,
 )
-from resolvers.masking import HIDDEN, mask_address, redact_names
+from policies.masking import HIDDEN, mask_address, redact_names
 from standard.workdays import SHANGHAI
 
 Row = dict[str, Any]

@@ -15,7 +15,7 @@ from typing import Protocol
 from open_data.release import Batches, Release, clock
 from open_data.scan import personal_values_in
 from open_data.spec import DatasetSpec
-from resolvers.connectors.base import AnyOf, Condition, Filter, Page, PageRequest, Row
+from sources.base import AnyOf, Condition, Filter, Page, PageRequest, Row
 
 
 class Pages(Protocol):

@@ -47,7 +47,7 @@ from typing import Any, BinaryIO, Final, Literal, TextIO
 
 import orjson
 
-from resolvers.masking import mask_id_number, mask_mobile, mask_name
+from policies.masking import mask_id_number, mask_mobile, mask_name
 from standard.codes import (
     check_division_code,
     check_id_number,

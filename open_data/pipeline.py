@@ -28,7 +28,6 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from gateway.sources import RequestSources
 from open_data.check import check
 from open_data.desensitise import desensitise
 from open_data.extract import extract
@@ -36,7 +35,8 @@ from open_data.files import write
 from open_data.release import MANIFEST, METADATA, Release, Stage
 from open_data.spec import DatasetSpec, check_spec
 from open_data.targets import publish
-from resolvers.connectors.base import Page, PageRequest
+from policies.access import RequestSources
+from sources.base import Page, PageRequest
 
 __all__ = ["MANIFEST", "METADATA", "PREPARE", "STAGES", "Release", "prepare", "publish"]
 

@@ -19,14 +19,14 @@ from typing import Any, TypeVar
 
 from open_data.errors import ReleaseRefused
 from open_data.pii import Finding, PersonalValues, Scanner, json_rows
-from resolvers.masking import PERSONAL
+from policies.masking import PERSONAL
 
 SHOWN = 10  # findings named in the message
 KEPT = 100  # findings kept on the exception for whoever reviews the refusal
 
 
 def personal_values_of(rows: Iterable[Mapping[str, Any]], *, table: str) -> Iterator[str]:
-    """The values of ``table``'s personal columns (``resolvers.masking.PERSONAL``) in source rows,
+    """The values of ``table``'s personal columns (``policies.masking.PERSONAL``) in source rows,
     to feed the residual-PII scan (``personal_values_in`` for one row at a time)."""
     values_in = personal_values_in(table)
     for row in rows:

@@ -16,20 +16,21 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
 from open_data.errors import SpecError
-from resolvers.connectors.base import Filter
-from resolvers.exchange import ExchangeRecord
-from resolvers.registry import record_table
+from sources.base import Filter
+from standard.exchange import ExchangeRecord
+from standard.registry import record_table
 
 if TYPE_CHECKING:
-    from gateway.sources import RequestSources
     from open_data.extract import Pages
+    from policies.access import RequestSources
 
 ASCII_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{1,99}")
 CONTROL_COLUMNS: tuple[str, ...] = tuple(ExchangeRecord.__annotations__)
 """The exchange control columns every record carries (provider, cd_*, timeliness …)."""
 GATEWAY = "gateway"
-"""The source name of the gateway's own database (gateway.tables): a spec reading it brings its
-own ``reader``, which gives each row a ``provider`` and ``cd_id`` (its identity) and an ``id``."""
+"""The source name of the gateway's own database (``standard.tables.gateway``): a spec reading
+it brings its own ``reader``, which gives each row a ``provider`` and ``cd_id`` (its identity)
+and an ``id``."""
 RECORD_ID = "record_id"
 """Every dataset's first column: a keyed hash of a record's exchange identity (provider and
 ``cd_id``), or of an aggregate's cell, the same in every release, so a portal can update,
@@ -149,7 +150,7 @@ class DatasetSpec:
 def table_columns(source: str, table: str) -> dict[str, Any]:
     """The columns of a table of the data standard (or of the gateway's own), by name."""
     if source == GATEWAY:
-        from gateway.tables import metadata
+        from standard.tables.gateway import metadata
 
         return {c.name: c for c in metadata.tables[table].columns}
     model = record_table(source, table)

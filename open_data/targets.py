@@ -24,8 +24,8 @@ import orjson
 from open_data.release import MANIFEST, Release, Target, clock
 
 
-class Settings(Protocol):
-    """What targets are configured by (``gateway.settings.Settings`` has it)."""
+class TargetSettings(Protocol):
+    """What targets are configured by (the gateway's ``Settings`` has it)."""
 
     @property
     def ckan_url(self) -> str | None: ...
@@ -95,11 +95,11 @@ def publish_dir(release: Release, root: Path) -> str:
     return "published"
 
 
-def _directory(argument: str, settings: Settings) -> Callable[[Mapping[str, str]], Target]:
+def _directory(argument: str, settings: TargetSettings) -> Callable[[Mapping[str, str]], Target]:
     return lambda titles: Directory(Path(argument))
 
 
-def _ckan(argument: str, settings: Settings) -> Callable[[Mapping[str, str]], Target]:
+def _ckan(argument: str, settings: TargetSettings) -> Callable[[Mapping[str, str]], Target]:
     url, token = settings.ckan_url, settings.ckan_api_token
     if not (url and token):
         raise TargetError("ckan", "ckan needs CKAN_URL and CKAN_API_TOKEN")
@@ -120,7 +120,7 @@ class Kind:
     (``TargetError``) on what is missing, before any release is prepared."""
 
     usage: str
-    make: Callable[[str, Settings], Callable[[Mapping[str, str]], Target]]
+    make: Callable[[str, TargetSettings], Callable[[Mapping[str, str]], Target]]
 
     @property
     def takes_argument(self) -> bool:
@@ -157,7 +157,7 @@ class Chosen:
     open: Callable[[Mapping[str, str]], Target]
 
 
-def choose(name: str, settings: Settings) -> Chosen:
+def choose(name: str, settings: TargetSettings) -> Chosen:
     """The target ``name`` (``dir:PATH``, ``ckan``), or ``TargetError``."""
     kind_name, colon, argument = name.partition(":")
     kind = TARGETS.get(kind_name)

@@ -14,6 +14,7 @@ from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRul
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.types import ExecutionContext, Info
 
+from resolvers.context import Context
 from resolvers.graph import admin, ingest
 from resolvers.graph.errors import InvalidArgument, classify, reached
 from resolvers.graph.plan import PlannedExecutor
@@ -94,7 +95,7 @@ def build_graph(
     prefetcher = Prefetcher(classes, infos)
     subject_cls, subject_info = classes["subjects"], infos["subjects"]
 
-    async def subject(self: Any, info: Info[Any, None], uscc: str) -> Any:
+    async def subject(self: Any, info: Info[Context, None], uscc: str) -> Any:
         uscc = uscc.strip().upper()
         finding = check_uscc(uscc, legacy="warn")
         if finding is not None and not finding.warning:
@@ -110,7 +111,7 @@ def build_graph(
 
     subject.__annotations__ = {"info": Info, "uscc": str, "return": subject_cls | None}
 
-    async def node(self: Any, info: Info[Any, None], id: strawberry.ID) -> Node | None:
+    async def node(self: Any, info: Info[Context, None], id: strawberry.ID) -> Node | None:
         return await find_node(info, str(id), nodes, prefetcher)  # type: ignore[no-any-return]
 
     namespace: dict[str, Any] = {

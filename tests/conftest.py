@@ -14,10 +14,11 @@ import pytest_asyncio
 from sqlalchemy import text
 
 from demo.seed import seed
-from gateway.settings import SOURCES, Settings
-from resolvers.database import SourceDatabases
-from resolvers.migrate import upgrade
-from resolvers.registry import SOURCES as REGISTRY
+from gateway.settings import Settings
+from sources.database import SourceDatabases
+from standard.migrate import upgrade
+from standard.registry import SOURCES as REGISTRY
+from standard.source_names import SOURCE_NAMES
 
 ADMIN_DSN = os.environ.get(
     "JIANGUAN_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -49,7 +50,7 @@ async def _admin() -> asyncpg.Connection:
 async def _pg_databases(tmp: Path) -> tuple[Settings, dict[str, str]]:
     """Four fresh PostgreSQL databases, migrated to head."""
     run = uuid.uuid4().hex[:8]
-    names = {source: f"jg_test_{run}_{source}" for source in SOURCES}
+    names = {source: f"jg_test_{run}_{source}" for source in SOURCE_NAMES}
     admin = await _admin()
     try:
         for database in names.values():
@@ -62,7 +63,7 @@ async def _pg_databases(tmp: Path) -> tuple[Settings, dict[str, str]]:
         **TEST_TIMEOUTS,
     )
     databases = SourceDatabases(settings)
-    for source in SOURCES:
+    for source in SOURCE_NAMES:
         await upgrade(databases.engine(source), source)
     await databases.dispose()
     return settings, names
@@ -88,7 +89,7 @@ async def pg_settings(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator
 async def _sqlite_databases(tmp: Path) -> Settings:
     settings = Settings(var_dir=tmp, **TEST_TIMEOUTS)
     databases = SourceDatabases(settings)
-    for source in SOURCES:
+    for source in SOURCE_NAMES:
         await upgrade(databases.engine(source), source)
     await databases.dispose()
     return settings
@@ -148,7 +149,7 @@ async def databases(backend_settings: Settings) -> AsyncIterator[SourceDatabases
 
 
 async def _empty(dbs: SourceDatabases) -> None:
-    for source in SOURCES:
+    for source in SOURCE_NAMES:
         tables = list(REGISTRY[source].metadata.tables)
         async with dbs.engine(source).begin() as connection:
             if connection.dialect.name == "postgresql":
@@ -175,8 +176,8 @@ async def gateway_template(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[dict[str, str]]:
     """A migrated gateway database on each backend, copied for every test."""
-    from resolvers.database import create_engine
-    from resolvers.migrate import GATEWAY
+    from sources.database import create_engine
+    from standard.migrate import GATEWAY
 
     run = uuid.uuid4().hex[:8]
     name = f"jg_test_{run}_gateway_tmpl"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from gateway.principal import Principal
-from gateway.scope import GrantLimits, Policy, Scope, scope_for, seed_lines
+from policies.principal import Principal
+from policies.scope import GrantLimits, Policy, Scope, scope_for, seed_lines
 
 CITY_OFFICE = Principal(
     kind="staff", id="user:test.city", party="XA-ZWB", party_kind="city_office", role="city_office"

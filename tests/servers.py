@@ -23,9 +23,9 @@ from starlette.types import ASGIApp
 
 from benchmarks.harness.servers import ROOT, ChildServer, bound_socket, free_port, module_command
 from gateway.settings import Settings
-from resolvers.connectors.sql import SqlConnector
-from resolvers.database import SourceDatabases
-from resolvers.source_api import create_source_api
+from sources.api import create_source_api
+from sources.database import SourceDatabases
+from sources.sql import SqlConnector
 
 TOKEN = "test-token-7f3c9a1e5b2d4c6f"
 

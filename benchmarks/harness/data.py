@@ -9,7 +9,8 @@ from pathlib import Path
 import asyncpg  # type: ignore[import-untyped]  # no stubs
 
 from benchmarks.harness.postgres import admin_connection, drop, dsn, url_of
-from gateway.settings import SOURCES, Settings
+from gateway.settings import Settings
+from standard.source_names import SOURCE_NAMES
 
 SEED = 42
 
@@ -31,10 +32,10 @@ async def prepare(prefix: str, scale: str) -> dict[str, str]:
     """Four migrated databases ``prefix_<source>`` holding ``scale`` demo data: reused when
     marked complete (``--keep-db``); their URLs by source."""
     from demo.seed import seed
-    from resolvers.database import SourceDatabases
-    from resolvers.migrate import upgrade
+    from sources.database import SourceDatabases
+    from standard.migrate import upgrade
 
-    names = {source: f"{prefix}_{source}" for source in SOURCES}
+    names = {source: f"{prefix}_{source}" for source in SOURCE_NAMES}
     marker = f"jianguan benchmark data: {scale}, seed {SEED}"
     admin = await admin_connection()
     try:
@@ -59,7 +60,7 @@ async def prepare(prefix: str, scale: str) -> dict[str, str]:
     urls = {source: url_of(database) for source, database in names.items()}
     databases = SourceDatabases(Settings(source_urls=urls))
     try:
-        for source in SOURCES:
+        for source in SOURCE_NAMES:
             await upgrade(databases.engine(source), source)
         if reuse:
             print(f"reusing {', '.join(names.values())} ({marker})")
@@ -100,13 +101,13 @@ async def prepare_gateway(prefix: str, work: Path) -> Caller:
     and a signing key in ``work``."""
     from datetime import timedelta
 
-    from gateway.admin import Actor
-    from gateway.audit_keys import Signer
-    from gateway.policies import ensure_seed
-    from gateway.principal import Principal
+    from audit.keys import Signer
     from gateway.services import Services
-    from resolvers.database import create_engine
-    from resolvers.migrate import GATEWAY, upgrade
+    from policies.actor import Actor
+    from policies.principal import Principal
+    from policies.store import ensure_seed
+    from sources.database import create_engine
+    from standard.migrate import GATEWAY, upgrade
 
     database = f"{prefix}_gateway"
     await drop([database])

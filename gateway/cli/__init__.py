@@ -34,7 +34,7 @@ LAZY: dict[str, tuple[str, str, str]] = {
         "Create the city office and its first account; refused once any account exists.",
     ),
     "publish": (
-        "open_data.cli",
+        "gateway.cli.publish",
         "publish",
         "Publish open datasets (开放数据): desensitised, checked, approved by their providers.",
     ),

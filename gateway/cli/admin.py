@@ -14,12 +14,12 @@ import typer
 from rich.console import Console
 from sqlalchemy import func, select
 
-from gateway.admin import AdminError, operator
-from gateway.audit_keys import AuditKeyError
+from accounts.passwords import PasswordRejected
+from audit.keys import AuditKeyError
 from gateway.cli.common import errors, settings_or_exit
-from gateway.passwords import PasswordRejected
 from gateway.services import Services
-from gateway.tables import Account
+from policies.actor import AdminError, operator
+from standard.tables.gateway import Account
 
 T = TypeVar("T")
 party_app = typer.Typer(help="Departments, partner platforms and enterprises (parties).")

@@ -29,7 +29,7 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 def _on_database(settings: Settings, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
     """Run ``work`` on the gateway database; its errors become a clear exit 2."""
-    from resolvers.database import create_engine
+    from sources.database import create_engine
 
     async def run() -> T:
         engine = create_engine(settings.gateway_url)
@@ -48,7 +48,7 @@ def _on_database(settings: Settings, work: Callable[[AsyncEngine], Awaitable[T]]
 
 def _trust_anchor(settings: Settings, public_key: str | None) -> str | None:
     """The key checkpoints must be signed with: given, or the configured key file's."""
-    from gateway.audit_keys import KEY_FILE_NAME, AuditKeyError, public_key_of
+    from audit.keys import KEY_FILE_NAME, AuditKeyError, public_key_of
 
     if public_key is not None:
         return public_key.lower()
@@ -82,8 +82,8 @@ def verify_command(
 ) -> None:
     """Walk the whole chain; exit 1 and name the first broken entry if anything was altered,
     a checkpoint that must exist is missing, or the chain no longer leads to a published head."""
-    from gateway.audit_verify import Head, Schedule, verify
-    from gateway.audit_witness import WitnessError, load_heads
+    from audit.verify import Head, Schedule, verify
+    from audit.witness import WitnessError, load_heads
 
     settings = settings_or_exit()
     anchor = _trust_anchor(settings, public_key)
@@ -121,8 +121,8 @@ def verify_command(
 def checkpoint_command(ctx: typer.Context) -> None:
     """Sign the chain's current head now (the gateway also signs every minute with new
     entries, every N entries, and at shutdown)."""
-    from gateway.audit import write_checkpoint
-    from gateway.audit_keys import AuditKeyError, signer_for
+    from audit.keys import AuditKeyError, signer_for
+    from audit.log import write_checkpoint
 
     settings = settings_or_exit()
     try:
@@ -145,7 +145,7 @@ def keygen_command(
     ] = None,
 ) -> None:
     """Create the SM2 key pair that signs checkpoints (refuses to overwrite an existing one)."""
-    from gateway.audit_keys import KEY_FILE_NAME, AuditKeyError, Signer
+    from audit.keys import KEY_FILE_NAME, AuditKeyError, Signer
 
     settings = settings_or_exit()
     path = output or settings.audit_key_file or settings.var_dir / KEY_FILE_NAME
@@ -169,7 +169,7 @@ def prune_command(
     ] = None,
 ) -> None:
     """Delete entries past the retention, up to the newest checkpoint before the cut-off."""
-    from gateway.audit import prune
+    from audit.log import prune
 
     settings = settings_or_exit()
     days = settings.audit_retention_days if retention_days is None else retention_days

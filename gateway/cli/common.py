@@ -10,7 +10,8 @@ from typing import Any, TypeVar
 import typer
 from rich.console import Console
 
-from gateway.settings import SOURCES, Settings, SettingsError
+from gateway.settings import Settings, SettingsError
+from standard.source_names import SOURCE_NAMES
 
 T = TypeVar("T")
 console = Console()
@@ -37,8 +38,8 @@ def unmigrated(settings: Settings, names: tuple[str, ...]) -> list[str]:
     from sqlalchemy import Connection
     from sqlalchemy.engine import make_url
 
-    from resolvers.database import create_engine
-    from resolvers.migrate import GATEWAY, alembic_config
+    from sources.database import create_engine
+    from standard.migrate import GATEWAY, alembic_config
 
     def current(connection: Connection) -> set[str]:
         return set(MigrationContext.configure(connection).get_current_heads())
@@ -82,8 +83,10 @@ def require_migrated(settings: Settings, names: tuple[str, ...]) -> None:
 
 def sources_named(source: str | None) -> tuple[str, ...]:
     if source is None:
-        return SOURCES
-    if source not in SOURCES:
-        errors.print(f"[red]error:[/] unknown source {source!r}; sources are {', '.join(SOURCES)}")
+        return SOURCE_NAMES
+    if source not in SOURCE_NAMES:
+        errors.print(
+            f"[red]error:[/] unknown source {source!r}; sources are {', '.join(SOURCE_NAMES)}"
+        )
         raise typer.Exit(2)
     return (source,)

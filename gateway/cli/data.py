@@ -17,7 +17,8 @@ from gateway.cli.common import (
     settings_or_exit,
     sources_named,
 )
-from gateway.settings import SOURCES, Settings
+from gateway.settings import Settings
+from standard.source_names import SOURCE_NAMES
 
 commands = typer.Typer()
 db_app = typer.Typer(help="Source database schemas.")
@@ -33,9 +34,9 @@ def db_upgrade(
     revision: Annotated[str, typer.Option(help="Target revision.")] = "head",
 ) -> None:
     """Create or migrate each source's schema in its own database, and the gateway's own."""
-    from gateway.policies import ensure_seed
-    from resolvers.database import SourceDatabases, create_engine
-    from resolvers.migrate import GATEWAY, upgrade
+    from policies.store import ensure_seed
+    from sources.database import SourceDatabases, create_engine
+    from standard.migrate import GATEWAY, upgrade
 
     settings = settings_or_exit()
     names = (GATEWAY,) if source == GATEWAY else sources_named(source)
@@ -67,7 +68,7 @@ def db_upgrade(
 @commands.command()
 def ingest(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="NDJSON or CSV.")],
-    source: Annotated[str, typer.Option(help="Source: " + ", ".join(SOURCES))],
+    source: Annotated[str, typer.Option(help="Source: " + ", ".join(SOURCE_NAMES))],
     provider: Annotated[str, typer.Option(help="Code of the department or partner pushing.")],
     table: Annotated[str | None, typer.Option(help="Table, when the source has several.")] = None,
     fmt: Annotated[
@@ -82,8 +83,8 @@ def ingest(
 
     from ingest.readers import FileError
     from ingest.service import IngestError, IngestOptions, ingest_file
-    from resolvers.database import SourceDatabases
-    from resolvers.registry import UnknownTable, record_table
+    from sources.database import SourceDatabases
+    from standard.registry import UnknownTable, record_table
     from standard.workdays import SHANGHAI, HolidaysFileError, WorkCalendar
 
     settings = settings_or_exit()
@@ -161,9 +162,9 @@ async def _registered_party(settings: Settings, provider: str) -> None:
     """Refuse a push as a party the gateway does not know, or has disabled."""
     from sqlalchemy import select
 
-    from gateway.tables import Party
     from ingest.service import IngestError
-    from resolvers.database import create_engine
+    from sources.database import create_engine
+    from standard.tables.gateway import Party
 
     engine = create_engine(settings.gateway_url)
     try:
@@ -182,10 +183,10 @@ async def _registered_party(settings: Settings, provider: str) -> None:
 
 async def _audit_write(settings: Settings, report: Any, provider: str) -> None:
     """Every write is audited (R12), a console import too, as the operating-system user."""
-    from gateway.admin import operator
-    from gateway.audit import AuditEvent, AuditLog
-    from gateway.audit_keys import signer_for
-    from resolvers.database import create_engine
+    from audit.keys import signer_for
+    from audit.log import AuditEvent, AuditLog
+    from policies.actor import operator
+    from sources.database import create_engine
 
     engine = create_engine(settings.gateway_url)
     audit = AuditLog(engine, signer=signer_for(settings))
@@ -225,13 +226,13 @@ def seed(
 
     from demo.seed import SCALES, is_seeded
     from demo.seed import seed as run_seed
-    from resolvers.database import SourceDatabases
+    from sources.database import SourceDatabases
 
     if scale not in SCALES:
         errors.print(f"[red]error:[/] --scale must be one of {', '.join(SCALES)}")
         raise typer.Exit(2)
     settings = settings_or_exit()
-    require_migrated(settings, SOURCES)
+    require_migrated(settings, SOURCE_NAMES)
 
     async def run() -> dict[str, int] | None:
         databases = SourceDatabases(settings)
@@ -277,7 +278,7 @@ def demo_credentials(
     from demo.principals import NoDemoData, write_credentials
     from demo.principals import demo_credentials as make
     from gateway.services import Services
-    from resolvers.migrate import GATEWAY
+    from standard.migrate import GATEWAY
 
     settings = settings_or_exit()
     if settings.environment == "production":
@@ -342,7 +343,7 @@ def docs_data_standard(
     check: Annotated[bool, typer.Option(help="Fail when the file is out of date.")] = False,
 ) -> None:
     """Write docs/data-standard.md from the table definitions."""
-    from resolvers.standard_doc import render
+    from standard.document import render
 
     text = render()
     if check:

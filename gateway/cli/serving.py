@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from gateway.cli.common import console, errors, settings_or_exit, sources_named
-from gateway.settings import SOURCES
+from standard.source_names import SOURCE_NAMES
 
 commands = typer.Typer()
 
@@ -21,8 +21,8 @@ def serve(
     """Serve the gateway over HTTP."""
     import uvicorn
 
+    from audit.keys import AuditKeyError
     from gateway.app import create_app, settle_heap
-    from gateway.audit_keys import AuditKeyError
     from gateway.observability import LOG_CONFIG, configure_logging
 
     settings = settings_or_exit()
@@ -47,12 +47,12 @@ def serve(
 
 @commands.command("source-api")
 def source_api(
-    source: Annotated[str, typer.Option(help="Source: " + ", ".join(SOURCES))],
+    source: Annotated[str, typer.Option(help="Source: " + ", ".join(SOURCE_NAMES))],
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8101,
 ) -> None:
     """Serve one source's exchange database over the source-exchange HTTP API."""
-    from resolvers.source_api import serve_source_api
+    from sources.api import serve_source_api
 
     (name,) = sources_named(source)
     settings = settings_or_exit()

@@ -13,12 +13,12 @@ from datetime import date, datetime
 
 from sqlalchemy import select
 
-from gateway.sources import RequestSources
-from gateway.tables import AuditCheckpoint
 from open_data.ckan import CITY_ORGANISATION
 from open_data.spec import GATEWAY, Column, DatasetSpec, Drop, Keep
-from resolvers.connectors.base import Page, PageRequest
-from resolvers.database import create_engine
+from policies.access import RequestSources
+from sources.base import Page, PageRequest
+from sources.database import create_engine
+from standard.tables.gateway import AuditCheckpoint
 from standard.workdays import SHANGHAI
 
 

@@ -10,7 +10,7 @@ from open_data.spec import (
     MaskPerson,
     drop,
 )
-from resolvers.connectors.base import Filter
+from sources.base import Filter
 
 SPEC = DatasetSpec(
     name="inspection-results",

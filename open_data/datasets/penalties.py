@@ -19,7 +19,7 @@ from open_data.spec import (
     MaskPerson,
     drop,
 )
-from resolvers.connectors.base import Filter
+from sources.base import Filter
 from standard.codes import check_id_number
 
 

@@ -1,24 +1,29 @@
 """Administration over GraphQL: who am I, grants (共享授权), staff accounts, the audit log.
 
-Resolvers only translate: the decisions live in ``gateway.admin``, ``gateway.grants`` and the
+Resolvers only translate: the decisions live in ``accounts.admin``, ``policies.grants`` and the
 caller's scope. A department administrator acts for their own department only.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
 import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from gateway.admin import Actor, AdminError, Forbidden
-from gateway.grants import GrantRequest
-from gateway.passwords import PasswordRejected
-from gateway.tables import Grant as GrantRow
-from resolvers.graph.errors import GatewayError, InvalidArgument
+from accounts.passwords import PasswordRejected
+from open_data import approvals
+from open_data.datasets import dataset
+from open_data.errors import SpecError
+from policies.actor import Actor, AdminError, Forbidden
+from policies.grants import GrantRequest
+from resolvers.context import Context, Services
+from resolvers.graph.errors import GatewayError, InvalidArgument, NotFoundError
+from standard.tables.gateway import Grant as GrantRow
 
 MAX_AUDIT_PAGE = 100
 
@@ -35,21 +40,31 @@ class Unauthenticated(GatewayError):
     code = "UNAUTHENTICATED"
 
 
-def _actor(info: Info[Any, None]) -> Actor:
+T = TypeVar("T")
+
+
+def _actor(info: Info[Context, None]) -> Actor:
     scope = info.context.scope
     if scope.principal.kind == "public":
         raise Unauthenticated("Sign in to do this (POST /auth/login or /oauth/token).")
     return Actor.of(scope)
 
 
-def _services(info: Info[Any, None]) -> Any:
+def _services(info: Info[Context, None]) -> Services:
     services = info.context.services
     if services is None:
         raise ForbiddenError("Administration is not available here.")
     return services
 
 
-async def _run(call: Any) -> Any:
+async def _granted(services: Services, grant_id: int) -> GrantNode:
+    grant = await services.grants.one(grant_id)
+    if grant is None:  # written in this request: only a concurrent delete could remove it
+        raise NotFoundError(f"no grant {grant_id}")
+    return GrantNode.of(grant)
+
+
+async def _run(call: Awaitable[T]) -> T:
     try:
         return await call
     except Forbidden as exc:
@@ -183,14 +198,14 @@ class AuditPage:
     next_before: int | None = strawberry.field(description="Pass as `before` for the next page.")
 
 
-async def me(info: Info[Any, None]) -> Me:
+async def me(info: Info[Context, None]) -> Me:
     p = info.context.principal
     return Me(
         id=p.id, kind=p.kind, party=p.party, party_kind=p.party_kind, role=p.role, uscc=p.uscc
     )
 
 
-async def grants(info: Info[Any, None]) -> list[GrantNode]:
+async def grants(info: Info[Context, None]) -> list[GrantNode]:
     actor = _actor(info)
     scope = info.context.scope
     parties = scope.providers("read", "grants")
@@ -201,7 +216,7 @@ async def grants(info: Info[Any, None]) -> list[GrantNode]:
     return [GrantNode.of(row) for row in rows]
 
 
-async def accounts(info: Info[Any, None]) -> list[AccountNode]:
+async def accounts(info: Info[Context, None]) -> list[AccountNode]:
     _actor(info)
     scope = info.context.scope
     read = scope.providers("read", "accounts")
@@ -228,7 +243,7 @@ async def accounts(info: Info[Any, None]) -> list[AccountNode]:
     ]
 
 
-async def give_grant(info: Info[Any, None], input: GrantInput) -> GrantNode:
+async def give_grant(info: Info[Context, None], input: GrantInput) -> GrantNode:
     actor = _actor(info)
     services = _services(info)
     if input.row_filter is not None and not isinstance(input.row_filter, dict):
@@ -244,13 +259,10 @@ async def give_grant(info: Info[Any, None], input: GrantInput) -> GrantNode:
         clear_fields=tuple(input.clear_fields),
     )
     grant_id = await _run(services.grants.give(actor, request))
-    return GrantNode.of(await services.grants.one(grant_id))
+    return await _granted(services, grant_id)
 
 
-async def approve_dataset(info: Info[Any, None], name: str, provider: str) -> GrantNode:
-    from open_data import approvals
-    from open_data.datasets import dataset
-    from open_data.errors import SpecError
+async def approve_dataset(info: Info[Context, None], name: str, provider: str) -> GrantNode:
 
     actor = _actor(info)
     services = _services(info)
@@ -259,13 +271,10 @@ async def approve_dataset(info: Info[Any, None], name: str, provider: str) -> Gr
     except SpecError as exc:
         raise InvalidArgument(str(exc)) from None
     grant_id = await _run(approvals.approve(services.grants, actor, spec, provider))
-    return GrantNode.of(await services.grants.one(grant_id))
+    return await _granted(services, grant_id)
 
 
-async def withdraw_dataset_approval(info: Info[Any, None], name: str, provider: str) -> bool:
-    from open_data import approvals
-    from open_data.datasets import dataset
-    from open_data.errors import SpecError
+async def withdraw_dataset_approval(info: Info[Context, None], name: str, provider: str) -> bool:
 
     try:
         spec = dataset(name)
@@ -275,12 +284,12 @@ async def withdraw_dataset_approval(info: Info[Any, None], name: str, provider: 
     return True
 
 
-async def revoke_grant(info: Info[Any, None], id: int) -> bool:
+async def revoke_grant(info: Info[Context, None], id: int) -> bool:
     await _run(_services(info).grants.revoke(_actor(info), id))
     return True
 
 
-async def create_account(info: Info[Any, None], input: AccountInput) -> CreatedAccount:
+async def create_account(info: Info[Context, None], input: AccountInput) -> CreatedAccount:
     initial = await _run(
         _services(info).admin.add_account(
             _actor(info),
@@ -293,25 +302,25 @@ async def create_account(info: Info[Any, None], input: AccountInput) -> CreatedA
     return CreatedAccount(username=input.username, initial_password=initial)
 
 
-async def set_account_role(info: Info[Any, None], username: str, role: Role) -> bool:
+async def set_account_role(info: Info[Context, None], username: str, role: Role) -> bool:
     await _run(_services(info).admin.set_role(_actor(info), username=username, role=role.value))
     return True
 
 
-async def disable_account(info: Info[Any, None], username: str, disabled: bool = True) -> bool:
+async def disable_account(info: Info[Context, None], username: str, disabled: bool = True) -> bool:
     await _run(
         _services(info).admin.disable_account(_actor(info), username=username, disabled=disabled)
     )
     return True
 
 
-async def reset_password(info: Info[Any, None], username: str) -> str:
+async def reset_password(info: Info[Context, None], username: str) -> str:
     result: str = await _run(_services(info).admin.reset_password(_actor(info), username=username))
     return result
 
 
 async def audit_log(
-    info: Info[Any, None],
+    info: Info[Context, None],
     first: int,
     before: int | None = None,
     actor: str | None = None,

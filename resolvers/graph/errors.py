@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 from graphql import GraphQLError
 from strawberry.types import ExecutionContext
 
-from resolvers.connectors.base import SourceUnavailable
+from sources.base import SourceUnavailable
 
 T = TypeVar("T")
 

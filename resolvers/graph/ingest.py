@@ -18,9 +18,10 @@ from strawberry.types import Info
 from ingest.readers import Unreadable
 from ingest.report import IngestReport
 from ingest.service import IngestError, IngestOptions, ingest_records
+from resolvers.context import Context
 from resolvers.graph.admin import ForbiddenError, Unauthenticated
 from resolvers.graph.errors import InvalidArgument
-from resolvers.registry import UnknownTable, record_table
+from standard.registry import UnknownTable, record_table
 from standard.workdays import SHANGHAI
 
 MAX_RECORDS = 1_000
@@ -88,7 +89,7 @@ def _payload(report: IngestReport) -> IngestPayload:
 
 
 async def ingest(
-    info: Info[Any, None],
+    info: Info[Context, None],
     source: str,
     records: list[JSON],
     table: str | None = None,
@@ -115,7 +116,7 @@ async def ingest(
         provider=principal.party,
         received_at=datetime.now(SHANGHAI),
         calendar=services.calendar,
-        settings=context.settings,
+        settings=services.settings,
         system=system,
         keep_outcomes=True,
         matters=services.source_databases.engine("supervision"),

@@ -15,9 +15,10 @@ from typing import Any
 from strawberry.types import Info
 from strawberry.types.nodes import SelectedField, Selection
 
-from resolvers.connectors.base import SourceUnavailable
+from resolvers.context import Context
 from resolvers.graph.relations import MAX_PAGE, RELATIONS, Relation, keys_of, related
 from resolvers.graph.types import TableInfo
+from sources.base import SourceUnavailable
 
 PREFETCHED = "_prefetched"
 
@@ -61,7 +62,11 @@ class Prefetcher:
         self.infos = infos
 
     async def prefetch(
-        self, info: Info[Any, None], table: str, nodes: Sequence[Any], selections: list[Selection]
+        self,
+        info: Info[Context, None],
+        table: str,
+        nodes: Sequence[Any],
+        selections: list[Selection],
     ) -> None:
         """Attach every selected relation of ``nodes`` (rows of ``table``), recursively."""
         if not nodes or not selections:
@@ -84,7 +89,7 @@ class Prefetcher:
 
     async def _fetch(
         self,
-        info: Info[Any, None],
+        info: Info[Context, None],
         rel: Relation,
         first: int | None,
         fields: list[SelectedField],

@@ -13,10 +13,11 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
-from resolvers.connectors.base import Row, SourceUnavailable
+from resolvers.context import Context
 from resolvers.graph.errors import InvalidArgument, SourceFailed, reached
 from resolvers.graph.plan import UNREAD, plain_read
 from resolvers.graph.types import TableInfo, to_node
+from sources.base import Row, SourceUnavailable
 
 MAX_PAGE = 100
 
@@ -115,7 +116,9 @@ _NONE: dict[Any, Any] = {}
 def _resolver(rel: Relation, target: type, info_of: TableInfo) -> Any:
     source = info_of.source
 
-    async def load(info: Info[Any, None], keys: list[Hashable], per_key: int | None) -> list[Row]:
+    async def load(
+        info: Info[Context, None], keys: list[Hashable], per_key: int | None
+    ) -> list[Row]:
         info.context.lazy_loads += 1
         loader = info.context.loaders.by(source, rel.target, rel.remote, per_key=per_key)
         groups = await reached(loader.load_many(keys))
@@ -125,7 +128,7 @@ def _resolver(rel: Relation, target: type, info_of: TableInfo) -> Any:
     # as they are; otherwise they hand graphql-core a coroutine that loads them.
     if rel.many:
 
-        async def load_many(self: Any, info: Info[Any, None], first: int) -> list[Any]:
+        async def load_many(self: Any, info: Info[Context, None], first: int) -> list[Any]:
             rows = await load(info, keys_of(getattr(self, rel.local)), first)
             return related(rel, target, info_of, rows, first)  # type: ignore[no-any-return]
 
@@ -135,7 +138,7 @@ def _resolver(rel: Relation, target: type, info_of: TableInfo) -> Any:
             return _ready(self, (rel.field, first))
 
         @plain_read(read_many)  # a page's completion plan reads prefetched values directly
-        def many(self: Any, info: Info[Any, None], first: int) -> Any:
+        def many(self: Any, info: Info[Context, None], first: int) -> Any:
             check_first(first)
             found = _prefetched(self, (rel.field, first))
             return load_many(self, info, first) if found is _MISSING else found
@@ -143,12 +146,12 @@ def _resolver(rel: Relation, target: type, info_of: TableInfo) -> Any:
         many.__annotations__ = {"info": Info, "first": int, "return": list[target] | None}  # type: ignore[valid-type]
         return many
 
-    async def load_one(self: Any, info: Info[Any, None]) -> Any:
+    async def load_one(self: Any, info: Info[Context, None]) -> Any:
         rows = await load(info, keys_of(getattr(self, rel.local)), None)
         return related(rel, target, info_of, rows, None)
 
     @plain_read(lambda self: _ready(self, (rel.field, None)))
-    def one(self: Any, info: Info[Any, None]) -> Any:
+    def one(self: Any, info: Info[Context, None]) -> Any:
         found = _prefetched(self, (rel.field, None))
         return load_one(self, info) if found is _MISSING else found
 

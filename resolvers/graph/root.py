@@ -8,12 +8,13 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
-from resolvers.connectors.base import Filter, PageRequest
+from resolvers.context import Context
 from resolvers.graph import ids
 from resolvers.graph.errors import InvalidArgument, reached
 from resolvers.graph.prefetch import Prefetcher, child
 from resolvers.graph.relations import MAX_PAGE
 from resolvers.graph.types import TableInfo, to_node
+from sources.base import Filter, PageRequest
 from standard.workdays import SHANGHAI
 
 # Columns a list can be filtered on (equality), where the table has them; never personal ones.
@@ -48,7 +49,7 @@ def _connection(node: type, info: TableInfo) -> tuple[type, type]:
         description=f"An edge in a {name} connection.",
     )
 
-    async def total_count(self: Any, info_: Info[Any, None]) -> int | None:
+    async def total_count(self: Any, info_: Info[Context, None]) -> int | None:
         count: int = await reached(info_.context.sources.count(info.source, info.table, self.where))
         return count
 
@@ -156,7 +157,7 @@ def connection_field(node: type, info: TableInfo, prefetcher: Prefetcher) -> Any
 
     async def resolve(
         self: Any,
-        info_: Info[Any, None],
+        info_: Info[Context, None],
         first: int | None = None,
         after: str | None = None,
         last: int | None = None,
@@ -198,7 +199,7 @@ def connection_field(node: type, info: TableInfo, prefetcher: Prefetcher) -> Any
 
 
 async def find_node(
-    info_: Info[Any, None],
+    info_: Info[Context, None],
     id: str,  # the argument's name in the schema
     nodes: dict[str, tuple[type, TableInfo]],
     prefetcher: Prefetcher,

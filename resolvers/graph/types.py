@@ -15,9 +15,9 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON as JSONScalar
 
-from resolvers.exchange import ExchangeRecord, column_kind
 from resolvers.graph import ids
-from resolvers.registry import SOURCES
+from standard.exchange import ExchangeRecord, column_kind
+from standard.registry import SOURCES
 
 HIDDEN_COLUMNS = frozenset({"id", "content_hash", "cd_operation"})
 

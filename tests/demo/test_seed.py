@@ -20,13 +20,13 @@ from gateway.settings import Settings
 from ingest.catalogue import Catalogue
 from ingest.digest import content_hash, hashed_columns
 from ingest.validate import RecordValidator
-from resolvers.database import SourceDatabases
-from resolvers.exchange import ExchangeRecord
-from resolvers.gov_services.tables import LicensingItem
-from resolvers.migrate import upgrade
-from resolvers.registry import SOURCES
-from resolvers.supervision.tables import Action, Matter, Subject
+from sources.database import SourceDatabases
 from standard.codes import checks
+from standard.exchange import ExchangeRecord
+from standard.migrate import upgrade
+from standard.registry import SOURCES
+from standard.tables.gov_services import LicensingItem
+from standard.tables.supervision import Action, Matter, Subject
 from standard.workdays import SHANGHAI
 
 SMALL = SCALES["small"].subjects

@@ -21,13 +21,13 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import Row, select, update
 
-from gateway.admin import Actor
+from accounts.tokens import token_hash
 from gateway.app import create_app
-from gateway.policies import ensure_seed
 from gateway.services import Services
 from gateway.settings import Settings
-from gateway.tables import Account, AuditEntry, Client, Session
-from gateway.tokens import token_hash
+from policies.actor import Actor
+from policies.store import ensure_seed
+from standard.tables.gateway import Account, AuditEntry, Client, Session
 from tests.servers import LiveServer
 
 REDIS_URL = os.environ.get("JIANGUAN_TEST_REDIS", "redis://127.0.0.1:6379/0")

@@ -15,12 +15,12 @@ import httpx
 import pytest_asyncio
 from sqlalchemy import text
 
-from gateway.admin import Actor
 from gateway.app import create_app
-from gateway.policies import ensure_seed
-from gateway.principal import Principal
 from gateway.services import Services
-from resolvers.database import SourceDatabases, create_engine
+from policies.actor import Actor
+from policies.principal import Principal
+from policies.store import ensure_seed
+from sources.database import SourceDatabases, create_engine
 from tests.ingest.factory import Factory
 from tests.servers import LiveServer
 

@@ -12,10 +12,10 @@ from graphql import parse
 from redis.asyncio import Redis
 
 from gateway.cache import MemoryStore, RedisStore, Store, cache_extension, is_public
-from gateway.context import Context
 from gateway.schema import build_schema
 from gateway.settings import Settings
-from gateway.sources import Sources
+from resolvers.context import Context
+from sources.guard import Sources
 from tests.scopes import oversight
 
 PUBLIC = "query M($n: Int!) { matters(first: $n) { edges { node { matterCode name "

@@ -17,13 +17,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.app import create_app
 from gateway.http import GRAPHQL_RESPONSE
-from gateway.policies import ensure_seed
-from gateway.settings import SOURCES, Settings
-from gateway.sources import Sources, connect
-from resolvers.connectors.base import Condition, Connector, Page, PageRequest, Row
-from resolvers.database import create_engine
+from gateway.settings import Settings
+from policies.store import ensure_seed
 from resolvers.graph import plan
-from resolvers.graph.loaders import BatchLoader
+from resolvers.loaders import BatchLoader
+from sources.base import Condition, Connector, Page, PageRequest, Row
+from sources.database import create_engine
+from sources.guard import Sources, connect
+from standard.source_names import SOURCE_NAMES
 from tests.servers import LiveServer
 
 NESTED = """{ matters(first: 5) { edges { node { matterCode
@@ -94,7 +95,7 @@ async def test_past_the_deadline_the_source_reads_are_cancelled(
     settings = await _settings(
         seeded_sqlite, gateway_template, tmp_path, request_timeout=0.5, source_timeout=600
     )
-    connectors = {name: connect(settings, name) for name in SOURCES}
+    connectors = {name: connect(settings, name) for name in SOURCE_NAMES}
     stalled = StalledLookups(connectors["supervision"])
     connectors["supervision"] = stalled
     app = create_app(settings, sources=Sources(settings, connectors))
@@ -196,7 +197,7 @@ async def test_a_long_completion_lets_other_requests_through(
     # first slice, here from the start, so that nothing depends on this machine's speed.
     monkeypatch.setattr(plan, "SLICE_SECONDS", 0.0, raising=False)
     settings = await _settings(seeded_sqlite, gateway_template, tmp_path)
-    connectors = {name: connect(settings, name) for name in SOURCES}
+    connectors = {name: connect(settings, name) for name in SOURCE_NAMES}
     answered = threading.Event()
     wide = WideAndSlow(connectors["supervision"], answered)
     connectors["supervision"] = wide

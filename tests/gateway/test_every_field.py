@@ -8,14 +8,14 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from gateway.context import Context
 from gateway.schema import build_schema
 from gateway.settings import Settings
-from gateway.sources import Sources
-from resolvers.exchange import EXCHANGE_COLUMNS
+from resolvers.context import Context
 from resolvers.graph.prefetch import camel
 from resolvers.graph.relations import RELATIONS
-from resolvers.registry import SOURCES
+from sources.guard import Sources
+from standard.exchange import EXCHANGE_COLUMNS
+from standard.registry import SOURCES
 from tests.scopes import oversight
 
 schema = build_schema()

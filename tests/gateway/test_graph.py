@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from gateway.context import Context
 from gateway.schema import build_schema
 from gateway.settings import Settings
-from gateway.sources import Sources
+from resolvers.context import Context
+from sources.guard import Sources
 from tests.scopes import oversight
 
 schema = build_schema()

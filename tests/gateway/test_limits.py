@@ -9,7 +9,6 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from gateway.context import Context
 from gateway.limits import (
     DOCUMENT_CACHE_CHARS,
     MAX_ALIASES,
@@ -21,7 +20,8 @@ from gateway.limits import (
 )
 from gateway.schema import build_schema
 from gateway.settings import Settings
-from gateway.sources import Sources
+from resolvers.context import Context
+from sources.guard import Sources
 from tests.scopes import oversight
 
 development = build_schema()

@@ -7,10 +7,11 @@ from typing import Any
 
 import pytest
 
-from gateway.context import Context
 from gateway.schema import build_schema
-from gateway.settings import SOURCES, Settings
-from gateway.sources import Sources
+from gateway.settings import Settings
+from resolvers.context import Context
+from sources.guard import Sources
+from standard.source_names import SOURCE_NAMES
 from tests.scopes import oversight
 from tests.servers import TOKEN, LiveServer, source_api
 
@@ -33,7 +34,7 @@ async def answer(settings: Settings) -> tuple[Any, dict[str, int]]:
         await sources.close()
 
 
-@pytest.mark.parametrize("over_http", SOURCES)
+@pytest.mark.parametrize("over_http", SOURCE_NAMES)
 async def test_one_source_over_http_answers_like_sql(
     seeded_settings: Settings, over_http: str
 ) -> None:

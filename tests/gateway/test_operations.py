@@ -19,8 +19,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from audit.keys import Signer
 from gateway.app import create_app
-from gateway.audit_keys import Signer
 from gateway.settings import Settings, SettingsError
 
 STATIC = Path(__file__).parents[2] / "gateway" / "static" / "graphiql"

@@ -13,10 +13,11 @@ import pytest_asyncio
 from sqlalchemy.engine import make_url
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.context import Context
 from gateway.schema import build_schema
 from gateway.settings import Settings
-from gateway.sources import Sources
+from policies.access import RequestSources
+from resolvers.context import Context
+from sources.guard import Sources
 from tests.proxy import Proxy
 from tests.scopes import oversight
 from tests.servers import TOKEN, LiveServer, source_api
@@ -99,13 +100,13 @@ async def test_connections_the_database_dropped_are_replaced_without_failing_rea
     retry on fresh ones and the broken ones are discarded, so callers see no error."""
     import asyncpg
 
-    from resolvers.connectors.base import PageRequest
+    from sources.base import PageRequest
     from tests.conftest import ADMIN_DSN
 
     sources = Sources(pg_settings)
     try:
         for _ in range(3):
-            await sources.for_request(oversight()).page(
+            await RequestSources(sources, oversight()).page(
                 "complaints", "complaints", PageRequest(first=1)
             )
         database = make_url(pg_settings.database_url("complaints")).database
@@ -120,7 +121,7 @@ async def test_connections_the_database_dropped_are_replaced_without_failing_rea
             await admin.close()
         assert killed >= 1
         for _ in range(10):
-            page = await sources.for_request(oversight()).page(
+            page = await RequestSources(sources, oversight()).page(
                 "complaints", "complaints", PageRequest(first=1)
             )
             assert page.rows == []

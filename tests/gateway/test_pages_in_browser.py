@@ -18,9 +18,9 @@ import pytest_asyncio
 from playwright.async_api import Browser, Page, async_playwright
 
 from gateway.app import create_app
-from gateway.policies import ensure_seed
 from gateway.settings import Settings
-from resolvers.database import create_engine
+from policies.store import ensure_seed
+from sources.database import create_engine
 from tests.servers import LiveServer
 
 CHROMIUM = Path("/usr/bin/chromium")

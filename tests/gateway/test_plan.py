@@ -23,13 +23,14 @@ from strawberry.extensions import SchemaExtension
 from strawberry.permission import BasePermission, PermissionExtension
 from strawberry.types import Info
 
-from gateway.context import Context
 from gateway.schema import build_schema
-from gateway.settings import SOURCES, Settings
-from gateway.sources import Sources, connect
-from resolvers.connectors.base import Condition, Connector, Page, PageRequest, Row
-from resolvers.connectors.base import SourceUnavailable as Unavailable
+from gateway.settings import Settings
+from resolvers.context import Context
 from resolvers.graph.plan import UNREAD, PlannedExecutor, plain_read
+from sources.base import Condition, Connector, Page, PageRequest, Row
+from sources.base import SourceUnavailable as Unavailable
+from sources.guard import Sources, connect
+from standard.source_names import SOURCE_NAMES
 from tests.scopes import oversight
 
 calls: Counter[str] = Counter()
@@ -339,7 +340,7 @@ class Failing:
 
 async def test_a_failing_source_answers_as_graphql_core(seeded_settings: Settings) -> None:
     settings = dataclasses.replace(seeded_settings, source_timeout=1.0)
-    connectors: dict[str, Any] = {s: connect(settings, s) for s in SOURCES}
+    connectors: dict[str, Any] = {s: connect(settings, s) for s in SOURCE_NAMES}
     connectors["complaints"] = Failing(connectors["complaints"])
     sources = Sources(settings, connectors)
     try:

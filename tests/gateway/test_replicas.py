@@ -13,13 +13,13 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest_asyncio
 
-from gateway.admin import Actor
-from gateway.grants import GrantRequest
-from gateway.policies import ensure_seed
-from gateway.principal import Principal
 from gateway.services import Services
 from gateway.settings import Settings
-from resolvers.database import create_engine
+from policies.actor import Actor
+from policies.grants import GrantRequest
+from policies.principal import Principal
+from policies.store import ensure_seed
+from sources.database import create_engine
 from tests.conftest import REDIS_URL, TEST_TIMEOUTS
 from tests.servers import serve
 

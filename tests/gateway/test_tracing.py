@@ -27,10 +27,11 @@ from starlette.routing import Route
 
 from gateway.app import create_app
 from gateway.observability import REGISTRY
-from gateway.policies import ensure_seed
 from gateway.settings import Settings, SettingsError
-from gateway.tracing import Tracing, configure_tracing, otlp_endpoint, source_span
-from resolvers.database import create_engine
+from gateway.tracing import Tracing, configure_tracing, otlp_endpoint
+from policies.store import ensure_seed
+from sources.database import create_engine
+from sources.telemetry import source_span
 from tests.conftest import TEST_TIMEOUTS
 from tests.servers import TOKEN, LiveServer, free_port
 

@@ -19,8 +19,8 @@ from sqlalchemy import select
 
 from gateway.settings import Settings
 from ingest.service import IngestOptions, ingest_records
-from resolvers.complaints.tables import Complaint
-from resolvers.database import SourceDatabases
+from sources.database import SourceDatabases
+from standard.tables.complaints import Complaint
 from standard.workdays import WorkCalendar
 from tests.ingest.factory import RECEIVED, Factory
 

@@ -10,9 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ingest.fields import FieldProblem, field_specs
-from resolvers.database import SourceDatabases
-from resolvers.exchange import column_kind, limits
-from resolvers.registry import SOURCES
+from sources.database import SourceDatabases
+from standard.exchange import column_kind, limits
+from standard.registry import SOURCES
 from tests.ingest.factory import Factory
 from tests.ingest.test_service import push, stored
 
@@ -71,7 +71,7 @@ def test_a_value_at_the_maximum_is_taken_and_one_over_is_refused(pair: tuple[Any
 
 @given(extra=st.integers(1, 10_000))
 def test_long_complaint_content_is_refused_with_both_lengths(extra: int) -> None:
-    from resolvers.complaints.tables import Complaint
+    from standard.tables.complaints import Complaint
 
     (spec,) = [s for s in field_specs(Complaint) if s.name == "content"]
     limit = limits(Complaint.__table__.c.content)[0]  # type: ignore[attr-defined]

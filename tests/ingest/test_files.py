@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from ingest.readers import FileError, Unreadable, detect_format, read_records
 from ingest.service import IngestOptions, ingest_file
-from resolvers.complaints.tables import Complaint
-from resolvers.database import SourceDatabases
+from sources.database import SourceDatabases
+from standard.tables.complaints import Complaint
 from standard.workdays import WorkCalendar
 from tests.ingest.factory import RECEIVED, Factory
 

@@ -14,11 +14,11 @@ from gateway.settings import Settings
 from ingest.readers import RawRecord, Unreadable
 from ingest.report import IngestReport
 from ingest.service import IngestError, IngestOptions, ingest_records
-from resolvers.complaints.tables import Complaint
-from resolvers.database import SourceDatabases
-from resolvers.exchange import ExchangeRecord
-from resolvers.supervision.tables import Action, InspectionItem, Matter, Plan
+from sources.database import SourceDatabases
 from standard.codes import make_item_code
+from standard.exchange import ExchangeRecord
+from standard.tables.complaints import Complaint
+from standard.tables.supervision import Action, InspectionItem, Matter, Plan
 from standard.workdays import SHANGHAI, WorkCalendar
 from tests.ingest.factory import RECEIVED, Factory
 

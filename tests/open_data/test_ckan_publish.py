@@ -17,7 +17,6 @@ import orjson
 import psycopg
 import pytest
 
-from gateway.admin import AdminError
 from gateway.settings import Settings
 from open_data.ckan import CITY_ORGANISATION, RELEASE_KEY, CkanPortal, organisation_name
 from open_data.datasets import DATASETS, dataset
@@ -28,6 +27,7 @@ from open_data.files import FILES
 from open_data.pipeline import METADATA, Release
 from open_data.scan import personal_values_of
 from open_data.spec import RECORD_ID
+from policies.actor import AdminError
 from tests.ckan_portal import Portal, ckan_portal  # noqa: F401  # the fixture
 from tests.open_data.test_pipeline import (  # noqa: F401  # world: the fixture
     KEY,
@@ -413,7 +413,7 @@ async def test_a_load_broken_off_half_way_is_completed_by_the_next_run(
 
 
 # The data centre's datasets, read from the seeded sources; audit-chain-heads reads the gateway's
-# own database and is published in tests/gateway/test_audit.py (a dir: target).
+# own database and is published in tests/audit/test_audit.py (a dir: target).
 @pytest.mark.parametrize("base", sorted(n for n, s in DATASETS.items() if s.source != "gateway"))
 async def test_every_starter_dataset_reaches_the_portal(
     ckan_portal: Portal,  # noqa: F811

@@ -14,11 +14,8 @@ import orjson
 import pytest
 import pytest_asyncio
 
-from gateway.admin import Actor
-from gateway.policies import ensure_seed, load_policy
 from gateway.services import Services
 from gateway.settings import Settings
-from gateway.sources import Sources
 from open_data.approvals import approve, dataset_scope, withdraw
 from open_data.datasets import DATASETS, dataset
 from open_data.errors import ReleaseRefused
@@ -27,7 +24,11 @@ from open_data.pipeline import Release, prepare, publish
 from open_data.scan import personal_values_of
 from open_data.spec import RECORD_ID, Column, DatasetSpec, Mask
 from open_data.targets import Directory
-from resolvers.database import create_engine
+from policies.access import RequestSources
+from policies.actor import Actor
+from policies.store import ensure_seed, load_policy
+from sources.database import create_engine
+from sources.guard import Sources
 
 KEY = b"pipeline-test-key-0123456789abcdef"
 OPERATOR = Actor("cli:test")
@@ -43,7 +44,7 @@ class World:
 
     async def release(self, spec: DatasetSpec) -> Release:
         policy = await load_policy(self.services.engine)
-        scoped = self.sources.for_request(dataset_scope(spec, policy))
+        scoped = RequestSources(self.sources, dataset_scope(spec, policy))
         return await prepare(spec, sources=scoped, key=KEY, work=self.work)
 
     async def publish(self, release: Release) -> str:
@@ -59,7 +60,7 @@ async def make_world(seeded: Settings, tmp_path: Path) -> AsyncIterator[World]:
     settings = dataclasses.replace(
         seeded, gateway_url=f"sqlite+aiosqlite:///{copy}", var_dir=tmp_path
     )
-    from resolvers.migrate import GATEWAY, upgrade
+    from standard.migrate import GATEWAY, upgrade
 
     engine = create_engine(settings.gateway_url)
     await upgrade(engine, GATEWAY)

@@ -34,9 +34,9 @@ from open_data.spec import (
     RedactNames,
     check_spec,
 )
-from resolvers.connectors.base import Page, PageRequest
-from resolvers.connectors.sql import SqlConnector
-from resolvers.database import create_engine
+from sources.base import Page, PageRequest
+from sources.database import create_engine
+from sources.sql import SqlConnector
 from standard.codes import make_id_number
 
 KEY = b"test-pseudonym-key-0123456789abcdef"
@@ -235,7 +235,7 @@ async def _rows(settings: Settings, spec: DatasetSpec) -> list[dict[str, Any]]:
 
 
 # Those read from the sources; audit-chain-heads reads the gateway's audit checkpoints (no
-# personal data; tests/gateway/test_audit.py publishes it).
+# personal data; tests/audit/test_audit.py publishes it).
 @pytest.mark.parametrize("name", sorted(n for n, spec in DATASETS.items() if spec.reader is None))
 async def test_no_personal_value_of_the_demo_data_survives(
     seeded_sqlite: Settings, name: str

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from gateway.admin import AdminError, Forbidden
-from gateway.passwords import PasswordRejected
+from accounts.passwords import PasswordRejected
+from policies.actor import AdminError, Forbidden
 from resolvers.graph.admin import ForbiddenError, _run
 from resolvers.graph.errors import InvalidArgument
 

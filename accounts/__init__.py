@@ -1,0 +1,1 @@
+"""Parties, staff accounts, machine clients, passwords, tokens, sessions and TOTP."""

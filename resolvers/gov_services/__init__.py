@@ -1,1 +1,0 @@
-"""Government services (政务服务): the licensing-item catalogue and licence decisions."""

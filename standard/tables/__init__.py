@@ -1,0 +1,1 @@
+"""The tables of the four sources' databases and of the gateway's own database."""

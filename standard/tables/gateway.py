@@ -1,0 +1,196 @@
+"""The gateway's own database (``JIANGUAN_DATABASE_URL``): who may call, what they were granted,
+and the audit log. Separate from the four source databases, which hold only exchange records.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from standard.exchange import UTCDateTime, new_metadata
+
+PARTY_KINDS = {
+    "department": "监管部门",
+    "city_office": "主管部门 (city office, oversight)",
+    "partner": "合作平台 (partner platform)",
+    "enterprise": "第三方企业 (linked enterprise)",
+    "portal": "开放数据 (one open dataset: its approvals are grants to it)",
+}
+ROLES = {
+    "staff": "工作人员",
+    "dept_admin": "部门管理员",
+    "city_office": "主管部门监督人员",
+    "auditor": "安全审计员",
+}
+CLIENT_KINDS = ("department", "partner", "enterprise")  # a department's own system too
+
+
+class Base(DeclarativeBase):
+    metadata = new_metadata("gateway")
+
+
+class Party(Base):
+    """A department, the city office, a partner platform or an enterprise: who owns data and
+    to whom it can be granted. Codes are the ``provider`` values of exchange records."""
+
+    __tablename__ = "parties"
+
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
+    uscc: Mapped[str | None] = mapped_column(String(18), unique=True)  # an enterprise's own code
+    division_code: Mapped[str | None] = mapped_column(String(6))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Account(Base):
+    """A real-name staff account (R10): one department, one role."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    # lower(username): user names are case-insensitive and unique as such (gateway_0002)
+    username_key: Mapped[str] = mapped_column(String(64), unique=True)
+    real_name: Mapped[str] = mapped_column(String(100))
+    party_code: Mapped[str] = mapped_column(ForeignKey("parties.code"))
+    role: Mapped[str] = mapped_column(String(20))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)  # a code is used only once
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(100))
+
+
+class Client(Base):
+    """A machine credential of a partner platform or an enterprise (client credentials).
+
+    Secrets are kept hashed; during a rotation the previous secret stays valid until
+    ``previous_valid_until`` so a partner can roll its deployment without downtime.
+    """
+
+    __tablename__ = "clients"
+
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    party_code: Mapped[str] = mapped_column(ForeignKey("parties.code"))
+    secret_hash: Mapped[str] = mapped_column(String(200))
+    previous_secret_hash: Mapped[str | None] = mapped_column(String(200))
+    previous_valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    rate_limit: Mapped[str | None] = mapped_column(String(40))  # e.g. "600/minute"
+    persisted_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(100))
+
+
+class Grant(Base):
+    """共享授权: a provider lets a grantee read one resource of its data, within limits."""
+
+    __tablename__ = "grants"
+    __table_args__ = (Index("ix_grants_grantee", "grantee"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    provider: Mapped[str] = mapped_column(ForeignKey("parties.code"))
+    grantee: Mapped[str] = mapped_column(ForeignKey("parties.code"))
+    resource: Mapped[str] = mapped_column(String(40))
+    row_filter: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    clear_fields: Mapped[list[str]] = mapped_column(JSON, default=list)
+    purpose: Mapped[str] = mapped_column(Text)
+    valid_from: Mapped[datetime] = mapped_column(UTCDateTime())
+    valid_until: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(100))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class CasbinRule(Base):
+    """Policy lines in the shape Casbin's SQL adapters use (ptype, v0…v5)."""
+
+    __tablename__ = "casbin_rule"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ptype: Mapped[str] = mapped_column(String(8))
+    v0: Mapped[str] = mapped_column(String(100), default="")
+    v1: Mapped[str] = mapped_column(String(100), default="")
+    v2: Mapped[str] = mapped_column(String(100), default="")
+    v3: Mapped[str] = mapped_column(String(100), default="")
+    v4: Mapped[str] = mapped_column(String(100), default="")
+    v5: Mapped[str] = mapped_column(String(100), default="")
+
+
+class Session(Base):
+    """A bearer token (staff session or machine token) when no Redis is configured.
+
+    Only the token's SHA-256 is stored; with Redis, sessions live there instead.
+    """
+
+    __tablename__ = "sessions"
+    __table_args__ = (Index("ix_sessions_principal", "principal"),)
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    principal: Mapped[str] = mapped_column(String(120))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    idle_until: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AuditEntry(Base):
+    """One line of the append-only audit log; ``hash`` = SM3(previous hash ‖ this entry)."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_at", "at"), Index("ix_audit_log_actor", "actor"))
+
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String(120))  # "user:alice", "client:p-12345", "public"
+    party_code: Mapped[str | None] = mapped_column(String(40))
+    event: Mapped[str] = mapped_column(String(40))
+    operation: Mapped[str | None] = mapped_column(String(200))
+    resources: Mapped[list[str]] = mapped_column(JSON, default=list)
+    providers: Mapped[list[str]] = mapped_column(JSON, default=list)
+    rows: Mapped[int] = mapped_column(Integer, default=0)
+    variables_hash: Mapped[str | None] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditCheckpoint(Base):
+    """A signed statement of the chain's head at ``seq`` (SM2 over SM3), made periodically."""
+
+    __tablename__ = "audit_checkpoints"
+
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    head_hash: Mapped[str] = mapped_column(String(64))
+    public_key: Mapped[str] = mapped_column(String(200))
+    signature: Mapped[str] = mapped_column(String(200))
+    # 16 hex digits of each entry's hash since the previous checkpoint, signed apart: names
+    # the first rewritten entry (audit.log). None on checkpoints older than gateway_0003.
+    trail: Mapped[str | None] = mapped_column(Text)
+    trail_signature: Mapped[str | None] = mapped_column(String(200))
+
+
+metadata = Base.metadata
