@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from open_data.errors import SpecError
 from sources.base import Filter
-from standard.exchange import ExchangeRecord
+from standard.exchange import EXCHANGE_COLUMNS
 from standard.registry import record_table
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from policies.access import RequestSources
 
 ASCII_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{1,99}")
-CONTROL_COLUMNS: tuple[str, ...] = tuple(ExchangeRecord.__annotations__)
+CONTROL_COLUMNS: tuple[str, ...] = EXCHANGE_COLUMNS
 """The exchange control columns every record carries (provider, cd_*, timeliness …)."""
 GATEWAY = "gateway"
 """The source name of the gateway's own database (``standard.tables.gateway``): a spec reading

@@ -23,6 +23,7 @@ from casbin.persist import Adapter, load_policy_line  # type: ignore[import-unty
 from policies.masking import MASKED
 from policies.principal import PUBLIC, Principal
 from sources.base import AnyOf, Filter, Row
+from standard.registry import subject_column
 
 POLICIES = Path(__file__).parents[1] / "policies"
 MODEL = POLICIES / "model.conf"
@@ -35,17 +36,6 @@ ADMIN_RESOURCES = ("accounts", "grants", "audit_log")
 PARTY_MEMBER = "role:party_member"
 """The role that lines for a party or party kind (grants among them) reach; see model.conf."""
 PARTY_SUBJECTS = ("party:", "kind:")
-SUBJECT_COLUMNS = {
-    "subjects": "uscc",
-    "actions": "subject_uscc",
-    "complaints": "subject_uscc",
-    "licences": "applicant_uscc",
-    "licence_publicity": "counterparty_uscc",
-    "penalty_publicity": "counterparty_uscc",
-    "credit_lists": "subject_uscc",
-    "credit_ratings": "subject_uscc",
-}
-"""The column that names the subject a record is about (rule ``subject``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,7 +268,7 @@ def _clause(
     if rule == "clear":
         return Clause(providers, (), MASKED[table])
     if rule == "subject":
-        column = SUBJECT_COLUMNS.get(table)
+        column = subject_column(table)
         if column is None or principal.uscc is None:
             return None  # no USCC to restrict by: nothing, rather than everything
         return Clause(providers, (Filter(column, "eq", principal.uscc),), frozenset())

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from standard.divisions import LISTS, official_divisions
-from standard.exchange import EXCHANGE_COLUMNS, column_kind, limits
-from standard.registry import SOURCES
+from standard.exchange import EXCHANGE_COLUMNS, ExchangeRecord, column_kind, limits
+from standard.registry import SOURCES, filters
 
 CHECKS = {
     "uscc": "统一社会信用代码 (GB 32100-2015, mod 31 check character)",
@@ -112,6 +112,20 @@ def _rows(columns: list[Any]) -> str:
     return "\n".join(lines)
 
 
+def _facts(model: type[ExchangeRecord]) -> str:
+    """What the table declares about itself besides its columns: filters, subject, joins."""
+    lines = [f"- 列表筛选 Filters: {', '.join(f'`{c}`' for c in filters(model))}"]
+    if model.__subject__ is not None:
+        lines.append(f"- 主体字段 Subject column (policy rule `subject`): `{model.__subject__}`")
+    for j in model.__joins__:
+        shape = "all" if j.many else "the newest"
+        lines.append(
+            f"- 关联 `{j.field}` — {j.zh}: {shape} `{j.target}` rows whose `{j.remote}` "
+            f"equals `{j.local}`"
+        )
+    return "\n".join(lines)
+
+
 def render() -> str:
     """The whole document."""
     any_table = next(iter(SOURCES["supervision"].tables.values())).__table__  # type: ignore[attr-defined]
@@ -124,5 +138,5 @@ def render() -> str:
             own = [c for c in table.columns if c.name not in EXCHANGE_COLUMNS]
             doc = (model.__doc__ or "").strip()
             zh = getattr(model, "__doc_zh__", "")
-            parts.append(f"### `{name}` — {zh}\n\n{doc}\n\n{_rows(own)}\n")
+            parts.append(f"### `{name}` — {zh}\n\n{doc}\n\n{_rows(own)}\n\n{_facts(model)}\n")
     return "\n".join(parts).rstrip() + "\n"

@@ -9,8 +9,9 @@ documentation and (later) masking all read one definition.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from sqlalchemy import (
     JSON,
@@ -157,8 +158,34 @@ def field(
 BigId = BigInteger().with_variant(Integer, "sqlite")
 
 
+@dataclass(frozen=True, slots=True)
+class Join:
+    """A field of a table listing the ``target`` table's rows whose ``remote`` column equals this
+    row's ``local`` one: all of them (``many``), or the newest. ``target`` is a table name, so the
+    sources' table modules never import each other; the registry checks the names."""
+
+    field: str
+    target: str
+    local: str
+    remote: str
+    many: bool
+    zh: str
+    en: str
+
+
+EXCHANGE_FILTERS = ("provider",), ("late",)
+"""Control columns every list can be filtered by: the provider first, lateness last."""
+
+
 class ExchangeRecord:
-    """Columns every table of the data standard carries."""
+    """Columns every table of the data standard carries, and the facts each table declares
+    about itself: the columns its lists filter by besides the control columns (``__filters__``),
+    the column naming the subject a record is about (``__subject__``, for the ``subject`` policy
+    rule), and its joins to other tables (``__joins__``)."""
+
+    __filters__: ClassVar[tuple[str, ...]] = ()
+    __subject__: ClassVar[str | None] = None
+    __joins__: ClassVar[tuple[Join, ...]] = ()
 
     id: Mapped[int] = mapped_column(
         BigId, primary_key=True, autoincrement=True, info=field("记录号", "Row id", ingest=False)
@@ -236,5 +263,5 @@ def ingest_runs_table(metadata: MetaData) -> Table:
     )
 
 
-EXCHANGE_COLUMNS = tuple(ExchangeRecord.__annotations__)
-"""Names of the columns every record carries, in declaration order."""
+EXCHANGE_COLUMNS = tuple(n for n in ExchangeRecord.__annotations__ if not n.startswith("__"))
+"""Names of the columns every record carries, in declaration order (the declared facts aside)."""

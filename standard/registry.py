@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import MetaData
 
-from standard.exchange import ExchangeRecord
+from standard.exchange import EXCHANGE_FILTERS, ExchangeRecord
 from standard.source_names import SOURCE_NAMES
 from standard.tables import complaints as complaints
 from standard.tables import credit as credit
@@ -65,6 +65,47 @@ SOURCES: Mapping[str, Source] = {
 }
 if tuple(SOURCES) != SOURCE_NAMES:  # pragma: no cover  # fails at import, in every test
     raise RuntimeError(f"the registry has {tuple(SOURCES)}, standard.source_names {SOURCE_NAMES}")
+
+TABLES: Mapping[str, type[ExchangeRecord]] = {
+    table: model for s in SOURCES.values() for table, model in s.tables.items()
+}
+"""Every record table by name, across the sources (table names are unique)."""
+
+
+def declared_problems(tables: Mapping[str, type[ExchangeRecord]]) -> list[str]:
+    """What the tables' own declarations name but do not have: a filter, subject or join
+    column, or a join's target table. Checked when the registry loads."""
+    problems = []
+    for table, model in tables.items():
+        columns = model.__table__.c  # type: ignore[attr-defined]
+        named = [("filter", c) for c in model.__filters__]
+        if model.__subject__ is not None:
+            named.append(("subject", model.__subject__))
+        for join in model.__joins__:
+            named.append((f"join {join.field}", join.local))
+            target = tables.get(join.target)
+            if target is None:
+                problems.append(f"{table}: join {join.field} targets no table {join.target!r}")
+            elif join.remote not in target.__table__.c:  # type: ignore[attr-defined]
+                problems.append(f"{table}: join {join.field}: {join.target} has no {join.remote}")
+        problems += [f"{table}: {what}: no column {c!r}" for what, c in named if c not in columns]
+    return problems
+
+
+if _problems := declared_problems(TABLES):  # pragma: no cover  # fails at import
+    raise RuntimeError("; ".join(_problems))
+
+
+def filters(model: type[ExchangeRecord]) -> tuple[str, ...]:
+    """The columns a table's lists can be filtered by, in the order the filter input shows them."""
+    first, last = EXCHANGE_FILTERS
+    return (*first, *model.__filters__, *last)
+
+
+def subject_column(table: str) -> str | None:
+    """The column of ``table`` naming the subject a record is about, if it has one."""
+    model = TABLES.get(table)
+    return None if model is None else model.__subject__
 
 
 class UnknownTable(LookupError):

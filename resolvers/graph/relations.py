@@ -1,7 +1,7 @@
 """The joins: how a row of one source leads to rows of the same or another source.
 
-Declared as data; each becomes a field whose resolver goes through a per-request batch loader,
-so a page of any size costs one round trip per relation.
+Declared on the tables (``__joins__``); each becomes a field whose resolver goes through a
+per-request batch loader, so a page of any size costs one round trip per relation.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from resolvers.graph.errors import InvalidArgument, SourceFailed, reached
 from resolvers.graph.plan import UNREAD, plain_read
 from resolvers.graph.types import TableInfo, to_node
 from sources.base import Row, SourceUnavailable
+from standard.registry import TABLES
 
 MAX_PAGE = 100
 
@@ -36,35 +37,12 @@ class Relation:
     en: str
 
 
-R = Relation
-RELATIONS: tuple[Relation, ...] = (
-    # The subject dossier: everything about one regulated subject, from all four sources.
-    R("subjects", "licences", "licences", "uscc", "applicant_uscc", True, "行政许可决定", "Licence decisions"),
-    R("subjects", "licence_publicity", "licence_publicity", "uscc", "counterparty_uscc", True, "行政许可双公示", "Licence publicity"),
-    R("subjects", "penalty_publicity", "penalty_publicity", "uscc", "counterparty_uscc", True, "行政处罚双公示", "Penalty publicity"),
-    R("subjects", "credit_list_entries", "credit_lists", "uscc", "subject_uscc", True, "信用名单", "Dishonesty and red-list entries"),
-    R("subjects", "credit_ratings", "credit_ratings", "uscc", "subject_uscc", True, "信用评价", "Credit ratings"),
-    R("subjects", "complaints", "complaints", "uscc", "subject_uscc", True, "投诉举报", "Complaints and reports about it"),
-    R("subjects", "actions", "actions", "uscc", "subject_uscc", True, "监管行为", "Regulatory acts concerning it"),
-    R("matters", "inspection_items", "inspection_items", "matter_code", "matter_code", True, "检查实施清单", "How the matter is inspected"),
-    R("matters", "licensing_item", "licensing_items", "licensing_item_code", "item_code", False, "对应许可事项", "Linked licensing item (government services)"),
-    R("matters", "department", "departments", "department_code", "code", False, "监管部门", "Responsible department"),
-    R("inspection_items", "matter", "matters", "matter_code", "matter_code", False, "监管事项", "The matter"),
-    R("actions", "matter", "matters", "matter_code", "matter_code", False, "监管事项", "The matter acted on"),
-    R("actions", "subject", "subjects", "subject_uscc", "uscc", False, "监管对象", "The subject"),
-    R("actions", "officers", "officers", "officer_certificates", "certificate_no", True, "执法人员", "Officers who acted"),
-    R("actions", "plan", "plans", "plan_code", "plan_code", False, "监管计划", "The plan it carried out"),
-    R("officers", "department", "departments", "department_code", "code", False, "所属部门", "Department"),
-    R("plans", "department", "departments", "department_code", "code", False, "制定部门", "Department"),
-    R("complaints", "subject", "subjects", "subject_uscc", "uscc", False, "被投诉对象", "The subject complained about"),
-    R("licences", "subject", "subjects", "applicant_uscc", "uscc", False, "申请人", "The applicant as a regulated subject"),
-    R("licences", "licensing_item", "licensing_items", "item_code", "item_code", False, "许可事项", "The licensing item"),
-    R("licensing_items", "matters", "matters", "item_code", "licensing_item_code", True, "对应监管事项", "Matters linked to this item"),
-    R("licence_publicity", "subject", "subjects", "counterparty_uscc", "uscc", False, "行政相对人", "The subject"),
-    R("penalty_publicity", "subject", "subjects", "counterparty_uscc", "uscc", False, "行政相对人", "The subject"),
-    R("credit_lists", "subject", "subjects", "subject_uscc", "uscc", False, "主体", "The subject"),
-    R("credit_ratings", "subject", "subjects", "subject_uscc", "uscc", False, "主体", "The subject"),
-)  # fmt: skip
+RELATIONS: tuple[Relation, ...] = tuple(
+    Relation(table, j.field, j.target, j.local, j.remote, j.many, j.zh, j.en)
+    for table, model in TABLES.items()
+    for j in model.__joins__
+)
+"""Every table's joins (``__joins__`` on the table), in the registry's order."""
 
 
 def check_first(first: int) -> None:

@@ -15,17 +15,11 @@ from resolvers.graph.prefetch import Prefetcher, child
 from resolvers.graph.relations import MAX_PAGE
 from resolvers.graph.types import TableInfo, to_node
 from sources.base import Filter, PageRequest
+from standard.registry import filters
 from standard.workdays import SHANGHAI
 
+
 # Columns a list can be filtered on (equality), where the table has them; never personal ones.
-FILTERABLE = (
-    "provider", "division_code", "status", "kind", "matter_code", "department_code",
-    "subject_uscc", "uscc", "counterparty_uscc", "applicant_uscc", "item_code", "code",
-    "channel", "complaint_type", "category", "list_type", "rating", "plan_type", "subject_type",
-    "outcome", "certificate_no", "late",
-)  # fmt: skip
-
-
 @strawberry.type(description="Relay page information.")
 class PageInfo:
     has_next_page: bool = strawberry.field(description="More items after this page.")
@@ -81,13 +75,12 @@ def _filter_input(info: TableInfo) -> type:
     core = info.model.__table__  # type: ignore[attr-defined]
     annotations: dict[str, Any] = {}
     namespace: dict[str, Any] = {}
-    for name in FILTERABLE:
-        if name in core.c:
-            column = core.c[name]
-            annotations[name] = (bool if name == "late" else str) | None
-            namespace[name] = strawberry.field(
-                default=None, description=f"{column.info.get('zh', name)} equals."
-            )
+    for name in filters(info.model):
+        column = core.c[name]
+        annotations[name] = (bool if name == "late" else str) | None
+        namespace[name] = strawberry.field(
+            default=None, description=f"{column.info.get('zh', name)} equals."
+        )
     for name, description in (
         ("produced_from", "产生时间 on or after this day (Beijing time)."),
         ("produced_to", "产生时间 on or before this day (Beijing time)."),

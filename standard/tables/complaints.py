@@ -7,7 +7,14 @@ from datetime import datetime
 from sqlalchemy import String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from standard.exchange import ExchangeRecord, UTCDateTime, field, ingest_runs_table, new_metadata
+from standard.exchange import (
+    ExchangeRecord,
+    Join,
+    UTCDateTime,
+    field,
+    ingest_runs_table,
+    new_metadata,
+)
 
 
 class Base(DeclarativeBase):
@@ -43,6 +50,19 @@ class Complaint(ExchangeRecord, Base):
 
     __tablename__ = "complaints"
     __doc_zh__ = "投诉举报"
+    __filters__ = (
+        "division_code",
+        "status",
+        "matter_code",
+        "subject_uscc",
+        "channel",
+        "complaint_type",
+        "category",
+    )
+    __subject__ = "subject_uscc"
+    __joins__ = (
+        Join("subject", "subjects", "subject_uscc", "uscc", False, "被投诉对象", "The subject complained about"),
+    )  # fmt: skip
 
     ticket_no: Mapped[str] = mapped_column(
         String(50), index=True, info=field("办件编号", "Ticket number")

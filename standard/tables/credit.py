@@ -8,7 +8,14 @@ from decimal import Decimal
 from sqlalchemy import Date, Numeric, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from standard.exchange import PARTY_KINDS, ExchangeRecord, field, ingest_runs_table, new_metadata
+from standard.exchange import (
+    PARTY_KINDS,
+    ExchangeRecord,
+    Join,
+    field,
+    ingest_runs_table,
+    new_metadata,
+)
 
 
 class Base(DeclarativeBase):
@@ -30,6 +37,11 @@ class LicencePublicity(ExchangeRecord, Base):
 
     __tablename__ = "licence_publicity"
     __doc_zh__ = "行政许可信息(双公示)"
+    __filters__ = ("division_code", "status", "counterparty_uscc")
+    __subject__ = "counterparty_uscc"
+    __joins__ = (
+        Join("subject", "subjects", "counterparty_uscc", "uscc", False, "行政相对人", "The subject"),
+    )  # fmt: skip
 
     decision_no: Mapped[str] = mapped_column(
         String(100), index=True, info=field("行政许可决定文书号", "Decision number")
@@ -77,6 +89,11 @@ class PenaltyPublicity(ExchangeRecord, Base):
 
     __tablename__ = "penalty_publicity"
     __doc_zh__ = "行政处罚信息(双公示)"
+    __filters__ = ("division_code", "status", "counterparty_uscc")
+    __subject__ = "counterparty_uscc"
+    __joins__ = (
+        Join("subject", "subjects", "counterparty_uscc", "uscc", False, "行政相对人", "The subject"),
+    )  # fmt: skip
 
     decision_no: Mapped[str] = mapped_column(
         String(100), index=True, info=field("行政处罚决定书文号", "Decision number")
@@ -146,6 +163,11 @@ class CreditListEntry(ExchangeRecord, Base):
 
     __tablename__ = "credit_lists"
     __doc_zh__ = "信用名单(失信/红名单)"
+    __filters__ = ("subject_uscc", "list_type")
+    __subject__ = "subject_uscc"
+    __joins__ = (
+        Join("subject", "subjects", "subject_uscc", "uscc", False, "主体", "The subject"),
+    )  # fmt: skip
 
     list_type: Mapped[str] = mapped_column(
         String(24), index=True, info=field("名单类型", "Which list", choices=LIST_TYPES)
@@ -170,6 +192,11 @@ class CreditRating(ExchangeRecord, Base):
 
     __tablename__ = "credit_ratings"
     __doc_zh__ = "信用评价"
+    __filters__ = ("subject_uscc", "rating")
+    __subject__ = "subject_uscc"
+    __joins__ = (
+        Join("subject", "subjects", "subject_uscc", "uscc", False, "主体", "The subject"),
+    )  # fmt: skip
 
     subject_uscc: Mapped[str] = mapped_column(
         String(18), index=True, info=field("统一社会信用代码", "Subject", check="uscc")

@@ -11,6 +11,7 @@ from standard.exchange import (
     CATALOGUE_STATUSES,
     PARTY_KINDS,
     ExchangeRecord,
+    Join,
     field,
     ingest_runs_table,
     new_metadata,
@@ -44,6 +45,10 @@ class LicensingItem(ExchangeRecord, Base):
 
     __tablename__ = "licensing_items"
     __doc_zh__ = "政务服务事项"
+    __filters__ = ("division_code", "status", "department_code", "item_code")
+    __joins__ = (
+        Join("matters", "matters", "item_code", "licensing_item_code", True, "对应监管事项", "Matters linked to this item"),
+    )  # fmt: skip
 
     item_code: Mapped[str] = mapped_column(
         String(64), index=True, info=field("事项编码", "Item code")
@@ -77,6 +82,19 @@ class Licence(ExchangeRecord, Base):
 
     __tablename__ = "licences"
     __doc_zh__ = "行政许可决定"
+    __filters__ = (
+        "division_code",
+        "department_code",
+        "applicant_uscc",
+        "item_code",
+        "outcome",
+        "certificate_no",
+    )
+    __subject__ = "applicant_uscc"
+    __joins__ = (
+        Join("subject", "subjects", "applicant_uscc", "uscc", False, "申请人", "The applicant as a regulated subject"),
+        Join("licensing_item", "licensing_items", "item_code", "item_code", False, "许可事项", "The licensing item"),
+    )  # fmt: skip
 
     approval_no: Mapped[str] = mapped_column(
         String(100), index=True, info=field("许可决定书文号", "Decision number")

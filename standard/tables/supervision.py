@@ -14,6 +14,7 @@ from standard.exchange import (
     CATALOGUE_STATUSES,
     PARTY_KINDS,
     ExchangeRecord,
+    Join,
     JSONValue,
     field,
     ingest_runs_table,
@@ -67,6 +68,7 @@ class Department(ExchangeRecord, Base):
 
     __tablename__ = "departments"
     __doc_zh__ = "监管部门"
+    __filters__ = ("division_code", "uscc", "code")
 
     code: Mapped[str] = mapped_column(
         String(64), index=True, info=field("部门编码", "Department code, also its provider code")
@@ -91,6 +93,17 @@ class Subject(ExchangeRecord, Base):
 
     __tablename__ = "subjects"
     __doc_zh__ = "监管对象"
+    __filters__ = ("division_code", "status", "uscc", "subject_type")
+    __subject__ = "uscc"
+    __joins__ = (
+        Join("licences", "licences", "uscc", "applicant_uscc", True, "行政许可决定", "Licence decisions"),
+        Join("licence_publicity", "licence_publicity", "uscc", "counterparty_uscc", True, "行政许可双公示", "Licence publicity"),
+        Join("penalty_publicity", "penalty_publicity", "uscc", "counterparty_uscc", True, "行政处罚双公示", "Penalty publicity"),
+        Join("credit_list_entries", "credit_lists", "uscc", "subject_uscc", True, "信用名单", "Dishonesty and red-list entries"),
+        Join("credit_ratings", "credit_ratings", "uscc", "subject_uscc", True, "信用评价", "Credit ratings"),
+        Join("complaints", "complaints", "uscc", "subject_uscc", True, "投诉举报", "Complaints and reports about it"),
+        Join("actions", "actions", "uscc", "subject_uscc", True, "监管行为", "Regulatory acts concerning it"),
+    )  # fmt: skip
 
     uscc: Mapped[str] = mapped_column(
         String(18),
@@ -126,6 +139,12 @@ class Matter(ExchangeRecord, Base):
 
     __tablename__ = "matters"
     __doc_zh__ = "监管事项目录清单"
+    __filters__ = ("division_code", "status", "matter_code", "department_code")
+    __joins__ = (
+        Join("inspection_items", "inspection_items", "matter_code", "matter_code", True, "检查实施清单", "How the matter is inspected"),
+        Join("licensing_item", "licensing_items", "licensing_item_code", "item_code", False, "对应许可事项", "Linked licensing item (government services)"),
+        Join("department", "departments", "department_code", "code", False, "监管部门", "Responsible department"),
+    )  # fmt: skip
 
     matter_code: Mapped[str] = mapped_column(
         String(14), index=True, info=field("事项编码", "14-digit matter code", check="matter_code")
@@ -169,6 +188,10 @@ class InspectionItem(ExchangeRecord, Base):
 
     __tablename__ = "inspection_items"
     __doc_zh__ = "检查实施清单"
+    __filters__ = ("matter_code", "department_code", "item_code")
+    __joins__ = (
+        Join("matter", "matters", "matter_code", "matter_code", False, "监管事项", "The matter"),
+    )  # fmt: skip
 
     item_code: Mapped[str] = mapped_column(
         String(40),
@@ -209,6 +232,10 @@ class Plan(ExchangeRecord, Base):
 
     __tablename__ = "plans"
     __doc_zh__ = "监管计划"
+    __filters__ = ("status", "department_code", "plan_type")
+    __joins__ = (
+        Join("department", "departments", "department_code", "code", False, "制定部门", "Department"),
+    )  # fmt: skip
 
     plan_code: Mapped[str] = mapped_column(
         String(50), index=True, info=field("计划编号", "Plan number")
@@ -249,6 +276,10 @@ class Officer(ExchangeRecord, Base):
 
     __tablename__ = "officers"
     __doc_zh__ = "执法人员"
+    __filters__ = ("division_code", "status", "department_code", "certificate_no")
+    __joins__ = (
+        Join("department", "departments", "department_code", "code", False, "所属部门", "Department"),
+    )  # fmt: skip
 
     certificate_no: Mapped[str] = mapped_column(
         String(32), index=True, info=field("执法证号", "Law-enforcement certificate number")
@@ -274,6 +305,14 @@ class Action(ExchangeRecord, Base):
 
     __tablename__ = "actions"
     __doc_zh__ = "监管行为"
+    __filters__ = ("division_code", "kind", "matter_code", "subject_uscc")
+    __subject__ = "subject_uscc"
+    __joins__ = (
+        Join("matter", "matters", "matter_code", "matter_code", False, "监管事项", "The matter acted on"),
+        Join("subject", "subjects", "subject_uscc", "uscc", False, "监管对象", "The subject"),
+        Join("officers", "officers", "officer_certificates", "certificate_no", True, "执法人员", "Officers who acted"),
+        Join("plan", "plans", "plan_code", "plan_code", False, "监管计划", "The plan it carried out"),
+    )  # fmt: skip
 
     kind: Mapped[str] = mapped_column(
         String(16), index=True, info=field("行为类别", "Kind of act", choices=ACTION_KINDS)
