@@ -12,20 +12,24 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Protocol
 
 import orjson
 from sqlalchemy import select, text, update
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from accounts.admin import Admin
+from accounts.tokens import TokenStore
 from demo.complaints import PROVIDER as HOTLINE
 from demo.credit import PROVIDER as CREDIT
 from demo.departments import ALL_DEPARTMENTS, OFFICE
 from demo.gov_services import PROVIDER as SERVICES
-from gateway.services import Services
 from open_data.approvals import approve
 from open_data.datasets import dataset
 from policies.actor import Actor
-from policies.grants import GrantRequest
+from policies.grants import GrantRequest, Grants
 from policies.principal import Principal
+from sources.database import SourceDatabases
 from standard.tables.gateway import Account, Client, Grant, Party
 
 ACTOR = Actor("cli:demo")
@@ -36,6 +40,21 @@ PARTNERS = {
     SERVICES: "西安市政务服务平台",
 }
 STAFFED = ("XA-SCJG", "XA-STHJ", "YT-SCJG")
+
+
+class Services(Protocol):
+    """What making the demo's principals needs; ``gateway.services.Services`` has it."""
+
+    @property
+    def engine(self) -> AsyncEngine: ...
+    @property
+    def admin(self) -> Admin: ...
+    @property
+    def grants(self) -> Grants: ...
+    @property
+    def tokens(self) -> TokenStore: ...
+    @property
+    def source_databases(self) -> SourceDatabases: ...
 
 
 class NoDemoData(LookupError):
