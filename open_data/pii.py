@@ -33,38 +33,16 @@ What counts as a hit, and why (a false positive refuses a release, a false negat
 
 from __future__ import annotations
 
-import codecs
 import csv
-import io
-import json
 import re
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from itertools import islice
-from typing import Any, BinaryIO, Final, Literal, TextIO
+from typing import Any, Final
 
-import orjson
-
-from policies.masking import mask_id_number, mask_mobile, mask_name
-from standard.codes import (
-    check_division_code,
-    check_id_number,
-    check_mobile,
-    check_uscc,
-    org_check_char,
-)
-
-Kind = Literal["id_number", "mobile", "bank_card", "email", "personal_value"]
-
-
-@dataclass(frozen=True, slots=True)
-class Hit:
-    """One piece of personal information in a text, with a redacted sample."""
-
-    kind: Kind
-    sample: str
+from open_data.numbers import Hit, Kind, digit_hit, fold, fraction, glued, inside_uscc
+from policies.masking import mask_name
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,13 +60,6 @@ class Finding:
         return f"{self.resource}, column {self.column!r}, row {self.row}: {self.kind}"
 
 
-# Full-width digits, letters and the signs of numbers and e-mail addresses fold to ASCII, one
-# character for one; other full-width signs (，：（）) are common in Chinese and left alone.
-_WIDE: Final = "０１２３４５６７８９＠．－＋＿％" + "".join(
-    map(chr, (*range(0xFF21, 0xFF3B), *range(0xFF41, 0xFF5B)))
-)
-_FOLD: Final = {ord(c): ord(c) - 0xFEE0 for c in _WIDE} | {0x3000: 0x20}
-_HAS_WIDE: Final = re.compile(f"[{_WIDE}\u3000]")
 # A maximal run: scanning left to right, a match cannot start inside a run of digits, since it
 # would have started a digit earlier. Not after "1." (a fraction; checked by _fraction): but
 # "13812345678.0" is a phone number that went through a float. (Lookbehinds here cost a third
@@ -119,82 +90,6 @@ PLACEHOLDERS: Final = frozenset(
     {"匿名", "不详", "未知", "暂无", "其他", "null", "NULL", "None", "N/A"}
 )
 """Stand-ins for a missing value that personal columns hold and that identify nobody."""
-
-
-def fold(text: str) -> str:
-    """Full-width digits, letters and signs as ASCII (``１３８`` → ``138``)."""
-    if text.isascii() or not _HAS_WIDE.search(text):
-        return text
-    return text.translate(_FOLD)
-
-
-def luhn(digits: str) -> bool:
-    """Whether a digit string passes the Luhn check (ISO/IEC 7812)."""
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = ord(ch) - 48
-        if i % 2:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
-
-
-def _is_uscc(code: str) -> bool:
-    """A USCC by all three checks: its own, a real division (or the central 100000), and the
-    embedded organisation code's (together 1 in ~340 for an 18-digit card at random)."""
-    return (
-        check_uscc(code) is None
-        and (code[2:8] == "100000" or check_division_code(code[2:8]) is None)
-        and org_check_char(code[8:16]) == code[16]
-    )
-
-
-def _inside_uscc(text: str, start: int, end: int) -> bool:
-    """Whether ``text[start:end]`` lies within a USCC (``31…0R``, ``N2…``, all digits)."""
-    return any(_is_uscc(text[a : a + 18]) for a in range(max(0, end - 18), start + 1))
-
-
-def _fraction(text: str, start: int) -> bool:
-    """Whether the digits at ``start`` follow a digit and a point: a fraction's digits."""
-    return start >= 2 and text[start - 1] == "." and "0" <= text[start - 2] <= "9"
-
-
-def _glued(text: str, start: int, end: int) -> bool:
-    """Whether a digit run is glued to an ASCII letter (a certificate or licence number)."""
-    before = text[start - 1] if start else ""
-    after = text[end] if end < len(text) else ""
-    return (before.isascii() and before.isalpha()) or (after.isascii() and after.isalpha())
-
-
-def _card(digits: str) -> Hit | None:
-    issuer = digits[0] in "3456" or digits[:2] == "95" or "2221" <= digits[:4] <= "2720"
-    if not (issuer and luhn(digits)):
-        return None
-    return Hit("bank_card", digits[:4] + "*" * (len(digits) - 8) + digits[-4:])
-
-
-def _mobile(digits: str) -> Hit | None:
-    return Hit("mobile", mask_mobile(digits)) if check_mobile(digits) is None else None
-
-
-def _number(token: str, today: date | None) -> Hit | None:
-    """What a digit run (maybe ending in X) is, if it is personal."""
-    if token[-1] in "Xx":
-        if len(token) != 18:
-            return _number(token[:-1], today) if len(token) > 1 else None
-        if check_id_number(token[:17] + "X", today=today) is None:
-            return Hit("id_number", mask_id_number(token))
-        return None
-    size = len(token)
-    if size == 11:
-        return _mobile(token)
-    if (size == 13 and token.startswith("86")) or (size == 15 and token.startswith("0086")):
-        return _mobile(token[-11:])  # the country code written without a plus or a space
-    if size == 18 and check_id_number(token, today=today) is None:
-        return Hit("id_number", mask_id_number(token))
-    if 16 <= size <= 19:
-        return _card(token)
-    return None
 
 
 def _redact_value(value: str) -> str:
@@ -321,19 +216,19 @@ class Scanner:
                     continue
             elif len(token) not in _NUMBER_SIZES:
                 continue
-            if _fraction(text, match.start()):
+            if fraction(text, match.start()):
                 continue
-            hit = _number(token, self.today)
+            hit = digit_hit(token, self.today)
             if hit is None:
                 continue
-            if hit.kind != "id_number" and _inside_uscc(text, match.start(), match.end()):
+            if hit.kind != "id_number" and inside_uscc(text, match.start(), match.end()):
                 continue  # an ID number stays one: one in 31 passes the USCC check
-            if hit.kind == "bank_card" and _glued(text, match.start(), match.end()):
+            if hit.kind == "bank_card" and glued(text, match.start(), match.end()):
                 continue  # digits of a code such as a licence number XK6101…: not a card
             found.append((match.start(), hit))
         if ("-" in text or " " in text) and _GROUP_HINT.search(text):
             for match in _GROUPED.finditer(text):
-                hit = _number(match[0].replace(" ", "").replace("-", ""), self.today)
+                hit = digit_hit(match[0].replace(" ", "").replace("-", ""), self.today)
                 if hit is not None:
                     found.append((match.start(), hit))
         if "@" in text:
@@ -504,119 +399,3 @@ def _gather(value: Any, found: list[str]) -> None:
         for item in value:
             _gather(item, found)
     # None, bool, date and datetime cannot hold anyone's number or name.
-
-
-_SKIP: Final = re.compile(r"[\s,]*")
-_MAX_ITEM: Final = 1 << 26
-
-
-def json_items(handle: TextIO, *, chunk: int = 1 << 16) -> Iterator[Any]:
-    """Stream the items of a top-level JSON array, or successive JSON values (JSON Lines).
-
-    Numbers are kept as their text, so a phone number written as a number is scanned as such.
-    Raises ``ValueError`` (``json.JSONDecodeError``) on anything that is not JSON.
-    """
-    decoder = json.JSONDecoder(parse_int=str, parse_float=str, parse_constant=str)
-    buffer, at, eof, depth = "", 0, False, 0
-    while True:
-        at = _SKIP.match(buffer, at).end()  # type: ignore[union-attr]  # [\s,]* always matches
-        if at == len(buffer):
-            if eof:
-                if depth:
-                    raise json.JSONDecodeError("unterminated array", buffer, at)
-                return
-            more = handle.read(chunk)
-            eof = not more
-            buffer, at = buffer[at:] + more, 0
-            continue
-        if buffer[at] == "[" and depth == 0:
-            depth, at = 1, at + 1
-            continue
-        if buffer[at] == "]" and depth == 1:
-            depth, at = 0, at + 1
-            continue
-        try:
-            item, end = decoder.raw_decode(buffer, at)
-        except json.JSONDecodeError:
-            if eof or len(buffer) - at > _MAX_ITEM:
-                raise
-            end = len(buffer)  # maybe cut by the chunk: read on
-        if end == len(buffer) and not eof:  # a number may go on in the next chunk
-            more = handle.read(chunk)
-            eof = not more
-            buffer, at = buffer[at:] + more, 0
-            continue
-        at = end
-        yield item
-
-
-def json_rows(handle: BinaryIO) -> Iterator[Any]:
-    """The items of a JSON file opened in binary, as ``json_items`` reads them, but decoded by
-    orjson line by line when the file has the publisher's layout: ``[``, one item a line with a
-    comma after all but the last, ``]``. From the first line that is not one whole item (a file
-    written another way, a pretty-printed or a malformed one), ``json_items`` reads on, and
-    raises what it raises.
-
-    Numbers are kept as written: an int as an int, whose ``str`` is its text; a line holding a
-    float (or an int beyond 64 bits, which orjson makes one) is decoded again, numbers as text.
-    """
-    done = 0
-    # Lines read to a bound: a file on one line (minified) is not held whole in memory.
-    if handle.readline(len(codecs.BOM_UTF8) + 2).removeprefix(codecs.BOM_UTF8) == b"[\n":
-        lines = iter(lambda: handle.readline(_MAX_ITEM), b"")
-        for line in lines:
-            if line[:1] == b"]":
-                if line.rstrip() == b"]" and not any(rest.strip() for rest in lines):
-                    return
-                break
-            body = line[:-1] if line[-1:] == b"\n" else line
-            if body[-1:] == b",":
-                body = body[:-1]
-            try:
-                item = orjson.loads(body)
-            except orjson.JSONDecodeError:
-                item = _as_text(body)  # NaN, a lone surrogate: JSON to the json module
-            else:
-                if not _as_written(item, body):
-                    item = _as_text(body)
-            if item is _END:
-                break
-            yield item
-            done += 1
-    handle.seek(0)  # not the layout, or no "]": json_items reads on, or says what is wrong
-    text = io.TextIOWrapper(handle, encoding="utf-8-sig", newline="")
-    try:
-        yield from islice(json_items(text), done, None)
-    finally:
-        if not handle.closed:
-            text.detach()  # the handle is the caller's to close
-
-
-_DECODER: Final = json.JSONDecoder(parse_int=str, parse_float=str, parse_constant=str)
-
-
-def _as_text(line: bytes) -> Any:
-    """One line's item with its numbers as their text, or ``_END`` if it holds no whole item."""
-    try:
-        return _DECODER.decode(line.decode())
-    except ValueError:  # not UTF-8, not JSON, or not one whole item
-        return _END
-
-
-def _as_written(value: Any, line: bytes) -> bool:
-    """Whether orjson gave each number in ``value`` as ``line`` writes it (a float may not be;
-    an int is, but for a 0 that may have been written -0)."""
-    if type(value) is dict:
-        value = value.values()
-    elif type(value) is not list:
-        value = (value,)
-    for part in value:
-        kind = type(part)
-        if kind is str or part is None or kind is bool:
-            continue
-        if kind is int:
-            if part == 0 and b"-0" in line:
-                return False
-        elif kind is float or not _as_written(part, line):
-            return False
-    return True

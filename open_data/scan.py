@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from open_data.errors import ReleaseRefused
-from open_data.pii import Finding, PersonalValues, Scanner, json_rows
+from open_data.json_stream import json_rows
+from open_data.pii import Finding, PersonalValues, Scanner
 from policies.masking import PERSONAL
 
 SHOWN = 10  # findings named in the message
