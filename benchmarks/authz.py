@@ -37,7 +37,6 @@ import json
 import math
 import os
 import random
-import re
 import statistics
 import tempfile
 import time
@@ -48,7 +47,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from benchmarks.harness.data import SEED, prepare, prepare_gateway
+from benchmarks.harness.data import SEED, add_keep_db, parsed, prepare, prepare_gateway
 from benchmarks.harness.load import run_loadgen
 from benchmarks.harness.postgres import drop, dsn
 from benchmarks.harness.report import first_difference, tidy
@@ -1115,14 +1114,9 @@ def parse() -> argparse.Namespace:
     )
     parser.add_argument("--warmup", type=float, default=0.25, help="unmeasured seconds first")
     parser.add_argument("--scale", default="small", choices=("small", "medium", "large"))
-    parser.add_argument("--keep-db", metavar="NAME", help="use and keep databases NAME_<source>")
+    add_keep_db(parser)
     parser.add_argument("--redis", default=REDIS, help=f"a Redis database of its own ({REDIS})")
-    for hidden in ("--serve", "--fd"):  # server processes only
-        parser.add_argument(hidden, help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.keep_db and not re.fullmatch(r"[a-z_][a-z0-9_]{0,40}", args.keep_db):
-        parser.error("--keep-db takes a lower-case name of letters, digits and _")
-    return args
+    return parsed(parser, "--serve", "--fd")  # hidden: server processes only
 
 
 if __name__ == "__main__":

@@ -29,7 +29,6 @@ import base64
 import contextlib
 import json
 import os
-import re
 import signal
 import tempfile
 import time
@@ -51,7 +50,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from benchmarks.harness.data import Caller, prepare, prepare_gateway
+from benchmarks.harness.data import Caller, add_keep_db, parsed, prepare, prepare_gateway
 from benchmarks.harness.load import run_loadgen
 from benchmarks.harness.postgres import admin_connection, drop, dsn
 from benchmarks.harness.report import first_difference, ratio, tidy
@@ -688,15 +687,10 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per run (10)")
     parser.add_argument("--concurrency", type=int, default=16, help="connections (16)")
     parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds first (2)")
-    parser.add_argument("--keep-db", metavar="NAME", help="use and keep databases NAME_<source>")
+    add_keep_db(parser)
     parser.add_argument("--scale", default="medium", choices=("small", "medium", "large"))
     parser.add_argument("--profile", action="store_true", help="profile the nested query")
-    for hidden in ("--serve", "--fd", "--urls", "--caller", "--profile-out"):  # servers only
-        parser.add_argument(hidden, help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.keep_db and not re.fullmatch(r"[a-z_][a-z0-9_]{0,40}", args.keep_db):
-        parser.error("--keep-db takes a lower-case name of letters, digits and _")
-    return args
+    return parsed(parser, "--serve", "--fd", "--urls", "--caller", "--profile-out")
 
 
 if __name__ == "__main__":

@@ -44,12 +44,17 @@ class FieldSpec:
     upper: bool
 
 
+def _stripped(value: Any) -> str | None:
+    """A text value without its surrounding spaces; None when nothing is left."""
+    if not isinstance(value, str):
+        raise FieldProblem(f"expected text, got {_kind(value)}")
+    return value.strip() or None
+
+
 def _text(max_length: int) -> Parser:
     def parse(value: Any) -> str | None:
-        if not isinstance(value, str):
-            raise FieldProblem(f"expected text, got {_kind(value)}")
-        text: str = value.strip()
-        if not text:
+        text = _stripped(value)
+        if text is None:
             return None
         if len(text) > max_length:
             raise FieldProblem(f"is {len(text)} characters long; at most {max_length} allowed")
@@ -62,10 +67,8 @@ def _choice(choices: Mapping[str, str]) -> Parser:
     by_label = {label: key for key, label in choices.items()}
 
     def parse(value: Any) -> str | None:
-        if not isinstance(value, str):
-            raise FieldProblem(f"expected text, got {_kind(value)}")
-        text: str = value.strip()
-        if not text:
+        text = _stripped(value)
+        if text is None:
             return None
         if text in choices:
             return text

@@ -3,6 +3,8 @@ own database, and the city office as a caller with a ready token."""
 
 from __future__ import annotations
 
+import argparse
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -141,3 +143,19 @@ async def prepare_gateway(prefix: str, work: Path) -> Caller:
     finally:
         await services.close()
     return Caller(gateway_url, str(key_file), issued.token)
+
+
+def add_keep_db(parser: argparse.ArgumentParser) -> None:
+    """``--keep-db NAME``: use and keep databases ``NAME_<source>`` (checked by ``parsed``)."""
+    parser.add_argument("--keep-db", metavar="NAME", help="use and keep databases NAME_<source>")
+
+
+def parsed(parser: argparse.ArgumentParser, *hidden: str) -> argparse.Namespace:
+    """The arguments, with the options only server processes take hidden from ``--help``, and
+    a ``--keep-db`` name that can name PostgreSQL databases."""
+    for option in hidden:
+        parser.add_argument(option, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if getattr(args, "keep_db", None) and not re.fullmatch(r"[a-z_][a-z0-9_]{0,40}", args.keep_db):
+        parser.error("--keep-db takes a lower-case name of letters, digits and _")
+    return args

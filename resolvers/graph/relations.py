@@ -18,27 +18,21 @@ from resolvers.graph.errors import InvalidArgument, SourceFailed, reached
 from resolvers.graph.plan import UNREAD, plain_read
 from resolvers.graph.types import TableInfo, to_node
 from sources.base import Row, SourceUnavailable
+from standard.exchange import Join
 from standard.registry import TABLES
 
 MAX_PAGE = 100
 
 
 @dataclass(frozen=True, slots=True)
-class Relation:
-    """``field`` on ``table`` lists ``target`` rows whose ``remote`` equals our ``local``."""
+class Relation(Join):
+    """A table's join as the graph serves it: a field on ``table``."""
 
     table: str
-    field: str
-    target: str
-    local: str
-    remote: str
-    many: bool
-    zh: str
-    en: str
 
 
 RELATIONS: tuple[Relation, ...] = tuple(
-    Relation(table, j.field, j.target, j.local, j.remote, j.many, j.zh, j.en)
+    Relation(j.field, j.target, j.local, j.remote, j.many, j.zh, j.en, table)
     for table, model in TABLES.items()
     for j in model.__joins__
 )
