@@ -14,28 +14,12 @@ from __future__ import annotations
 from array import array
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from open_data.errors import ReleaseRefused, SpecError
-from open_data.release import Batches, Release, clock
+from open_data.release import Batches, KReport, Release, clock
 
 ClassKey = tuple[object, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class KReport:
-    """What the k-anonymity gate did, counted in its first pass."""
-
-    dataset: str
-    quasi: tuple[str, ...]
-    k: int
-    rows_in: int
-    rows_out: int
-    classes: int  # equivalence classes kept
-    suppressed_rows: int
-    suppressed_classes: int
-    k_reached: int | None  # the smallest class kept; None when nothing is kept
 
 
 def _class_value(value: object) -> object:

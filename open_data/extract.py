@@ -10,19 +10,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator, Collection
 from dataclasses import replace
-from typing import Protocol
 
 from open_data.release import Batches, Release, clock
 from open_data.scan import personal_values_in
-from open_data.spec import DatasetSpec
+from open_data.spec import DatasetSpec, Pages
 from sources.base import AnyOf, Condition, Filter, Page, PageRequest, Row
-
-
-class Pages(Protocol):
-    """Anything that pages a table: a connector, or the request sources within a scope."""
-
-    async def page(self, table: str, request: PageRequest) -> Page: ...
-
 
 PAGE = 5_000
 

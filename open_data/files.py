@@ -15,7 +15,6 @@ import hashlib
 import shutil
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -23,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from open_data.release import MANIFEST, METADATA, Release, clock
+from open_data.release import MANIFEST, METADATA, Release, Written, clock
 from open_data.scan import check_release
 from open_data.sm3 import new_sm3
 from open_data.spec import RECORD_ID, DatasetSpec, label, table_columns
@@ -33,17 +32,6 @@ FILES = {
     "csv-bom": ("data-excel.csv", "utf-8-sig", "CSV (UTF-8 with BOM, for Excel)"),
     "json": ("data.json", "utf-8", "JSON"),
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Written:
-    """One file of the release."""
-
-    kind: str
-    path: Path
-    rows: int
-    sha256: str
-    sm3: str
 
 
 def _text(value: Any) -> str:

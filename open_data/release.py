@@ -15,15 +15,10 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from open_data.pii import PersonalValues
-from open_data.spec import DatasetSpec
-
-if TYPE_CHECKING:
-    from open_data.check import KReport
-    from open_data.extract import Pages
-    from open_data.files import Written
+from open_data.spec import DatasetSpec, Pages
 
 Row = dict[str, Any]
 Batches = AsyncIterator[list[Row]]
@@ -39,6 +34,32 @@ METADATA = "metadata.json"
 async def _nothing() -> Batches:
     return
     yield  # an async generator of no batches
+
+
+@dataclass(frozen=True, slots=True)
+class KReport:
+    """What the k-anonymity gate did, counted in its first pass."""
+
+    dataset: str
+    quasi: tuple[str, ...]
+    k: int
+    rows_in: int
+    rows_out: int
+    classes: int  # equivalence classes kept
+    suppressed_rows: int
+    suppressed_classes: int
+    k_reached: int | None  # the smallest class kept; None when nothing is kept
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """One file of the release."""
+
+    kind: str
+    path: Path
+    rows: int
+    sha256: str
+    sm3: str
 
 
 @dataclass(slots=True, eq=False)

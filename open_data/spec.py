@@ -13,20 +13,27 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from open_data.errors import SpecError
-from sources.base import Filter
+from sources.base import Filter, Page, PageRequest
 from standard.exchange import EXCHANGE_COLUMNS
 from standard.registry import record_table
 
 if TYPE_CHECKING:
-    from open_data.extract import Pages
     from policies.access import RequestSources
 
 ASCII_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{1,99}")
 CONTROL_COLUMNS: tuple[str, ...] = EXCHANGE_COLUMNS
 """The exchange control columns every record carries (provider, cd_*, timeliness …)."""
+
+
+class Pages(Protocol):
+    """Anything that pages a table: a connector, or the request sources within a scope."""
+
+    async def page(self, table: str, request: PageRequest) -> Page: ...
+
+
 GATEWAY = "gateway"
 """The source name of the gateway's own database (``standard.tables.gateway``): a spec reading
 it brings its own ``reader``, which gives each row a ``provider`` and ``cd_id`` (its identity)

@@ -25,7 +25,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from open_data import pii
-from open_data.check import KAnonymity, KReport
+from open_data.check import KAnonymity
 from open_data.check import check as check_stage
 from open_data.datasets import DATASETS
 from open_data.errors import PublishError, ReleaseRefused, SpecError
@@ -33,7 +33,7 @@ from open_data.files import DataFiles, to_scan
 from open_data.json_stream import json_items, json_rows
 from open_data.numbers import fraction, luhn
 from open_data.pii import Finding, PersonalValues, Scanner
-from open_data.release import Release, rows_of
+from open_data.release import KReport, Release, rows_of
 from open_data.scan import check_release, personal_values_of, scan
 from standard.codes import make_id_number, make_mobile, make_uscc, org_check_char, uscc_check_char
 
