@@ -26,6 +26,7 @@ from open_data.datasets import dataset
 from policies.actor import Actor
 from policies.grants import GrantRequest
 from policies.principal import Principal
+from standard.errors import NotFound
 from standard.tables.gateway import Account, Client, Grant, Party
 
 ACTOR = Actor("cli:demo")
@@ -38,7 +39,7 @@ PARTNERS = {
 STAFFED = ("XA-SCJG", "XA-STHJ", "YT-SCJG")
 
 
-class NoDemoData(LookupError):
+class NoDemoData(NotFound):
     """The sources hold no demo data yet."""
 
 

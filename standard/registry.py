@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import MetaData
 
+from standard.errors import InputError
 from standard.exchange import ExchangeRecord
 from standard.source_names import SOURCE_NAMES
 from standard.tables import complaints as complaints
@@ -67,7 +68,7 @@ if tuple(SOURCES) != SOURCE_NAMES:  # pragma: no cover  # fails at import, in ev
     raise RuntimeError(f"the registry has {tuple(SOURCES)}, standard.source_names {SOURCE_NAMES}")
 
 
-class UnknownTable(LookupError):
+class UnknownTable(InputError):
     """A source or table name that the data standard does not have."""
 
 

@@ -19,10 +19,11 @@ from accounts.passwords import PasswordRejected
 from open_data import approvals
 from open_data.datasets import dataset
 from open_data.errors import SpecError
-from policies.actor import Actor, AdminError, Forbidden
+from policies.actor import Actor, ChangeRefused
 from policies.grants import GrantRequest
 from resolvers.context import Context, Services
 from resolvers.graph.errors import GatewayError, InvalidArgument, NotFoundError
+from standard.errors import Forbidden
 from standard.tables.gateway import Grant as GrantRow
 
 MAX_AUDIT_PAGE = 100
@@ -69,7 +70,7 @@ async def _run(call: Awaitable[T]) -> T:
         return await call
     except Forbidden as exc:
         raise ForbiddenError(str(exc)) from None
-    except AdminError as exc:
+    except ChangeRefused as exc:
         raise InvalidArgument(str(exc)) from None
     except PasswordRejected as exc:  # only this: any other ValueError is a bug, shown as one
         raise InvalidArgument(str(exc)) from None

@@ -7,9 +7,10 @@ from typing import Any
 import pytest
 
 from accounts.passwords import PasswordRejected
-from policies.actor import AdminError, Forbidden
+from policies.actor import ChangeRefused
 from resolvers.graph.admin import ForbiddenError, _run
 from resolvers.graph.errors import InvalidArgument
+from standard.errors import Forbidden
 
 
 async def _raising(exc: Exception) -> Any:
@@ -20,7 +21,7 @@ async def _raising(exc: Exception) -> Any:
     ("raised", "shown"),
     [
         (PasswordRejected(("too short",)), InvalidArgument),
-        (AdminError("no party 'X'"), InvalidArgument),
+        (ChangeRefused("no party 'X'"), InvalidArgument),
         (Forbidden("may not"), ForbiddenError),
     ],
 )
