@@ -18,8 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from accounts.passwords import PasswordPolicy, check_password, generate_password, hash_password
 from accounts.tokens import TokenStore
 from audit.log import AuditEvent, AuditLog
-from policies.actor import Actor, AdminError, Forbidden
+from policies.actor import Actor, ChangeRefused
 from standard.codes import check_uscc
+from standard.errors import Forbidden
 from standard.tables.gateway import CLIENT_KINDS, PARTY_KINDS, ROLES, Account, Client, Party
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,63}")
@@ -51,13 +52,13 @@ class Admin:
         if actor.scope is not None:
             raise Forbidden("parties are registered by an operator (jianguan party add)")
         if kind not in PARTY_KINDS:
-            raise AdminError(f"kind must be one of {', '.join(PARTY_KINDS)}, not {kind!r}")
+            raise ChangeRefused(f"kind must be one of {', '.join(PARTY_KINDS)}, not {kind!r}")
         if not NAME.fullmatch(code):
-            raise AdminError(f"code {code!r}: letters, digits, '.', '_' or '-', 2-64 characters")
+            raise ChangeRefused(f"code {code!r}: letters, digits, '.', '_' or '-', 2-64 characters")
         if kind == "enterprise":
             finding = check_uscc(uscc or "", legacy="reject")
             if not uscc or finding is not None:
-                raise AdminError(
+                raise ChangeRefused(
                     f"an enterprise needs its USCC: {finding.reason if finding else 'missing'}"
                 )
         await self._insert(
@@ -85,16 +86,16 @@ class Admin:
     ) -> str:
         """A staff account; returns its initial password, which must be changed at first login."""
         if role not in ROLES:
-            raise AdminError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+            raise ChangeRefused(f"role must be one of {', '.join(ROLES)}, not {role!r}")
         if not NAME.fullmatch(username):
-            raise AdminError(f"username {username!r}: 2-64 letters, digits, '.', '_' or '-'")
+            raise ChangeRefused(f"username {username!r}: 2-64 letters, digits, '.', '_' or '-'")
         actor.check("manage", "accounts", party)
         if actor.scope is not None and role in ("city_office", "auditor"):
             raise Forbidden("city-office and auditor accounts are made by an operator")
         await self._party(party)
         taken = await self._find_account(username)
         if taken is not None:
-            raise AdminError(
+            raise ChangeRefused(
                 f"username {username!r} is taken (by {taken.username!r}: user names are "
                 "case-insensitive)"
             )
@@ -124,7 +125,7 @@ class Admin:
     async def set_role(self, actor: Actor, *, username: str, role: str) -> None:
         """Change an account's role; administrators' changes are reported to the city office."""
         if role not in ROLES:
-            raise AdminError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+            raise ChangeRefused(f"role must be one of {', '.join(ROLES)}, not {role!r}")
         account = await self._account(actor, username)
         username = account.username
         if actor.scope is not None and role in ("city_office", "auditor"):
@@ -203,10 +204,10 @@ class Admin:
         if actor.scope is not None:
             raise Forbidden("clients are registered by an operator (jianguan client add)")
         if not NAME.fullmatch(client_id):
-            raise AdminError(f"client id {client_id!r}: 2-64 letters, digits, '.', '_' or '-'")
+            raise ChangeRefused(f"client id {client_id!r}: 2-64 letters, digits, '.', '_' or '-'")
         owner = await self._party(party)
         if owner.kind not in CLIENT_KINDS:
-            raise AdminError(
+            raise ChangeRefused(
                 f"clients belong to partners or enterprises; {party} is a {owner.kind}"
             )
         secret = secrets.token_urlsafe(32)
@@ -277,7 +278,7 @@ class Admin:
         if persisted_only is not None:
             values["persisted_only"] = persisted_only
         if not values:
-            raise AdminError("nothing to change: give a rate limit or the persisted-only flag")
+            raise ChangeRefused("nothing to change: give a rate limit or the persisted-only flag")
         async with self.engine.begin() as connection:
             await connection.execute(
                 update(Client).where(Client.client_id == client_id).values(**values)
@@ -338,7 +339,7 @@ class Admin:
         async with AsyncSession(self.engine) as session:
             found = (await session.execute(select(Party).where(Party.code == code))).first()
         if found is None:
-            raise AdminError(f"no party {code!r}; register it first (jianguan party add)")
+            raise ChangeRefused(f"no party {code!r}; register it first (jianguan party add)")
         return found[0]
 
     async def _find_account(self, username: str) -> Account | None:
@@ -356,7 +357,7 @@ class Admin:
         account = await self._find_account(username)
         if actor.scope is None:
             if account is None:
-                raise AdminError(f"no account {username!r}")
+                raise ChangeRefused(f"no account {username!r}")
             return account
         if account is None or not actor.scope.may("manage", "accounts", account.party_code):
             raise Forbidden(f"no account {username!r} that {actor.name} may manage")
@@ -368,7 +369,7 @@ class Admin:
                 await session.execute(select(Client).where(Client.client_id == client_id))
             ).first()
         if found is None:
-            raise AdminError(f"no client {client_id!r}")
+            raise ChangeRefused(f"no client {client_id!r}")
         return found[0]
 
     async def _update_account(self, account_id: int, **values: object) -> None:
@@ -382,7 +383,7 @@ class Admin:
             async with self.engine.begin() as connection:
                 await connection.execute(table.insert().values(**values))  # type: ignore[attr-defined]
         except IntegrityError:
-            raise AdminError(taken) from None
+            raise ChangeRefused(taken) from None
 
     async def _event(self, actor: Actor, event: str, party: str, **detail: object) -> None:
         await self.audit.append(

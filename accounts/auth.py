@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from accounts.admin import NAME
 from accounts.passwords import (
     PasswordPolicy,
+    PasswordRejected,
     check_password,
     hash_password,
     needs_rehash,
@@ -31,6 +32,7 @@ from accounts.passwords import (
 from accounts.tokens import Issued, TokenStore
 from audit.log import AuditEvent, AuditLog, sm3_hex
 from policies.principal import PUBLIC, Principal
+from standard.errors import Unauthenticated
 from standard.tables.gateway import Account, Client, Party
 
 # Who holds a credential: a staff account (login) or a machine client (token exchange).
@@ -61,7 +63,7 @@ def _dummy_hash() -> str:
     return hash_password("not-a-real-password-0A!")
 
 
-class AuthError(Exception):
+class AuthError(Unauthenticated):
     """A credential was refused; ``code`` and ``message`` are safe to show the caller."""
 
     status = 401
@@ -349,7 +351,7 @@ class Authenticator:
                 username=username,
                 current_hash=account.password_hash,
             )
-        except ValueError as exc:
+        except PasswordRejected as exc:
             raise PasswordChangeRefused(str(exc)) from None
         async with self.engine.begin() as connection:
             await connection.execute(

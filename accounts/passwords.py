@@ -10,6 +10,8 @@ from datetime import datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from standard.errors import InputError
+
 # Classes are ASCII letters and digits; every other character (punctuation, spaces, Chinese)
 # counts as a symbol, the "特殊字符" of the standard.
 LOWER = frozenset(string.ascii_lowercase)
@@ -27,7 +29,7 @@ _GENERATED_MIN_LENGTH = 16
 _hasher = PasswordHasher()
 
 
-class PasswordRejected(ValueError):
+class PasswordRejected(InputError):
     """A new password breaks one or more rules of the policy; ``problems`` lists them all."""
 
     def __init__(self, problems: tuple[str, ...]) -> None:

@@ -23,10 +23,11 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from policies.principal import Principal
+from standard.errors import Unavailable
 from standard.tables.gateway import Session
 
 
-class TokenStoreError(Exception):
+class TokenStoreUnavailable(Unavailable):
     """The token store could not be reached."""
 
 
@@ -102,7 +103,7 @@ class RedisTokens:
                 pipe.expire(self._holder(principal.id), int(lifetime.total_seconds()) + 60)
                 await pipe.execute()
         except RedisError as exc:
-            raise TokenStoreError(type(exc).__name__) from exc
+            raise TokenStoreUnavailable(type(exc).__name__) from exc
         return Issued(token, expires)
 
     async def resolve(self, token: str, now: datetime | None = None) -> Principal | None:
@@ -120,14 +121,14 @@ class RedisTokens:
             remaining = (expires - moment).total_seconds()
             await self.client.expire(key, max(1, int(min(data["idle"], remaining))))
         except RedisError as exc:
-            raise TokenStoreError(type(exc).__name__) from exc
+            raise TokenStoreUnavailable(type(exc).__name__) from exc
         return Principal.from_json(data["principal"])
 
     async def revoke(self, token: str) -> None:
         try:
             await self.client.delete(self._key(token_hash(token)))
         except RedisError as exc:
-            raise TokenStoreError(type(exc).__name__) from exc
+            raise TokenStoreUnavailable(type(exc).__name__) from exc
 
     async def revoke_all(self, principal_id: str) -> int:
         try:
@@ -136,7 +137,7 @@ class RedisTokens:
             removed = int(await self.client.delete(*keys)) if keys else 0
             await self.client.delete(self._holder(principal_id))
         except RedisError as exc:
-            raise TokenStoreError(type(exc).__name__) from exc
+            raise TokenStoreUnavailable(type(exc).__name__) from exc
         return removed
 
     async def close(self) -> None:

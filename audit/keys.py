@@ -11,6 +11,8 @@ from typing import Protocol
 import orjson
 from gmssl import sm2  # type: ignore[import-untyped]  # pure Python, ships no type hints
 
+from standard.errors import Misconfigured
+
 KEY_FILE_NAME = "audit-signing-key.json"
 _CURVE = sm2.default_ecc_table
 _N = int(_CURVE["n"], 16)
@@ -22,7 +24,7 @@ _PUBLIC = re.compile(r"[0-9a-f]{128}")
 _SIGNATURE = re.compile(r"[0-9a-f]{128}")
 
 
-class AuditKeyError(ValueError):
+class AuditKeyError(Misconfigured):
     """A signing key file is missing, malformed, or would be overwritten."""
 
 

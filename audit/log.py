@@ -4,7 +4,10 @@ R12 deems every operation of a logged-in account the holder's own, so each one i
 here. Exceptions::
 
     AuditUnavailable        the database failed a write; the whole batch was rolled back
+    PruneRefused            pruning would cut what the retention keeps, or keep an unvouched chain
     AuditKeyError           (audit.keys) a signing key file is missing or malformed
+
+(their place in the project's one tree: ``standard.errors``)
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from sqlalchemy import Table, delete, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from audit.keys import Signer, verify_signature
+from standard.errors import JianguanError, Unavailable
 from standard.tables.gateway import AuditCheckpoint, AuditEntry
 
 log = logging.getLogger("jianguan.audit")
@@ -56,8 +60,13 @@ _SQLITE_NO_DELETE = (
 )
 
 
-class AuditUnavailable(RuntimeError):
+class AuditUnavailable(Unavailable):
     """The audit log could not be written; nothing of the failed batch was kept."""
+
+
+class PruneRefused(JianguanError):
+    """Pruning would delete entries the retention keeps, or keep a chain that its checkpoint
+    does not vouch for; nothing was deleted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -387,7 +396,7 @@ class AuditLog:
 async def prune(engine: AsyncEngine, *, retention_days: int, now: datetime) -> int:
     """Delete entries older than the retention, up to a checkpoint; how many were deleted."""
     if retention_days < MIN_RETENTION_DAYS:
-        raise ValueError(f"audit entries are kept at least {MIN_RETENTION_DAYS} days")
+        raise PruneRefused(f"audit entries are kept at least {MIN_RETENTION_DAYS} days")
     if now.tzinfo is None:
         raise ValueError("prune needs a timezone-aware `now`")
     cutoff = now - timedelta(days=retention_days)
@@ -412,7 +421,7 @@ async def prune(engine: AsyncEngine, *, retention_days: int, now: datetime) -> i
         if head_hash != checkpoint.head_hash or not verify_signature(
             checkpoint.public_key, checkpoint.head_hash, checkpoint.signature
         ):
-            raise ValueError(
+            raise PruneRefused(
                 f"checkpoint at {checkpoint.seq} does not vouch for the chain; "
                 "run `jianguan audit verify` before pruning"
             )

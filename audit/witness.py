@@ -16,6 +16,7 @@ import httpx
 import orjson
 
 from audit.verify import Head
+from standard.errors import InputError
 
 MAX_BYTES = 64 * 1024 * 1024  # a head a day is ~500 bytes: decades fit, a runaway answer not
 _HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -23,7 +24,7 @@ _HEX128 = re.compile(r"[0-9a-f]{128}")
 _RELEASE_FILES = ("data.json", "data.csv")
 
 
-class WitnessError(ValueError):
+class WitnessError(InputError):
     """The published heads cannot be read: the message names the source and the row."""
 
 

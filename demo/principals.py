@@ -30,6 +30,7 @@ from policies.actor import Actor
 from policies.grants import GrantRequest, Grants
 from policies.principal import Principal
 from sources.database import SourceDatabases
+from standard.errors import NotFound
 from standard.tables.gateway import Account, Client, Grant, Party
 
 ACTOR = Actor("cli:demo")
@@ -57,7 +58,7 @@ class Services(Protocol):
     def source_databases(self) -> SourceDatabases: ...
 
 
-class NoDemoData(LookupError):
+class NoDemoData(NotFound):
     """The sources hold no demo data yet."""
 
 

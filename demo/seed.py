@@ -12,6 +12,7 @@ from demo.generate import TABLES
 from demo.world import World
 from demo.write import write_rows
 from sources.database import SourceDatabases
+from standard.errors import JianguanError
 from standard.registry import SOURCES
 from standard.tables.supervision import Subject
 
@@ -35,7 +36,7 @@ SCALES: Final = {
 }
 
 
-class NotEmpty(ValueError):
+class NotEmpty(JianguanError):
     """The databases already hold records; demo data is never mixed with other data."""
 
 

@@ -17,17 +17,18 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from accounts.auth import Authenticator, AuthError, InvalidClient, InvalidToken
-from accounts.tokens import TokenStoreError
+from accounts.tokens import TokenStoreUnavailable
 from gateway.http import refusal as graphql_refusal
 from gateway.observability import request_id
 from gateway.ratelimit import RateLimiter
 from policies.principal import Principal, caller
+from standard.errors import InputError
 
 MAX_BODY = 16_384
 
 
-class BadRequest(Exception):
-    """A malformed authentication request."""
+class MalformedAuthRequest(InputError):
+    """A sign-in or token request whose body is not the JSON object it must be."""
 
 
 def bearer(header: str | None) -> str | None:
@@ -56,16 +57,16 @@ def _bad(message: str) -> JSONResponse:
 async def _json(request: Request, *fields: str) -> dict[str, Any]:
     body = await request.body()
     if len(body) > MAX_BODY:
-        raise BadRequest("the body is too large")
+        raise MalformedAuthRequest("the body is too large")
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:
-        raise BadRequest("the body must be a JSON object") from None
+        raise MalformedAuthRequest("the body must be a JSON object") from None
     if not isinstance(data, dict):
-        raise BadRequest("the body must be a JSON object")
+        raise MalformedAuthRequest("the body must be a JSON object")
     for name in fields:
         if not isinstance(data.get(name), str) or not data[name]:
-            raise BadRequest(f"'{name}' is required (a string)")
+            raise MalformedAuthRequest(f"'{name}' is required (a string)")
     return data
 
 
@@ -100,11 +101,11 @@ def routes(auth: Authenticator, limiter: RateLimiter, rate: str) -> list[Route]:
                 )
             try:
                 response: Response = await run(request)
-            except BadRequest as exc:
+            except MalformedAuthRequest as exc:
                 return _bad(str(exc))
             except AuthError as exc:
                 return _refused(exc)
-            except TokenStoreError:
+            except TokenStoreUnavailable:
                 return JSONResponse(
                     {"error": "temporarily_unavailable", "message": "session store unavailable"},
                     status_code=503,
@@ -147,7 +148,7 @@ def routes(auth: Authenticator, limiter: RateLimiter, rate: str) -> list[Route]:
         # RFC 6749 §4.4: a form body; client credentials in HTTP Basic or in the body.
         body = await request.body()
         if len(body) > MAX_BODY:
-            raise BadRequest("the body is too large")
+            raise MalformedAuthRequest("the body is too large")
         form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
         if form.get("grant_type") != "client_credentials":
             return JSONResponse(
@@ -209,7 +210,7 @@ class Guard:
                 exc.message,
                 {"WWW-Authenticate": 'Bearer error="invalid_token"'},
             )
-        except TokenStoreError:
+        except TokenStoreUnavailable:
             refusal = _refuse(request, 503, "UNAVAILABLE", "The session store is unavailable.", {})
         if refusal is None and principal.password_change_required:
             refusal = _refuse(

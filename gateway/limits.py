@@ -39,7 +39,7 @@ from strawberry.extensions import (
     SchemaExtension,
 )
 
-from resolvers.graph.errors import GatewayError
+from standard.errors import OverLimit
 
 MAX_DEPTH = 10
 MAX_ALIASES = 30
@@ -53,10 +53,8 @@ NODE_BUDGET = 50_000
 DOCUMENT_CACHE_CHARS = 500_000
 
 
-class OverBudget(GatewayError):
+class OverBudget(OverLimit):
     """A query that could return more nodes than the budget allows."""
-
-    code = "NODE_BUDGET_EXCEEDED"
 
 
 def _page_size(field: FieldNode, variables: Mapping[str, Any]) -> int | None:

@@ -70,8 +70,9 @@ class JsonFormatter(logging.Formatter):
 class ClientErrors(logging.Filter):
     """Strawberry logs every GraphQL error at ERROR, with a traceback and the query text.
 
-    An error meant for the client (syntax, validation, variables, our own ``GatewayError`` codes
-    such as ``BAD_USER_INPUT`` or ``FORBIDDEN``; ``is_bug`` decides, as for masking) is an
+    An error meant for the client (syntax, validation, variables, our own errors coded by
+    ``resolvers.graph.errors.CODES`` such as ``BAD_USER_INPUT`` or ``FORBIDDEN``; ``is_bug``
+    decides, as for masking) is an
     ordinary event: one INFO line with its code and path, no traceback. A bug keeps its
     traceback, on this one line. 8,075 fuzzed requests made 59,752 lines before this.
     """

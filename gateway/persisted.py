@@ -22,8 +22,10 @@ from typing import Any
 
 from strawberry.http import GraphQLRequestData
 
+from standard.errors import InputError
 
-class NotPersisted(ValueError):
+
+class NotPersisted(InputError):
     """A request the allow-list refuses; ``code`` says why."""
 
     def __init__(self, code: str, message: str) -> None:

@@ -28,6 +28,8 @@ from limits import RateLimitItem, parse_many
 from limits.aio.storage import MemoryStorage, RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 
+from standard.errors import InputError
+
 logger = logging.getLogger("jianguan.ratelimit")
 
 KEY_PREFIX = "jianguan"
@@ -52,6 +54,10 @@ class Decision:
     retry_after: int  # whole seconds; at least 1 when refused, 0 when allowed
 
 
+class BadRate(InputError):
+    """A rate that is not one '<count>/<period>' with a count of at least 1."""
+
+
 def parse_rate(text: str) -> str:
     """Validate a rate such as ``600/minute`` or ``10 per 5 seconds``; return its canonical form."""
     item = _item(text)
@@ -65,16 +71,16 @@ def _item(text: str) -> RateLimitItem:
     # Cached: every request names its rate as text, and rates come from a short configuration.
     try:
         items = parse_many(text)
-    except ValueError:
-        raise ValueError(
+    except ValueError:  # the limits library's own parse
+        raise BadRate(
             f"invalid rate {text!r}: expected '<count>/<period>' such as '600/minute' or"
             f" '10 per 5 seconds' (periods: {_PERIODS})"
         ) from None
     if len(items) != 1:
-        raise ValueError(f"invalid rate {text!r}: give exactly one rate, not {len(items)}")
+        raise BadRate(f"invalid rate {text!r}: give exactly one rate, not {len(items)}")
     parsed = items[0]
     if parsed.amount < 1:
-        raise ValueError(f"invalid rate {text!r}: the count must be at least 1")
+        raise BadRate(f"invalid rate {text!r}: the count must be at least 1")
     return type(parsed)(parsed.amount, parsed.multiples, namespace=_NAMESPACE)
 
 

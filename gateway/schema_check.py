@@ -10,6 +10,8 @@ from pathlib import Path
 from graphql import GraphQLError, GraphQLSchema, build_schema
 from graphql.utilities import find_breaking_changes, find_dangerous_changes
 
+from standard.errors import JianguanError
+
 # graphql-core files a removed default under "dangerous", but a client that omitted the argument
 # (or input field) now sends nothing: for a non-null one the query stops validating, for a
 # nullable one the server sees null. Partners' generated clients break either way.
@@ -19,7 +21,7 @@ PROMOTED_KINDS = frozenset({"ARG_DEFAULT_VALUE_CHANGE", "INPUT_FIELD_DEFAULT_VAL
 DEFAULT_REMOVED = " defaultValue was removed."
 
 
-class SchemaCheckError(Exception):
+class SchemaCheckError(JianguanError):
     """The schemas could not be compared: git failed, or an SDL does not build."""
 
 

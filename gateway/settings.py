@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 from standard.divisions import NoDivisionList, official_divisions
+from standard.errors import Misconfigured
 from standard.source_names import SOURCE_NAMES
 
 CLIENT_OPERATIONS = Path(__file__).parents[1] / "client" / "persisted"
@@ -19,7 +20,7 @@ Environment = Literal["development", "production"]
 UsccLegacy = Literal["reject", "warn"]
 
 
-class SettingsError(ValueError):
+class SettingsError(Misconfigured):
     """An environment variable holds a value the gateway cannot use."""
 
 
@@ -213,12 +214,12 @@ def _int(value: str | None, default: int, name: str, *, minimum: int = 1) -> int
 
 
 def _rate(value: str | None, default: str, name: str) -> str:
-    from gateway.ratelimit import parse_rate
+    from gateway.ratelimit import BadRate, parse_rate
 
     text = value or default
     try:
         return parse_rate(text)
-    except ValueError:
+    except BadRate:
         raise SettingsError(
             f"JIANGUAN_{name} must be a rate such as '600/minute', not {text!r}"
         ) from None

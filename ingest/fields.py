@@ -18,6 +18,7 @@ import orjson
 from sqlalchemy.orm import Mapper
 
 from standard.codes import Check
+from standard.errors import InputError
 from standard.exchange import ExchangeRecord, column_kind, limits
 from standard.workdays import SHANGHAI
 
@@ -27,7 +28,7 @@ UPPER_CODES = frozenset({"uscc", "id_number", "item_code", "industry_code"})
 LIST_SEPARATORS = re.compile(r"[;,，；、|]")
 
 
-class FieldProblem(ValueError):
+class FieldProblem(InputError):
     """A field's value is not acceptable; the message says why."""
 
 

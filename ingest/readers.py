@@ -16,6 +16,8 @@ from typing import Any, Literal
 
 import orjson
 
+from standard.errors import InputError
+
 Format = Literal["ndjson", "csv"]
 
 ENCODINGS = {
@@ -28,7 +30,7 @@ ENCODINGS = {
 }
 
 
-class FileError(ValueError):
+class FileError(InputError):
     """The file as a whole cannot be read; nothing in it was stored."""
 
 

@@ -29,6 +29,7 @@ from ingest.store import Store
 from ingest.validate import Checked, RecordValidator
 from standard.codes import checks
 from standard.divisions import official_divisions
+from standard.errors import InputError
 from standard.exchange import ExchangeRecord
 from standard.tables.supervision import Matter
 from standard.workdays import SHANGHAI, WorkCalendar
@@ -46,7 +47,7 @@ def matter_columns(core: Table) -> tuple[str, ...]:
     return tuple(c.key for c in core.columns if c.info.get("check") == "matter_code")
 
 
-class IngestError(ValueError):
+class IngestError(InputError):
     """The run as a whole cannot start (unknown provider format, unreadable file)."""
 
 

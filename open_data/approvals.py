@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from open_data.spec import DatasetSpec
-from policies.actor import Actor, AdminError
+from policies.actor import Actor, ChangeRefused
 from policies.grants import APPROVAL_KINDS, GrantRequest, Grants
 from policies.masking import PERSONAL
 from policies.principal import Principal
@@ -91,6 +91,6 @@ async def withdraw(grants: Grants, actor: Actor, spec: DatasetSpec, provider: st
             )
         ).first()
     if found is None:
-        raise AdminError(f"{provider} has no approval of {spec.name} to withdraw")
+        raise ChangeRefused(f"{provider} has no approval of {spec.name} to withdraw")
     await grants.revoke(actor, int(found[0]))
     return int(found[0])

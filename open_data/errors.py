@@ -11,8 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from standard.errors import JianguanError
 
-class PublishError(Exception):
+
+class PublishError(JianguanError):
     """Base of the publisher's errors."""
 
     def __init__(self, dataset: str, reason: str) -> None:

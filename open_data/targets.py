@@ -22,6 +22,7 @@ from typing import Protocol
 import orjson
 
 from open_data.release import MANIFEST, Release, Target, clock
+from standard.errors import InputError
 
 
 class TargetSettings(Protocol):
@@ -138,7 +139,7 @@ def known() -> tuple[str, ...]:
     return tuple(kind.usage for kind in TARGETS.values())
 
 
-class TargetError(ValueError):
+class TargetError(InputError):
     """The target named is not known (``unknown``; ``known`` lists the usages), or not
     configured."""
 

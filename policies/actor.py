@@ -6,14 +6,12 @@ import getpass
 from dataclasses import dataclass
 
 from policies.scope import Scope
+from standard.errors import Forbidden, InputError
 
 
-class AdminError(Exception):
-    """A management request that cannot be done; the message says why."""
-
-
-class Forbidden(AdminError):
-    """The caller may not manage that party's accounts."""
+class ChangeRefused(InputError):
+    """A management change that cannot be made; the message says why. One the caller may not
+    make at all is ``standard.errors.Forbidden``, raised by ``Actor.check`` and its callers."""
 
 
 @dataclass(frozen=True, slots=True)

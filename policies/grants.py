@@ -14,7 +14,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from audit.log import AuditEvent, AuditLog
-from policies.actor import Actor, AdminError
+from policies.actor import Actor, ChangeRefused
 from policies.masking import MASKED
 from policies.store import PolicyHolder
 from standard.exchange import column_kind
@@ -52,7 +52,7 @@ def _columns(resource: str) -> dict[str, Any]:
         model = source.tables.get(resource)
         if model is not None:
             return {c.name: c for c in model.__table__.columns}  # type: ignore[attr-defined]
-    raise AdminError(
+    raise ChangeRefused(
         f"unknown resource {resource!r}; resources are the tables: {', '.join(MASKED)}"
     )
 
@@ -79,27 +79,27 @@ def _check_filter(
         where = f"rowFilter.{name} ({resource})"
         column = columns.get(name)
         if column is None or name in personal or name.startswith("cd_"):
-            raise AdminError(
+            raise ChangeRefused(
                 f"{where}: the filter may use the non-personal columns of {resource}; "
                 f"{name!r} is not one"
             )
         kind = column_kind(column)
         allowed = FILTER_KINDS.get(kind)
         if allowed is None:
-            raise AdminError(
+            raise ChangeRefused(
                 f"{where}: filters compare text, whole-number and true/false columns; "
                 f"{name} holds {kind} values"
             )
         wrong_bool = isinstance(value, bool) and bool not in allowed
         if not isinstance(value, allowed) or wrong_bool:
             expected = {"text": "a string", "integer": "a whole number", "boolean": "true/false"}
-            raise AdminError(
+            raise ChangeRefused(
                 f"{where}: one value, {expected[kind]}, not {_json_kind(value)}"
                 + (f" ({value!r})" if isinstance(value, list | tuple) else "")
             )
         length = getattr(column.type, "length", None)
         if isinstance(value, str) and length is not None and len(value) > length:
-            raise AdminError(f"{where}: at most {length} characters, not {len(value)}")
+            raise ChangeRefused(f"{where}: at most {length} characters, not {len(value)}")
 
 
 def check_request(request: GrantRequest, now: datetime) -> None:
@@ -109,19 +109,19 @@ def check_request(request: GrantRequest, now: datetime) -> None:
     personal = MASKED[request.resource]
     unknown = set(request.clear_fields) - personal
     if unknown:
-        raise AdminError(
+        raise ChangeRefused(
             f"only personal fields of {request.resource} can be shown in clear "
             f"({', '.join(sorted(personal)) or 'it has none'}); not {', '.join(sorted(unknown))}"
         )
     start = request.valid_from or now
     if request.valid_until.tzinfo is None or start.tzinfo is None:
-        raise AdminError("validity times need a time zone")
+        raise ChangeRefused("validity times need a time zone")
     if request.valid_until <= start or request.valid_until <= now:
-        raise AdminError("the grant must end in the future, after it starts")
+        raise ChangeRefused("the grant must end in the future, after it starts")
     if not request.purpose.strip() or len(request.purpose) > MAX_PURPOSE:
-        raise AdminError(f"state the purpose (1-{MAX_PURPOSE} characters)")
+        raise ChangeRefused(f"state the purpose (1-{MAX_PURPOSE} characters)")
     if request.provider == request.grantee:
-        raise AdminError("a party already reads its own records")
+        raise ChangeRefused("a party already reads its own records")
 
 
 class Grants:
@@ -150,12 +150,12 @@ class Grants:
                 ).scalars()
             }
         if request.provider not in parties:
-            raise AdminError(f"no party {request.provider!r}")
+            raise ChangeRefused(f"no party {request.provider!r}")
         grantee = parties.get(request.grantee)
         if grantee is None:
-            raise AdminError(f"no party {request.grantee!r}")
+            raise ChangeRefused(f"no party {request.grantee!r}")
         if grantee.kind not in to:
-            raise AdminError(
+            raise ChangeRefused(
                 f"grantee {request.grantee!r} is a {grantee.kind}: grants go to "
                 f"{', '.join(sorted(to))} parties"
             )
@@ -183,10 +183,10 @@ class Grants:
         """End a grant now; effective on every replica within a second."""
         grant = await self.one(grant_id)
         if grant is None:
-            raise AdminError(f"no grant {grant_id}")
+            raise ChangeRefused(f"no grant {grant_id}")
         actor.check("manage", "grants", grant.provider)
         if grant.revoked_at is not None:
-            raise AdminError(f"grant {grant_id} was already revoked")
+            raise ChangeRefused(f"grant {grant_id} was already revoked")
         async with self.engine.begin() as connection:
             await connection.execute(
                 update(Grant)

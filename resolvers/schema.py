@@ -16,13 +16,14 @@ from strawberry.types import ExecutionContext, Info
 
 from resolvers.context import Context
 from resolvers.graph import admin, ingest
-from resolvers.graph.errors import InvalidArgument, classify, reached
+from resolvers.graph.errors import classify
 from resolvers.graph.plan import PlannedExecutor
 from resolvers.graph.prefetch import Prefetcher
 from resolvers.graph.relations import attach, newest
 from resolvers.graph.root import connection_field, find_node
 from resolvers.graph.types import Node, decorate, plain_classes, to_node
 from standard.codes import check_uscc
+from standard.errors import InputError
 
 QUERY_DOC = (
     "Root of every query: lists of every table, the subject dossier, node(id), and "
@@ -31,7 +32,10 @@ QUERY_DOC = (
 MUTATION_DOC = "Pushing records (R4) and administration: grants, accounts."
 
 
-class _Schema(strawberry.Schema):
+class CodedSchema(strawberry.Schema):
+    """A Strawberry schema whose errors get their ``extensions.code`` (``classify``) before they
+    are logged or masked: the graph's, and any test schema that must answer as it does."""
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -99,9 +103,9 @@ def build_graph(
         uscc = uscc.strip().upper()
         finding = check_uscc(uscc, legacy="warn")
         if finding is not None and not finding.warning:
-            raise InvalidArgument(f"uscc: {finding.reason}")
+            raise InputError(f"uscc: {finding.reason}")
         loader = info.context.loaders.by("supervision", "subjects", "uscc")
-        rows = await reached(loader.load(uscc))
+        rows = await loader.load(uscc)
         if not rows:
             return None
         found = to_node(subject_cls, subject_info, newest(rows))
@@ -130,7 +134,7 @@ def build_graph(
         type("Mutation", (), {**ingest.fields(), **admin_mutations}), description=MUTATION_DOC
     )
     executor: type[Any] = PlannedExecutor if planned else StrawberryExecutor
-    return _Schema(
+    return CodedSchema(
         query=query,
         mutation=mutation,
         types=[c for c, _ in nodes.values()],
@@ -146,4 +150,4 @@ def schema_sdl() -> str:
     return build_graph().as_str() + "\n"
 
 
-__all__ = ["Extension", "HideSuggestions", "build_graph", "schema_sdl"]
+__all__ = ["CodedSchema", "Extension", "HideSuggestions", "build_graph", "schema_sdl"]

@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sources import wire
 from sources.base import (
-    BadRequest,
+    BadSourceRequest,
     Condition,
     PageRequest,
     SourceUnavailable,
@@ -34,6 +34,7 @@ from sources.base import (
 )
 from sources.database import DatabaseUrls, SourceDatabases
 from sources.sql import SqlConnector
+from standard.errors import Misconfigured
 
 MAX_KEYS = 10_000
 """Keys in one look-up, and values in one ``in`` filter."""
@@ -49,10 +50,10 @@ Handler = Callable[[Request], Awaitable[Response]]
 def create_source_api(source: str, connector: SqlConnector, *, token: str) -> Starlette:
     """The API of ``source``; the app owns ``connector`` and closes it on shutdown."""
     if not token:
-        raise ValueError("the source API refuses to run without a token")
+        raise Misconfigured("the source API refuses to run without a token")
     if not token.isascii():
         # Header values travel as ASCII; any other token could never match.
-        raise ValueError("the source API token must be ASCII")
+        raise Misconfigured("the source API token must be ASCII")
     if connector.source != source:
         raise ValueError(f"the connector reads {connector.source!r}, not {source!r}")
 
@@ -118,7 +119,7 @@ def create_source_api(source: str, connector: SqlConnector, *, token: str) -> St
         async def endpoint(request: Request) -> Response:
             try:
                 return await handler(request)
-            except BadRequest as exc:
+            except BadSourceRequest as exc:
                 return _error(400, "BAD_REQUEST", str(exc))
             except SourceUnavailable as exc:
                 logger.warning("source %s unavailable: %s", source, exc.reason)
@@ -179,12 +180,12 @@ class _BearerAuth:
 async def _body(request: Request, fields: set[str]) -> dict[str, Any]:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_BODY:
-        raise BadRequest(f"the body is larger than {MAX_BODY} bytes")
+        raise BadSourceRequest(f"the body is larger than {MAX_BODY} bytes")
     content = bytearray()
     async for chunk in request.stream():
         content += chunk
         if len(content) > MAX_BODY:
-            raise BadRequest(f"the body is larger than {MAX_BODY} bytes")
+            raise BadSourceRequest(f"the body is larger than {MAX_BODY} bytes")
     body = wire.loads(bytes(content))
     if not isinstance(body, dict):
         raise wire.Malformed("the body must be a JSON object")
@@ -213,7 +214,7 @@ def _whole(body: Mapping[str, Any], name: str, low: int, high: int) -> int | Non
 
 def _cap(what: str, size: int) -> None:
     if size > MAX_KEYS:
-        raise BadRequest(f"{what}: {size} given, at most {MAX_KEYS} allowed")
+        raise BadSourceRequest(f"{what}: {size} given, at most {MAX_KEYS} allowed")
 
 
 def _json(payload: Any, status: int = 200) -> Response:

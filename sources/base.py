@@ -4,11 +4,11 @@ Reads only: batch look-ups by key (what the batch loaders call) and keyset-paged
 back as plain dicts of Python values (``date``, ``datetime``, ``Decimal`` …), the same from
 SQL and from HTTP, and never include records marked deleted (``cd_operation = 'd'``).
 
-SourceError
+SourceError (a standard.errors.JianguanError; the whole tree is drawn there)
  ├── SourceUnavailable     the source did not answer in time, refused, or answered garbage
  │    └── SourceRefused    it refused a request the gateway found sound (HTTP 400): not retried,
  │                         not counted by the breaker (other requests may still be answered)
- └── BadRequest            the gateway asked for a table, column or operator that does not exist
+ └── BadSourceRequest      the gateway asked for a table, column or operator that does not exist
 """
 
 from __future__ import annotations
@@ -17,12 +17,14 @@ from collections.abc import Container, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from standard.errors import JianguanError
+
 Row = dict[str, Any]
 Op = Literal["eq", "in", "gte", "lte", "prefix"]
 OPS: tuple[Op, ...] = ("eq", "in", "gte", "lte", "prefix")
 
 
-class SourceError(Exception):
+class SourceError(JianguanError):
     """Base of connector errors."""
 
 
@@ -39,7 +41,7 @@ class SourceRefused(SourceUnavailable):
     """The source refused a request the gateway checked and found sound: the two disagree."""
 
 
-class BadRequest(SourceError):
+class BadSourceRequest(SourceError):
     """A request names a table, column or operator the source does not have."""
 
 
@@ -136,7 +138,7 @@ def check_request(
     filters = flat(where)
     for name in (*names, *(f.column for f in filters)):
         if name not in columns:
-            raise BadRequest(f"table {table!r} has no column {name!r}")
+            raise BadSourceRequest(f"table {table!r} has no column {name!r}")
     for f in filters:
         if f.op not in OPS:
-            raise BadRequest(f"unknown operator {f.op!r}; operators are {', '.join(OPS)}")
+            raise BadSourceRequest(f"unknown operator {f.op!r}; operators are {', '.join(OPS)}")

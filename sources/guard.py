@@ -23,7 +23,7 @@ from tenacity import (
 )
 
 from sources.base import (
-    BadRequest,
+    BadSourceRequest,
     Connector,
     SourceRefused,
     SourceUnavailable,
@@ -136,7 +136,7 @@ class Sources:
             # One refused request says nothing of the source's other answers.
             default_threshold=5,
             default_ttl=10,
-            exclude=[BadRequest, SourceRefused],
+            exclude=[BadSourceRequest, SourceRefused],
         )
         self.guarded = {
             name: Guarded(c, timeout=settings.source_timeout, breakers=breakers)

@@ -11,7 +11,7 @@ import httpx
 
 from sources import wire
 from sources.base import (
-    BadRequest,
+    BadSourceRequest,
     Condition,
     Page,
     PageRequest,
@@ -30,11 +30,11 @@ MAX_KEYS = 10_000
 class HttpConnector:
     """Reads one source over HTTP; every failure to get a sound answer is ``SourceUnavailable``.
 
-    Requests are checked here as SQL checks them (``BadRequest``: the gateway's own mistake), so
-    a 400 from the API is the source disagreeing, and is ``SourceRefused``. Answers are checked
-    whole before any row leaves: the shape, every value by its column's type, every NOT NULL
-    column present, a look-up's rows matching the keys asked, a page no longer than asked and
-    in ``id`` order. Nothing garbled reaches the graph, where it would fail a whole query.
+    Requests are checked here as SQL checks them (``BadSourceRequest``: the gateway's own
+    mistake), so a 400 from the API is the source disagreeing, and is ``SourceRefused``. Answers
+    are checked whole before any row leaves: the shape, every value by its column's type, every
+    NOT NULL column present, a look-up's rows matching the keys asked, a page no longer than
+    asked and in ``id`` order. Nothing garbled reaches the graph, where it would fail a whole query.
     """
 
     def __init__(
@@ -150,7 +150,7 @@ class HttpConnector:
         try:
             content = None if body is None else wire.dumps(body)
         except TypeError as exc:
-            raise BadRequest(f"a key or filter value cannot be sent: {exc}") from None
+            raise BadSourceRequest(f"a key or filter value cannot be sent: {exc}") from None
         try:
             response = await self._client.request(
                 method,

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sources.base import (
     AnyOf,
-    BadRequest,
+    BadSourceRequest,
     Condition,
     Filter,
     Page,
@@ -161,7 +161,7 @@ class SqlConnector:
         try:
             return self.tables[name]
         except KeyError:
-            raise BadRequest(f"source {self.source!r} has no table {name!r}") from None
+            raise BadSourceRequest(f"source {self.source!r} has no table {name!r}") from None
 
     def _where(self, table: Table, where: Sequence[Condition]) -> list[ColumnElement[bool]]:
         conditions: list[ColumnElement[bool]] = [

@@ -15,7 +15,7 @@ from typing import Any, Literal, cast
 
 import orjson
 
-from sources.base import AnyOf, BadRequest, Condition, Filter, Op, Row, check_request
+from sources.base import AnyOf, BadSourceRequest, Condition, Filter, Op, Row, check_request
 from standard.exchange import column_kind
 from standard.registry import SOURCES
 
@@ -24,7 +24,7 @@ FILTER_KEYS = frozenset({"column", "op", "value"})
 INT64 = (-(2**63), 2**63 - 1)
 
 
-class Malformed(BadRequest):
+class Malformed(BadSourceRequest):
     """JSON whose shape or values are not what the wire format says."""
 
 
@@ -64,10 +64,10 @@ def encode_filters(where: Sequence[Condition]) -> list[dict[str, Any]]:
 
 @functools.cache
 def codec(source: str, table: str) -> TableCodec:
-    """The codec of one table of one source; unknown names are a ``BadRequest``."""
+    """The codec of one table of one source; unknown names are a ``BadSourceRequest``."""
     tables = SOURCES[source].tables if source in SOURCES else {}
     if table not in tables:
-        raise BadRequest(f"source {source!r} has no table {table!r}")
+        raise BadSourceRequest(f"source {source!r} has no table {table!r}")
     model = tables[table]
     columns = model.__table__.columns  # type: ignore[attr-defined]
     return TableCodec(

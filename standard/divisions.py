@@ -15,11 +15,12 @@ from functools import cache
 from pathlib import Path
 
 from standard.codes import Finding, check_division_code
+from standard.errors import Misconfigured
 
 LISTS = Path(__file__).parent / "divisions"
 
 
-class NoDivisionList(LookupError):
+class NoDivisionList(Misconfigured):
     """No official list is shipped for the province asked for."""
 
 

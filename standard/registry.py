@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import MetaData
 
+from standard.errors import InputError
 from standard.exchange import EXCHANGE_FILTERS, ExchangeRecord
 from standard.source_names import SOURCE_NAMES
 from standard.tables import complaints as complaints
@@ -108,7 +109,7 @@ def subject_column(table: str) -> str | None:
     return None if model is None else model.__subject__
 
 
-class UnknownTable(LookupError):
+class UnknownTable(InputError):
     """A source or table name that the data standard does not have."""
 
 

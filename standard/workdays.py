@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo
 
 import chinese_calendar
 
+from standard.errors import Misconfigured
+
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 _YEAR_KEY = re.compile(r"[1-9][0-9]{3}")
@@ -20,7 +22,7 @@ _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _FIELDS = frozenset({"notice", "holidays", "workdays"})
 
 
-class HolidaysFileError(ValueError):
+class HolidaysFileError(Misconfigured):
     """A holidays file that cannot be read or breaks the format; the message says where."""
 
 

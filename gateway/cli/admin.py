@@ -18,7 +18,8 @@ from accounts.passwords import PasswordRejected
 from audit.keys import AuditKeyError
 from gateway.cli.common import errors, settings_or_exit
 from gateway.services import Services
-from policies.actor import AdminError, operator
+from policies.actor import ChangeRefused, operator
+from standard.errors import Forbidden
 from standard.tables.gateway import Account
 
 T = TypeVar("T")
@@ -46,7 +47,7 @@ def _with_services(work: Callable[[Services], Awaitable[T]]) -> T:
 
     try:
         return asyncio.run(run())
-    except (AdminError, PasswordRejected) as exc:
+    except (ChangeRefused, Forbidden, PasswordRejected) as exc:
         errors.print(f"[red]error:[/] {exc}")
         raise typer.Exit(1) from None
 
@@ -181,11 +182,11 @@ def client_set(
 ) -> None:
     """Change a client's rate limit or persisted-only flag; its tokens end."""
     if rate_limit is not None:
-        from gateway.ratelimit import parse_rate
+        from gateway.ratelimit import BadRate, parse_rate
 
         try:
             rate_limit = parse_rate(rate_limit)
-        except ValueError as exc:
+        except BadRate as exc:
             errors.print(f"[red]error:[/] {exc}")
             raise typer.Exit(2) from None
     _with_services(
@@ -226,7 +227,7 @@ def bootstrap(
                 await connection.execute(select(func.count()).select_from(Account))
             ).scalar()
         if accounts:
-            raise AdminError("accounts exist already; use `jianguan user add`")
+            raise ChangeRefused("accounts exist already; use `jianguan user add`")
         actor = operator()
         await services.admin.add_party(actor, code=party, name=party_name, kind="city_office")
         result: Any = await services.admin.add_account(

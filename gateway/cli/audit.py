@@ -169,13 +169,13 @@ def prune_command(
     ] = None,
 ) -> None:
     """Delete entries past the retention, up to the newest checkpoint before the cut-off."""
-    from audit.log import prune
+    from audit.log import PruneRefused, prune
 
     settings = settings_or_exit()
     days = settings.audit_retention_days if retention_days is None else retention_days
     now = clock_of(ctx).now()
     try:
         deleted = _on_database(settings, lambda engine: prune(engine, retention_days=days, now=now))
-    except ValueError as exc:
+    except PruneRefused as exc:
         raise _fail(str(exc)) from None
     console.print(f"{deleted} audit entries older than {days} days deleted")

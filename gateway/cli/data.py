@@ -224,7 +224,7 @@ def seed(
         TimeElapsedColumn,
     )
 
-    from demo.seed import SCALES, is_seeded
+    from demo.seed import SCALES, NotEmpty, is_seeded
     from demo.seed import seed as run_seed
     from sources.database import SourceDatabases
 
@@ -259,7 +259,7 @@ def seed(
 
     try:
         counts = run_async(run())
-    except ValueError as exc:
+    except NotEmpty as exc:
         errors.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from None
     if counts is None:

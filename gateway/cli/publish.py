@@ -20,7 +20,7 @@ from audit.log import AuditEvent, AuditLog
 from gateway.settings import Settings, SettingsError
 from open_data import pipeline
 from open_data.approvals import dataset_scope
-from open_data.datasets import DATASETS, dataset
+from open_data.datasets import DATASETS, UnknownDataset, dataset
 from open_data.errors import PortalError, PublishError, ReleaseRefused
 from open_data.keys import pseudonym_key
 from open_data.pipeline import STAGES, prepare
@@ -50,7 +50,7 @@ def publish(
     try:
         settings = Settings.from_env()
         specs = [dataset(name) for name in datasets] if datasets else list(DATASETS.values())
-    except (SettingsError, PublishError) as exc:
+    except (SettingsError, UnknownDataset, PublishError) as exc:
         errors.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from None
     try:

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from gateway.cli.common import console, errors, settings_or_exit, sources_named
+from standard.errors import Misconfigured
 from standard.source_names import SOURCE_NAMES
 
 commands = typer.Typer()
@@ -61,7 +62,7 @@ def source_api(
         raise typer.Exit(2)
     try:
         serve_source_api(settings, name, host=host, port=port, token=settings.source_api_token)
-    except ValueError as exc:
+    except Misconfigured as exc:  # a setting, the token among them
         errors.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from None
 

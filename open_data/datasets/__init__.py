@@ -14,8 +14,8 @@ from open_data.datasets import (
     officers,
     penalties,
 )
-from open_data.errors import SpecError
 from open_data.spec import DatasetSpec
+from standard.errors import InputError
 
 DATASETS: Mapping[str, DatasetSpec] = {
     spec.name: spec
@@ -33,9 +33,17 @@ DATASETS: Mapping[str, DatasetSpec] = {
 }
 
 
+class UnknownDataset(InputError):
+    """No open dataset has that name; the message lists the known ones."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"{name}: no such dataset; datasets are {', '.join(DATASETS)}")
+        self.dataset = name
+
+
 def dataset(name: str) -> DatasetSpec:
-    """The spec called ``name``; unknown names fail with the list of known ones."""
+    """The spec called ``name``; unknown names are ``UnknownDataset``."""
     try:
         return DATASETS[name]
     except KeyError:
-        raise SpecError(name, f"no such dataset; datasets are {', '.join(DATASETS)}") from None
+        raise UnknownDataset(name) from None

@@ -1,46 +1,30 @@
 """Administration over GraphQL: who am I, grants (共享授权), staff accounts, the audit log.
 
 Resolvers only translate: the decisions live in ``accounts.admin``, ``policies.grants`` and the
-caller's scope. A department administrator acts for their own department only.
+caller's scope, whose refusals (``Forbidden``, ``ChangeRefused``, ``PasswordRejected``) reach the
+client as they are, coded by ``resolvers.graph.errors``. A department administrator acts for
+their own department only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
 from datetime import datetime
 from enum import Enum
-from typing import Any, TypeVar
+from typing import Any
 
 import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from accounts.passwords import PasswordRejected
 from open_data import approvals
 from open_data.datasets import dataset
-from open_data.errors import SpecError
-from policies.actor import Actor, AdminError, Forbidden
+from policies.actor import Actor
 from policies.grants import GrantRequest
 from resolvers.context import Context, Services
-from resolvers.graph.errors import GatewayError, InvalidArgument, NotFoundError
+from standard.errors import Forbidden, InputError, NotFound, Unauthenticated
 from standard.tables.gateway import Grant as GrantRow
 
 MAX_AUDIT_PAGE = 100
-
-
-class ForbiddenError(GatewayError):
-    """The caller may not do this."""
-
-    code = "FORBIDDEN"
-
-
-class Unauthenticated(GatewayError):
-    """Sign in first."""
-
-    code = "UNAUTHENTICATED"
-
-
-T = TypeVar("T")
 
 
 def _actor(info: Info[Context, None]) -> Actor:
@@ -53,26 +37,15 @@ def _actor(info: Info[Context, None]) -> Actor:
 def _services(info: Info[Context, None]) -> Services:
     services = info.context.services
     if services is None:
-        raise ForbiddenError("Administration is not available here.")
+        raise Forbidden("Administration is not available here.")
     return services
 
 
 async def _granted(services: Services, grant_id: int) -> GrantNode:
     grant = await services.grants.one(grant_id)
     if grant is None:  # written in this request: only a concurrent delete could remove it
-        raise NotFoundError(f"no grant {grant_id}")
+        raise NotFound(f"no grant {grant_id}")
     return GrantNode.of(grant)
-
-
-async def _run(call: Awaitable[T]) -> T:
-    try:
-        return await call
-    except Forbidden as exc:
-        raise ForbiddenError(str(exc)) from None
-    except AdminError as exc:
-        raise InvalidArgument(str(exc)) from None
-    except PasswordRejected as exc:  # only this: any other ValueError is a bug, shown as one
-        raise InvalidArgument(str(exc)) from None
 
 
 @strawberry.enum(description="角色: a staff account's role.")
@@ -223,7 +196,7 @@ async def accounts(info: Info[Context, None]) -> list[AccountNode]:
     managed = scope.providers("manage", "accounts")
     parties = None if read is None or managed is None else read | managed
     if parties is not None and not parties:
-        raise ForbiddenError("Your role does not include managing accounts.")
+        raise Forbidden("Your role does not include managing accounts.")
     rows = await _services(info).admin.accounts(parties)
     info.context.sources.note("accounts", len(rows), {r.party_code for r in rows})
     return [
@@ -247,7 +220,7 @@ async def give_grant(info: Info[Context, None], input: GrantInput) -> GrantNode:
     actor = _actor(info)
     services = _services(info)
     if input.row_filter is not None and not isinstance(input.row_filter, dict):
-        raise InvalidArgument("rowFilter must be an object of column: value")
+        raise InputError("rowFilter must be an object of column: value")
     request = GrantRequest(
         provider=input.provider,
         grantee=input.grantee,
@@ -258,7 +231,7 @@ async def give_grant(info: Info[Context, None], input: GrantInput) -> GrantNode:
         row_filter=dict(input.row_filter or {}),  # checked against the table's columns
         clear_fields=tuple(input.clear_fields),
     )
-    grant_id = await _run(services.grants.give(actor, request))
+    grant_id = await services.grants.give(actor, request)
     return await _granted(services, grant_id)
 
 
@@ -266,56 +239,46 @@ async def approve_dataset(info: Info[Context, None], name: str, provider: str) -
 
     actor = _actor(info)
     services = _services(info)
-    try:
-        spec = dataset(name)
-    except SpecError as exc:
-        raise InvalidArgument(str(exc)) from None
-    grant_id = await _run(approvals.approve(services.grants, actor, spec, provider))
+    spec = dataset(name)
+    grant_id = await approvals.approve(services.grants, actor, spec, provider)
     return await _granted(services, grant_id)
 
 
 async def withdraw_dataset_approval(info: Info[Context, None], name: str, provider: str) -> bool:
 
-    try:
-        spec = dataset(name)
-    except SpecError as exc:
-        raise InvalidArgument(str(exc)) from None
-    await _run(approvals.withdraw(_services(info).grants, _actor(info), spec, provider))
+    spec = dataset(name)
+    await approvals.withdraw(_services(info).grants, _actor(info), spec, provider)
     return True
 
 
 async def revoke_grant(info: Info[Context, None], id: int) -> bool:
-    await _run(_services(info).grants.revoke(_actor(info), id))
+    await _services(info).grants.revoke(_actor(info), id)
     return True
 
 
 async def create_account(info: Info[Context, None], input: AccountInput) -> CreatedAccount:
-    initial = await _run(
-        _services(info).admin.add_account(
-            _actor(info),
-            username=input.username,
-            real_name=input.real_name,
-            party=input.party,
-            role=input.role.value,
-        )
+    initial = await _services(info).admin.add_account(
+        _actor(info),
+        username=input.username,
+        real_name=input.real_name,
+        party=input.party,
+        role=input.role.value,
     )
     return CreatedAccount(username=input.username, initial_password=initial)
 
 
 async def set_account_role(info: Info[Context, None], username: str, role: Role) -> bool:
-    await _run(_services(info).admin.set_role(_actor(info), username=username, role=role.value))
+    await _services(info).admin.set_role(_actor(info), username=username, role=role.value)
     return True
 
 
 async def disable_account(info: Info[Context, None], username: str, disabled: bool = True) -> bool:
-    await _run(
-        _services(info).admin.disable_account(_actor(info), username=username, disabled=disabled)
-    )
+    await _services(info).admin.disable_account(_actor(info), username=username, disabled=disabled)
     return True
 
 
 async def reset_password(info: Info[Context, None], username: str) -> str:
-    result: str = await _run(_services(info).admin.reset_password(_actor(info), username=username))
+    result: str = await _services(info).admin.reset_password(_actor(info), username=username)
     return result
 
 
@@ -328,10 +291,10 @@ async def audit_log(
 ) -> AuditPage:
     _actor(info)
     if not 1 <= first <= MAX_AUDIT_PAGE:
-        raise InvalidArgument(f"first must be between 1 and {MAX_AUDIT_PAGE}, got {first}")
+        raise InputError(f"first must be between 1 and {MAX_AUDIT_PAGE}, got {first}")
     parties = info.context.scope.providers("read", "audit_log")
     if parties is not None and not parties:
-        raise ForbiddenError("Your role does not include reading the audit log.")
+        raise Forbidden("Your role does not include reading the audit log.")
     rows = await _services(info).audit_reader.page(
         parties=parties, first=first, before=before, actor=actor, event=event
     )

@@ -1,82 +1,94 @@
-"""Errors the schema returns on purpose, each with its ``extensions.code``; which errors are bugs.
+"""The one place an error gets its GraphQL ``extensions.code``; which errors are bugs.
 
-GraphQLError
- ├── GatewayError                 code passes through to clients
- │    ├── SourceFailed            SOURCE_UNAVAILABLE: a source is down, slow or garbled
- │    ├── InvalidArgument         BAD_USER_INPUT: paging or filter arguments
- │    ├── NotFoundError           NOT_FOUND: an ID that names nothing
- │    ├── ForbiddenError          FORBIDDEN: the caller's role or party may not (graph/admin.py)
- │    └── Unauthenticated         UNAUTHENTICATED: sign in first (graph/admin.py)
- └── request errors (graphql-core's own, coded by ``classify``)
+Resolvers raise the project's own errors (``standard.errors``, where the whole tree is drawn)
+and let them propagate: graphql-core gives each one its path, and ``classify`` gives it its
+code, from ``CODES``, before it is logged or masked. The most specific class in the table wins.
+
+error raised                          extensions.code        message
+ ├── InputError                       BAD_USER_INPUT         the error's own
+ │    └── OverLimit                   NODE_BUDGET_EXCEEDED   the error's own (gateway.limits)
+ ├── Forbidden                        FORBIDDEN              the error's own
+ ├── Unauthenticated                  UNAUTHENTICATED        the error's own
+ ├── NotFound                         NOT_FOUND              the error's own
+ ├── SourceUnavailable                SOURCE_UNAVAILABLE     "The {source} source is unavailable."
+ │                                                           (and ``source``); the fields that
+ │                                                           needed it are null
+ └── request errors (graphql-core's own, coded by the step that found them)
       ├── GRAPHQL_PARSE_FAILED        the document is not GraphQL, or past the length limits
       ├── GRAPHQL_VALIDATION_FAILED   it asks for what the schema has not, or past the limits
       └── BAD_USER_INPUT              a variable's value is missing or of the wrong type
 
-Request errors are the client's: logged as one line, never masked. Anything else a resolver
-raises is a bug (``is_bug``): masked as INTERNAL and logged with its traceback.
+Coded and request errors are the client's: logged as one line, never masked. Anything else a
+resolver raises is a bug (``is_bug``), a ``JianguanError`` of no coded root among them (the
+audit log unavailable, a source asked for a column it has not): masked as INTERNAL and logged
+with its traceback.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Iterable
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from graphql import GraphQLError
 from strawberry.types import ExecutionContext
 
 from sources.base import SourceUnavailable
+from standard.errors import (
+    Forbidden,
+    InputError,
+    JianguanError,
+    NotFound,
+    OverLimit,
+    Unauthenticated,
+)
 
-T = TypeVar("T")
-
-
-class GatewayError(GraphQLError):
-    """An expected error: its message and code are meant for the client."""
-
-    code = "INTERNAL"
-
-    def __init__(self, message: str, **extensions: Any) -> None:
-        super().__init__(message, extensions={"code": self.code, **extensions})
-
-
-class SourceFailed(GatewayError):
-    """A source could not answer; the fields that needed it are null."""
-
-    code = "SOURCE_UNAVAILABLE"
-
-    def __init__(self, source: str) -> None:
-        super().__init__(f"The {source} source is unavailable.", source=source)
+Shown = tuple[str, dict[str, Any]]  # the message and the extensions beside the code
 
 
-async def reached(call: Awaitable[T]) -> T:
-    """What a source answered; one that cannot answer becomes the field's SOURCE_UNAVAILABLE."""
-    try:
-        return await call
-    except SourceUnavailable as exc:
-        raise SourceFailed(exc.source) from None
+def _own(error: Any) -> Shown:
+    return str(error), {}
 
 
-class InvalidArgument(GatewayError):
-    """An argument out of range or malformed."""
+def _source(error: Any) -> Shown:
+    # The reason (a timeout, a refusal, garbage) is the operator's, logged by the connector.
+    return f"The {error.source} source is unavailable.", {"source": error.source}
 
-    code = "BAD_USER_INPUT"
 
-
-class NotFoundError(GatewayError):
-    """Nothing has that ID."""
-
-    code = "NOT_FOUND"
-
+CODES: dict[type[JianguanError], tuple[str, Callable[[Any], Shown]]] = {
+    InputError: ("BAD_USER_INPUT", _own),
+    OverLimit: ("NODE_BUDGET_EXCEEDED", _own),
+    Forbidden: ("FORBIDDEN", _own),
+    Unauthenticated: ("UNAUTHENTICATED", _own),
+    NotFound: ("NOT_FOUND", _own),
+    SourceUnavailable: ("SOURCE_UNAVAILABLE", _source),
+}
+"""Root class → (``extensions.code``, how the client is shown it). Nothing else chooses codes."""
 
 PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
-BAD_USER_INPUT = InvalidArgument.code
+BAD_USER_INPUT = CODES[InputError][0]
+
+
+def coded(error: BaseException | None) -> tuple[str, str, dict[str, Any]] | None:
+    """``(code, message, extensions)`` of an error the table codes; None for any other."""
+    if not isinstance(error, JianguanError):
+        return None
+    for cls in type(error).__mro__:
+        entry = CODES.get(cls)
+        if entry is not None:
+            code, show = entry
+            message, extensions = show(error)
+            return code, message, extensions
+    return None
 
 
 def classify(errors: Iterable[GraphQLError], context: ExecutionContext) -> None:
-    """Give each request error its code, by the step that found it; errors with a code keep it.
+    """Give each error its code: ours from ``CODES``, request errors by the step that found
+    them; errors with a code keep it.
 
-    Called with every list of errors before they are logged (``Schema.process_errors``). Only
-    errors without a path can be request errors: an error raised while running a field has one.
+    Called with every list of errors before they are logged (``Schema.process_errors``), so
+    before the masking extension sees them too. Only errors without a path can be request
+    errors: an error raised while running a field has one.
     """
     if context.graphql_document is None:
         code = PARSE_FAILED
@@ -86,6 +98,11 @@ def classify(errors: Iterable[GraphQLError], context: ExecutionContext) -> None:
         code = BAD_USER_INPUT
     for error in errors:
         original = error.original_error
+        found = coded(original)
+        if found is not None:
+            error.message = found[1]
+            error.extensions = {**(error.extensions or {}), "code": found[0], **found[2]}
+            continue
         if original is not None and not isinstance(original, GraphQLError):
             continue  # an exception outside any field: a bug, masked as INTERNAL
         if error.path is None and not (error.extensions or {}).get("code"):
@@ -93,10 +110,10 @@ def classify(errors: Iterable[GraphQLError], context: ExecutionContext) -> None:
 
 
 def is_bug(error: GraphQLError) -> bool:
-    """Whether an error is a bug: anything but our own errors and request errors (syntax,
+    """Whether an error is a bug: anything but our coded errors and request errors (syntax,
     validation, variables). The one rule both the masking and the error log follow."""
     original = error.original_error
-    if original is None or isinstance(original, GatewayError):
+    if original is None or coded(original) is not None:
         return False
     # A variable graphql-core could not coerce: its scalar said why.
     return not (isinstance(original, GraphQLError) and error.path is None)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 import binascii
 
+from standard.errors import InputError
 
-class BadId(ValueError):
+
+class BadId(InputError):
     """An ID or cursor the gateway did not issue."""
 
 

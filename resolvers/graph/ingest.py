@@ -17,11 +17,10 @@ from strawberry.types import Info
 
 from ingest.readers import Unreadable
 from ingest.report import IngestReport
-from ingest.service import IngestError, IngestOptions, ingest_records
+from ingest.service import IngestOptions, ingest_records
 from resolvers.context import Context
-from resolvers.graph.admin import ForbiddenError, Unauthenticated
-from resolvers.graph.errors import InvalidArgument
-from standard.registry import UnknownTable, record_table
+from standard.errors import Forbidden, InputError, Unauthenticated
+from standard.registry import record_table
 from standard.workdays import SHANGHAI
 
 MAX_RECORDS = 1_000
@@ -102,16 +101,13 @@ async def ingest(
         raise Unauthenticated("Sign in to push records.")
     services = context.services
     if services is None:
-        raise ForbiddenError("Ingest is not available here.")
-    try:
-        model = record_table(source, table)
-    except UnknownTable as exc:
-        raise InvalidArgument(str(exc)) from None
+        raise Forbidden("Ingest is not available here.")
+    model = record_table(source, table)
     name = model.__tablename__  # type: ignore[attr-defined]
     if not context.scope.may("write", name, principal.party):
-        raise ForbiddenError(f"{principal.party} may not push {name} records.")
+        raise Forbidden(f"{principal.party} may not push {name} records.")
     if not 1 <= len(records) <= MAX_RECORDS:
-        raise InvalidArgument(f"send 1 to {MAX_RECORDS} records per call, not {len(records)}")
+        raise InputError(f"send 1 to {MAX_RECORDS} records per call, not {len(records)}")
     options = IngestOptions(
         provider=principal.party,
         received_at=datetime.now(SHANGHAI),
@@ -125,12 +121,9 @@ async def ingest(
         (index + 1, record if isinstance(record, dict) else _not_object(record))
         for index, record in enumerate(records)
     ]
-    try:
-        report = await ingest_records(
-            services.source_databases.engine(source), raw, table=model, options=options
-        )
-    except IngestError as exc:
-        raise InvalidArgument(str(exc)) from None
+    report = await ingest_records(
+        services.source_databases.engine(source), raw, table=model, options=options
+    )
     context.sources.note(name, report.accepted, (principal.party,))
     return _payload(report)
 

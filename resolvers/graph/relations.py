@@ -14,10 +14,10 @@ import strawberry
 from strawberry.types import Info
 
 from resolvers.context import Context
-from resolvers.graph.errors import InvalidArgument, SourceFailed, reached
 from resolvers.graph.plan import UNREAD, plain_read
 from resolvers.graph.types import TableInfo, to_node
 from sources.base import Row, SourceUnavailable
+from standard.errors import InputError
 from standard.exchange import Join
 from standard.registry import TABLES
 
@@ -42,7 +42,7 @@ RELATIONS: tuple[Relation, ...] = tuple(
 def check_first(first: int) -> None:
     """Lists are paged: 1 to 100 items."""
     if not 1 <= first <= MAX_PAGE:
-        raise InvalidArgument(f"first must be between 1 and {MAX_PAGE}, got {first}")
+        raise InputError(f"first must be between 1 and {MAX_PAGE}, got {first}")
 
 
 def keys_of(value: Any) -> list[Hashable]:
@@ -69,7 +69,8 @@ def related(
 def _prefetched(node: Any, slot: tuple[str, int | None]) -> Any:
     found = node.__dict__.get("_prefetched", {}).get(slot, _MISSING)
     if isinstance(found, SourceUnavailable):
-        raise SourceFailed(found.source)
+        # the prefetch's failure, reported on this field (a new one: many fields may say it)
+        raise SourceUnavailable(found.source, found.reason)
     return found
 
 
@@ -93,7 +94,7 @@ def _resolver(rel: Relation, target: type, info_of: TableInfo) -> Any:
     ) -> list[Row]:
         info.context.lazy_loads += 1
         loader = info.context.loaders.by(source, rel.target, rel.remote, per_key=per_key)
-        groups = await reached(loader.load_many(keys))
+        groups = await loader.load_many(keys)
         return [row for group in groups for row in group]
 
     # Sync resolvers: a page's relations are usually prefetched (see prefetch.py) and returned

@@ -10,11 +10,11 @@ from strawberry.types import Info
 
 from resolvers.context import Context
 from resolvers.graph import ids
-from resolvers.graph.errors import InvalidArgument, reached
 from resolvers.graph.prefetch import Prefetcher, child
 from resolvers.graph.relations import MAX_PAGE
 from resolvers.graph.types import TableInfo, to_node
 from sources.base import Filter, PageRequest
+from standard.errors import InputError
 from standard.registry import filters
 from standard.workdays import SHANGHAI
 
@@ -44,7 +44,7 @@ def _connection(node: type, info: TableInfo) -> tuple[type, type]:
     )
 
     async def total_count(self: Any, info_: Info[Context, None]) -> int | None:
-        count: int = await reached(info_.context.sources.count(info.source, info.table, self.where))
+        count: int = await info_.context.sources.count(info.source, info.table, self.where)
         return count
 
     total_count.__annotations__ = {"info_": Info, "return": int | None}
@@ -118,9 +118,9 @@ def _cursor(value: str | None, type_name: str, argument: str) -> int | None:
     try:
         kind, pk = ids.decode(value)
     except ids.BadId as exc:
-        raise InvalidArgument(f"{argument}: {exc}") from None
+        raise ids.BadId(f"{argument}: {exc}") from None  # which argument
     if kind != type_name:
-        raise InvalidArgument(f"{argument} is a cursor of {kind}, not of {type_name}")
+        raise ids.BadId(f"{argument} is a cursor of {kind}, not of {type_name}")
     return pk
 
 
@@ -129,11 +129,11 @@ def _page_request(
     last: int | None, before: str | None,
 ) -> PageRequest:  # fmt: skip
     if (first is None) == (last is None):
-        raise InvalidArgument("give either first or last (1-100)")
+        raise InputError("give either first or last (1-100)")
     size = first if first is not None else last
     assert size is not None  # noqa: S101  # one of them is set, checked above
     if not 1 <= size <= MAX_PAGE:
-        raise InvalidArgument(f"first/last must be between 1 and {MAX_PAGE}, got {size}")
+        raise InputError(f"first/last must be between 1 and {MAX_PAGE}, got {size}")
     return PageRequest(
         where=where,
         first=first,
@@ -159,7 +159,7 @@ def connection_field(node: type, info: TableInfo, prefetcher: Prefetcher) -> Any
     ) -> Any:
         where = _where(filter)
         request = _page_request(info, where, first, after, last, before)
-        page = await reached(info_.context.sources.page(info.source, info.table, request))
+        page = await info_.context.sources.page(info.source, info.table, request)
         nodes = [to_node(node, info, row) for row in page.rows]
         edges = [edge(node=n, cursor=n.id) for n in nodes]  # a cursor is its node's global ID
         selected = child(child(info_.selected_fields[0].selections, "edges"), "node")
@@ -198,15 +198,12 @@ async def find_node(
     prefetcher: Prefetcher,
 ) -> Any:
     """``node(id:)``: any object by its global ID."""
-    try:
-        type_name, pk = ids.decode(id)
-    except ids.BadId as exc:
-        raise InvalidArgument(str(exc)) from None
+    type_name, pk = ids.decode(id)
     if type_name not in nodes:
-        raise InvalidArgument(f"{id!r} is not an ID issued by this gateway")
+        raise ids.BadId(f"{id!r} is not an ID issued by this gateway")
     cls, info = nodes[type_name]
     loader = info_.context.loaders.by(info.source, info.table, "id")
-    rows = await reached(loader.load(pk))
+    rows = await loader.load(pk)
     if not rows:
         return None
     found = to_node(cls, info, rows[0])

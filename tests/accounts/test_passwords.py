@@ -19,6 +19,7 @@ from accounts.passwords import (
     password_expired,
     verify_password,
 )
+from standard.errors import InputError
 
 POLICY = PasswordPolicy()
 LENGTH = "at least 12 characters"
@@ -69,7 +70,7 @@ def test_the_message_names_every_rule_in_chinese_and_english() -> None:
     assert "至少 3 类 / at least 3 of: lowercase, uppercase, digits, symbols" in message
     assert "密码不得包含用户名 / must not contain the username" in message
     assert len(caught.value.problems) == 3
-    assert isinstance(caught.value, ValueError)
+    assert isinstance(caught.value, InputError)  # a caller's mistake, never a bare ValueError
 
 
 def test_the_current_password_cannot_be_reused() -> None:

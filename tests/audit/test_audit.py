@@ -36,6 +36,7 @@ from audit.log import (
     AuditLog,
     AuditUnavailable,
     Checkpoint,
+    PruneRefused,
     entry_fields,
     entry_hash,
     seal,
@@ -640,7 +641,7 @@ async def test_prune_keeps_the_retention_and_the_rest_still_verifies(engine: Asy
         await log.append(event(day, at=start + timedelta(days=day)))
     await log.close()
     cutoff = NOW - timedelta(days=180)
-    with pytest.raises(ValueError, match="180"):
+    with pytest.raises(PruneRefused, match="180"):
         await prune_log(engine, retention_days=179, now=NOW)
     assert await prune_log(engine, retention_days=180, now=NOW) == 10  # up to checkpoint 10
     async with engine.connect() as conn:

@@ -14,7 +14,7 @@ import pytest_asyncio
 from sqlalchemy import Table, func, select
 
 from demo import invalid
-from demo.seed import SCALES, is_seeded, seed
+from demo.seed import SCALES, NotEmpty, is_seeded, seed
 from demo.stamp import WINDOW_END, WINDOW_START, cd_number
 from gateway.settings import Settings
 from ingest.catalogue import Catalogue
@@ -210,7 +210,7 @@ async def test_seeding_databases_with_data_is_refused(
 ) -> None:
     databases, counts = seeded
     assert await is_seeded(databases)
-    with pytest.raises(ValueError, match="databases already hold data; seed needs empty databases"):
+    with pytest.raises(NotEmpty, match="databases already hold data; seed needs empty databases"):
         await seed(databases, scale="small")
     empty = await _migrated(tmp_path)
     try:

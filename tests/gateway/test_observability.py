@@ -19,7 +19,9 @@ import pytest
 import strawberry
 
 from gateway.observability import ClientErrors, JsonFormatter, MaskUnexpected, request_id
-from resolvers.graph.errors import InvalidArgument, is_unexpected
+from resolvers.graph.errors import is_unexpected
+from resolvers.schema import CodedSchema
+from standard.errors import InputError
 from tests.servers import ROOT, free_port, jianguan
 
 
@@ -31,10 +33,10 @@ class Query:
 
     @strawberry.field
     def refused(self) -> str:
-        raise InvalidArgument("first must be between 1 and 100, got 0")
+        raise InputError("first must be between 1 and 100, got 0")
 
 
-schema = strawberry.Schema(
+schema = CodedSchema(
     query=Query,
     extensions=[
         lambda: MaskUnexpected(should_mask_error=is_unexpected, error_message="Unexpected error.")
@@ -89,7 +91,11 @@ def strawberry_log() -> Iterator[io.StringIO]:
 
 @pytest.mark.parametrize(
     ("query", "code"),
-    [("{ refused }", "BAD_USER_INPUT"), ("{ nope }", None), ("{ refused", None)],
+    [
+        ("{ refused }", "BAD_USER_INPUT"),
+        ("{ nope }", "GRAPHQL_VALIDATION_FAILED"),
+        ("{ refused", "GRAPHQL_PARSE_FAILED"),
+    ],
 )
 async def test_a_client_error_is_one_line_without_a_traceback(query: str, code: str | None) -> None:
     token = request_id.set("req-client-0001")

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from gateway.ratelimit import KEY_PREFIX, Decision, RateLimiter, parse_rate
+from gateway.ratelimit import KEY_PREFIX, BadRate, Decision, RateLimiter, parse_rate
 
 REDIS_URL = os.environ.get("JIANGUAN_TEST_REDIS", "redis://127.0.0.1:6379/0")
 UNREACHABLE = "redis://127.0.0.1:1/0"
@@ -201,7 +201,7 @@ async def test_check_reports_a_reachable_storage(limiter: RateLimiter) -> None:
 
 
 async def test_an_invalid_rate_is_an_error_not_a_pass(limiter: RateLimiter) -> None:
-    with pytest.raises(ValueError, match="invalid rate"):
+    with pytest.raises(BadRate, match="invalid rate"):
         await limiter.hit("principal:zhang", "600/minit")
 
 
@@ -249,7 +249,7 @@ def test_parse_rate(text: str, canonical: str) -> None:
     ],
 )
 def test_parse_rate_refuses(text: str, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(BadRate, match=message):
         parse_rate(text)
 
 

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gateway.settings import Settings
-from open_data.datasets import DATASETS, dataset
+from open_data.datasets import DATASETS, UnknownDataset, dataset
 from open_data.desensitise import desensitise, pseudonym, record_id
 from open_data.errors import SpecError
 from open_data.extract import extract, pages
@@ -57,7 +57,7 @@ def test_every_starter_spec_rules_every_column(name: str) -> None:
 
 
 def test_unknown_dataset_names_the_known_ones() -> None:
-    with pytest.raises(SpecError, match="complaint-statistics"):
+    with pytest.raises(UnknownDataset, match="complaint-statistics"):
         dataset("complaints")
 
 

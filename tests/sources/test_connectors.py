@@ -28,7 +28,7 @@ from sources import wire
 from sources.api import MAX_KEYS, create_source_api
 from sources.base import (
     AnyOf,
-    BadRequest,
+    BadSourceRequest,
     Connector,
     Filter,
     PageRequest,
@@ -39,6 +39,7 @@ from sources.base import (
 from sources.database import SourceDatabases, create_engine
 from sources.http import HttpConnector
 from sources.sql import SqlConnector
+from standard.errors import Misconfigured
 from standard.exchange import ExchangeRecord
 from standard.registry import SOURCES
 from standard.tables.complaints import Complaint
@@ -400,7 +401,7 @@ async def test_bad_requests(
     connector: Connect, call: Callable[[Connector], Awaitable[Any]], message: str
 ) -> None:
     complaints = await connector("complaints")
-    with pytest.raises(BadRequest, match=message):
+    with pytest.raises(BadSourceRequest, match=message):
         await call(complaints)
 
 
@@ -832,7 +833,7 @@ async def test_the_token_is_never_logged_or_shown(
     try:
         await connector.ping()
         await connector.count("complaints")
-        with pytest.raises(BadRequest):
+        with pytest.raises(BadSourceRequest):
             await connector.count("complaints", [Filter("colour", "eq", 1)])
     finally:
         await connector.close()
@@ -844,9 +845,9 @@ async def test_the_token_is_never_logged_or_shown(
 
 def test_the_api_refuses_to_run_without_a_token() -> None:
     connector = SqlConnector("complaints", create_engine("sqlite+aiosqlite://"))
-    with pytest.raises(ValueError, match="token"):
+    with pytest.raises(Misconfigured, match="token"):
         create_source_api("complaints", connector, token="")
-    with pytest.raises(ValueError, match="ASCII"):
+    with pytest.raises(Misconfigured, match="ASCII"):
         create_source_api("complaints", connector, token="令牌")
     with pytest.raises(ValueError, match="reads 'complaints'"):
         create_source_api("credit", connector, token=TOKEN)
