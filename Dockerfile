@@ -16,6 +16,7 @@ COPY sources ./sources
 COPY audit ./audit
 COPY accounts ./accounts
 COPY ingest ./ingest
+COPY tasks ./tasks
 COPY demo ./demo
 RUN /opt/jianguan/bin/pip install --no-cache-dir --no-deps .
 
