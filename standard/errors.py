@@ -26,11 +26,23 @@ JianguanError                      raised on purpose; the message is written for
  │    ├── TargetError              open_data.targets: a publishing target unknown or unconfigured
  │    ├── UnknownDataset           open_data.datasets: no open dataset has that name
  │    ├── WitnessError             audit.witness: a file of witnessed chain heads that is not one
+ │    ├── InvalidTask              tasks.errors: a task record breaks the rules (a naive time, a
+ │    │                            bad USCC, no recipient)
+ │    ├── DetailRequired           tasks.errors: a task action lacks what it needs (a reason …)
+ │    ├── TransitionRefused        tasks.errors: the action is not allowed from the task's state
+ │    ├── ConcurrentChange         tasks.errors: the task changed since the caller saw it
+ │    ├── ReceiptRefused           tasks.errors: a delivery receipt that does not verify
+ │    │    ├── UnknownReceiptFormat  tasks.errors: a format version this code does not read
+ │    │    ├── MalformedReceipt    tasks.errors: a field missing, extra or of the wrong shape
+ │    │    ├── AlteredReceipt      tasks.errors: a field no longer matches its signed digest
+ │    │    ├── ForeignKey          tasks.errors: signed by another key than the one given
+ │    │    └── BadSignature        tasks.errors: the signature is not the given key's
  │    └── OverLimit                NODE_BUDGET_EXCEEDED: the query could ask for more than one
  │         │                       request may
  │         └── OverBudget          gateway.limits: more nodes than the node budget
  ├── Forbidden                     FORBIDDEN: the caller may not (R10, R11); policies.actor and
- │                                 the resolvers raise it directly
+ │    │                            the resolvers raise it directly
+ │    └── ActorRefused             tasks.errors: the task action is allowed, not to this actor
  ├── Unauthenticated               UNAUTHENTICATED: sign in first; the resolvers raise it directly
  │    └── AuthError                accounts.auth: a credential refused, with its HTTP status and
  │         │                       OAuth code (gateway.auth_http answers with them)

@@ -1,34 +1,15 @@
-"""What can go wrong with a regulatory task, each error named for what happened.
-
-Plain ``Exception`` subclasses for now: the project-wide tree (``standard/errors.py``) is being
-built in another change; once it lands these are re-rooted under its roots (``InputError``,
-``Forbidden``, ``Conflict``) without renaming them. Every message is Chinese first, then English,
-because staff read them. The tree::
-
-    TaskError
-    ├── InvalidTask          a task record breaks the rules (naive time, bad USCC, no recipient)
-    ├── DetailRequired       an action lacks what it needs (a return without a reason, …)
-    ├── TransitionRefused    the action is not allowed from the task's state
-    ├── ActorRefused         the action is allowed, but not to this actor
-    ├── ConcurrentChange     the caller saw an older version: someone else changed the task first
-    └── ReceiptRefused       a receipt document does not verify
-        ├── UnknownReceiptFormat   its format version is not one this code reads
-        ├── MalformedReceipt       a field is missing, extra, or of the wrong shape
-        ├── AlteredReceipt         a field no longer matches its signed digest
-        ├── ForeignKey             it names a signing key other than the one given
-        └── BadSignature           the signature is not the given key's over the digests
-"""
+"""What can go wrong with a regulatory task, each error named for what happened; drawn in the
+project's one tree (``standard.errors``). Every message is Chinese first, then English, because
+staff read them."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-
-class TaskError(Exception):
-    """The root of the tasks package's errors."""
+from standard.errors import Forbidden, InputError
 
 
-class InvalidTask(TaskError):
+class InvalidTask(InputError):
     """A task record that breaks the rules; the message names the field."""
 
     def __init__(self, field: str, zh: str, en: str) -> None:
@@ -36,7 +17,7 @@ class InvalidTask(TaskError):
         super().__init__(f"任务字段 {field}：{zh} / task field {field}: {en}")
 
 
-class DetailRequired(TaskError):
+class DetailRequired(InputError):
     """An action was asked for without what it needs (a reason, officers, a result)."""
 
     def __init__(self, action: str, detail: str, zh: str, en: str) -> None:
@@ -45,7 +26,7 @@ class DetailRequired(TaskError):
         super().__init__(f"{zh} / {action} needs {detail}: {en}")
 
 
-class TransitionRefused(TaskError):
+class TransitionRefused(InputError):
     """The action is not one of those allowed from the task's current state."""
 
     def __init__(
@@ -73,7 +54,7 @@ class TransitionRefused(TaskError):
         )
 
 
-class ActorRefused(TaskError):
+class ActorRefused(Forbidden):
     """The action is allowed from this state, but the actor holds none of the roles it needs."""
 
     def __init__(
@@ -89,7 +70,7 @@ class ActorRefused(TaskError):
         )
 
 
-class ConcurrentChange(TaskError):
+class ConcurrentChange(InputError):
     """The caller acted on a version of the task that is no longer the current one."""
 
     def __init__(self, task_id: str, expected: int, current: int) -> None:
@@ -103,7 +84,7 @@ class ConcurrentChange(TaskError):
         )
 
 
-class ReceiptRefused(TaskError):
+class ReceiptRefused(InputError):
     """A receipt document that does not verify; ``reason`` is a short code for the cause."""
 
     reason = "refused"
