@@ -15,6 +15,7 @@ COPY standard ./standard
 COPY sources ./sources
 COPY audit ./audit
 COPY accounts ./accounts
+COPY events ./events
 COPY ingest ./ingest
 COPY demo ./demo
 RUN /opt/jianguan/bin/pip install --no-cache-dir --no-deps .
