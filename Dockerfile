@@ -15,6 +15,7 @@ COPY standard ./standard
 COPY sources ./sources
 COPY audit ./audit
 COPY accounts ./accounts
+COPY events ./events
 COPY ingest ./ingest
 COPY tasks ./tasks
 COPY demo ./demo

@@ -56,6 +56,19 @@ class AuthSettings(Protocol):
     def token_minutes(self) -> int: ...
 
 
+def client_principal(client: Client, party: Party) -> Principal:
+    """Who a machine client is when it calls: its party, with the client's own limits."""
+    return Principal(
+        kind="client",
+        id=f"client:{client.client_id}",
+        party=party.code,
+        party_kind=party.kind,
+        uscc=party.uscc,
+        rate_limit=client.rate_limit,
+        persisted_only=client.persisted_only,
+    )
+
+
 @functools.cache
 def _dummy_hash() -> str:
     # Verifying against this when the account does not exist keeps a wrong username as slow as
@@ -291,15 +304,7 @@ class Authenticator:
         if not good or client.disabled or party.disabled:
             await self._event(actor, "token_failed", "denied", party.code, request_id)
             raise InvalidClient
-        principal = Principal(
-            kind="client",
-            id=actor,
-            party=party.code,
-            party_kind=party.kind,
-            uscc=party.uscc,
-            rate_limit=client.rate_limit,
-            persisted_only=client.persisted_only,
-        )
+        principal = client_principal(client, party)
         lifetime = timedelta(minutes=self.settings.token_minutes)
         issued = await self.tokens.issue(principal, lifetime=lifetime, idle=lifetime)
         await self._event(actor, "token", "ok", party.code, request_id)

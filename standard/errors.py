@@ -26,6 +26,7 @@ JianguanError                      raised on purpose; the message is written for
  │    ├── TargetError              open_data.targets: a publishing target unknown or unconfigured
  │    ├── UnknownDataset           open_data.datasets: no open dataset has that name
  │    ├── WitnessError             audit.witness: a file of witnessed chain heads that is not one
+ │    ├── BadSubscription          events.subscriptions: a webhook subscription that cannot be made
  │    ├── InvalidTask              tasks.errors: a task record breaks the rules (a naive time, a
  │    │                            bad USCC, no recipient)
  │    ├── DetailRequired           tasks.errors: a task action lacks what it needs (a reason …)

@@ -193,4 +193,59 @@ class AuditCheckpoint(Base):
     trail_signature: Mapped[str | None] = mapped_column(String(200))
 
 
+class OutboxEvent(Base):
+    """事件: a change to tell partner systems of, written in the same transaction as the change
+    (a transactional outbox), so an event is sent if and only if its change was kept."""
+
+    __tablename__ = "event_outbox"
+
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    id: Mapped[str] = mapped_column(String(40), unique=True)  # the webhook-id: idempotency key
+    kind: Mapped[str] = mapped_column(String(64))  # "task.claimed", "draw.performed", …
+    aggregate: Mapped[str] = mapped_column(String(80))  # "task:42": its events go out in order
+    resource: Mapped[str] = mapped_column(String(40))  # what a subscriber must be able to read
+    provider: Mapped[str] = mapped_column(String(40))  # whose data it is (provider-owns-data)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class WebhookSubscription(Base):
+    """A partner client's endpoint for events it may see, signed per Standard Webhooks."""
+
+    __tablename__ = "webhook_subscriptions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.client_id"))
+    url: Mapped[str] = mapped_column(String(500))
+    # Symmetric (the receiver verifies with it), so kept as issued; shown once, never logged.
+    secret: Mapped[str] = mapped_column(String(100))
+    kinds: Mapped[list[str]] = mapped_column(JSON, default=list)  # empty: every kind
+    cursor: Mapped[int] = mapped_column(BigInteger, default=0)  # last outbox seq fanned out
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(100))
+
+
+class WebhookDelivery(Base):
+    """One event owed to one subscription: pending until the endpoint answers 2xx, dead (a dead
+    letter, replayable) after the last retry."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        Index("ix_webhook_deliveries_order", "subscription_id", "aggregate", "status", "event_seq"),
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+    )
+
+    subscription_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_subscriptions.id"), primary_key=True
+    )
+    event_seq: Mapped[int] = mapped_column(ForeignKey("event_outbox.seq"), primary_key=True)
+    aggregate: Mapped[str] = mapped_column(String(80))
+    status: Mapped[str] = mapped_column(String(10))  # pending | delivered | dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
 metadata = Base.metadata

@@ -1,0 +1,1 @@
+"""Events to partner systems: a transactional outbox, delivered as signed webhooks."""
