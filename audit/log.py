@@ -4,7 +4,7 @@ R12 deems every operation of a logged-in account the holder's own, so each one i
 here. Exceptions::
 
     AuditUnavailable        the database failed a write; the whole batch was rolled back
-    PruneRefused            pruning would cut what the retention keeps, or keep an unvouched chain
+    PruneRefused            (audit.retention) pruning would cut what the retention keeps
     AuditKeyError           (audit.keys) a signing key file is missing or malformed
 
 (their place in the project's one tree: ``standard.errors``)
@@ -23,18 +23,18 @@ from typing import Any, cast
 
 import orjson
 from cryptography.hazmat.primitives import hashes
-from sqlalchemy import Table, delete, func, insert, select, text
+from sqlalchemy import Table, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from audit.keys import Signer, verify_signature
-from standard.errors import JianguanError, Unavailable
+from audit.keys import Signer
+from standard.errors import Unavailable
 from standard.tables.gateway import AuditCheckpoint, AuditEntry
 
 log = logging.getLogger("jianguan.audit")
 
 GENESIS = "0" * 64
 """The ``prev_hash`` of entry 1."""
-MIN_RETENTION_DAYS = 180  # Cybersecurity Law art. 21: network logs are kept at least six months
+
 CHECKPOINT_INTERVAL = timedelta(minutes=1)
 """A running gateway signs the head this often when there are new entries (and at shutdown)."""
 CHECKPOINT_GRACE = timedelta(minutes=4)
@@ -47,26 +47,16 @@ TRAIL_DIGITS = 16
 (finding a rewrite is the full signed head's job), 16 KB a thousand entries."""
 TRAIL_MAX = 10_000
 """The most entries one trail covers; a longer run (a log from before trails) gets a range."""
-_ENTRIES = cast(Table, AuditEntry.__table__)
-_CHECKPOINTS = cast(Table, AuditCheckpoint.__table__)
-CONTENT = tuple(c.name for c in _ENTRIES.columns if c.name not in ("seq", "prev_hash", "hash"))
+ENTRIES = cast(Table, AuditEntry.__table__)
+CHECKPOINTS = cast(Table, AuditCheckpoint.__table__)
+CONTENT = tuple(c.name for c in ENTRIES.columns if c.name not in ("seq", "prev_hash", "hash"))
 """The columns an entry's hash covers besides ``seq`` and ``prev_hash``: all the others."""
 # Any constant shared by every gateway process will do; this one spells "JGAUDIT".
 _LOCK_KEY = 0x4A47_4155_4449_54
-# Copied from the migration (gateway_0001): the pruner restores exactly what it dropped.
-_SQLITE_NO_DELETE = (
-    "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log "
-    "BEGIN SELECT RAISE(ABORT, 'the audit log is append-only: DELETE refused'); END"
-)
 
 
 class AuditUnavailable(Unavailable):
     """The audit log could not be written; nothing of the failed batch was kept."""
-
-
-class PruneRefused(JianguanError):
-    """Pruning would delete entries the retention keeps, or keep a chain that its checkpoint
-    does not vouch for; nothing was deleted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +139,7 @@ def entry_fields(event: AuditEvent) -> dict[str, Any]:
         "request_id": event.request_id,
     }
     for name in CONTENT:
-        length = getattr(_ENTRIES.c[name].type, "length", None)
+        length = getattr(ENTRIES.c[name].type, "length", None)
         # Checked here so one bad event fails its own caller, not everyone in its batch.
         if length is not None and fields[name] is not None and len(fields[name]) > length:
             raise ValueError(f"audit {name} is longer than {length} characters")
@@ -164,7 +154,7 @@ def seal(fields: Mapping[str, Any], *, seq: int, prev_hash: str) -> dict[str, An
 
 
 @asynccontextmanager
-async def _locked(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+async def writer_lock(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """A transaction holding the log's writer lock, shared by every process on the database."""
     async with engine.connect() as conn:
         if conn.dialect.name == "postgresql":
@@ -190,11 +180,11 @@ async def _locked(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
 
 async def _head(conn: AsyncConnection) -> tuple[int, str]:
     """The last seq and its hash; after a full prune, the newest checkpoint's."""
-    newest = select(_ENTRIES.c.seq, _ENTRIES.c.hash).order_by(_ENTRIES.c.seq.desc()).limit(1)
+    newest = select(ENTRIES.c.seq, ENTRIES.c.hash).order_by(ENTRIES.c.seq.desc()).limit(1)
     row = (await conn.execute(newest)).first()
     if row is None:
-        kept = select(_CHECKPOINTS.c.seq, _CHECKPOINTS.c.head_hash)
-        row = (await conn.execute(kept.order_by(_CHECKPOINTS.c.seq.desc()).limit(1))).first()
+        kept = select(CHECKPOINTS.c.seq, CHECKPOINTS.c.head_hash)
+        row = (await conn.execute(kept.order_by(CHECKPOINTS.c.seq.desc()).limit(1))).first()
     return (int(row[0]), str(row[1])) if row else (0, GENESIS)
 
 
@@ -216,17 +206,17 @@ async def write_checkpoint(
     at = now or _system_now()
     if at.tzinfo is None:
         raise ValueError("a checkpoint's time must be timezone-aware")
-    async with _locked(engine) as conn:
-        newest = select(_ENTRIES.c.seq, _ENTRIES.c.hash).order_by(_ENTRIES.c.seq.desc()).limit(1)
+    async with writer_lock(engine) as conn:
+        newest = select(ENTRIES.c.seq, ENTRIES.c.hash).order_by(ENTRIES.c.seq.desc()).limit(1)
         row = (await conn.execute(newest)).first()
         if row is None:
             return None
         seq, head_hash = int(row[0]), str(row[1])
-        previous = await conn.scalar(select(func.max(_CHECKPOINTS.c.seq)))
+        previous = await conn.scalar(select(func.max(CHECKPOINTS.c.seq)))
         if previous is not None and previous >= seq:
             return seq
         since = max(previous or 0, seq - TRAIL_MAX)
-        covered = select(_ENTRIES.c.hash).where(_ENTRIES.c.seq > since).order_by(_ENTRIES.c.seq)
+        covered = select(ENTRIES.c.hash).where(ENTRIES.c.seq > since).order_by(ENTRIES.c.seq)
         trail = "".join(h[:TRAIL_DIGITS] for h in (await conn.execute(covered)).scalars())
         digest = trail_digest(seq, trail)
         # ~5 ms each of pure Python, out of the event loop
@@ -235,7 +225,7 @@ async def write_checkpoint(
         values = {"seq": seq, "at": at.astimezone(UTC), "head_hash": head_hash}
         values.update(public_key=signer.public_key, signature=signature)
         values.update(trail=trail, trail_signature=trail_signature)
-        await conn.execute(insert(_CHECKPOINTS), values)
+        await conn.execute(insert(CHECKPOINTS), values)
         return seq
 
 
@@ -381,55 +371,13 @@ class AuditLog:
 
     async def _insert(self, batch: list[dict[str, Any]]) -> tuple[int, bool]:
         """Chain and insert ``batch`` in one transaction; the last seq, and whether to sign."""
-        async with _locked(self._engine) as conn:
+        async with writer_lock(self._engine) as conn:
             seq, prev_hash = await _head(conn)
             rows = []
             for fields in batch:
                 seq += 1
                 rows.append(seal(fields, seq=seq, prev_hash=prev_hash))
                 prev_hash = rows[-1]["hash"]
-            await conn.execute(insert(_ENTRIES), rows)
-            signed = await conn.scalar(select(func.max(_CHECKPOINTS.c.seq)))
+            await conn.execute(insert(ENTRIES), rows)
+            signed = await conn.scalar(select(func.max(CHECKPOINTS.c.seq)))
         return seq, seq - (signed or 0) >= self._every
-
-
-async def prune(engine: AsyncEngine, *, retention_days: int, now: datetime) -> int:
-    """Delete entries older than the retention, up to a checkpoint; how many were deleted."""
-    if retention_days < MIN_RETENTION_DAYS:
-        raise PruneRefused(f"audit entries are kept at least {MIN_RETENTION_DAYS} days")
-    if now.tzinfo is None:
-        raise ValueError("prune needs a timezone-aware `now`")
-    cutoff = now - timedelta(days=retention_days)
-    seq = _ENTRIES.c.seq
-    async with _locked(engine) as conn:
-        young = await conn.scalar(select(func.min(seq)).where(_ENTRIES.c.at >= cutoff))
-        # The newest checkpoint on a remaining entry with no younger entry at or before it:
-        # the kept chain then starts right after a signed head, so it still verifies.
-        boundary = (
-            select(_CHECKPOINTS)
-            .join(_ENTRIES, _ENTRIES.c.seq == _CHECKPOINTS.c.seq)
-            .order_by(_CHECKPOINTS.c.seq.desc())
-            .limit(1)
-        )
-        if young is not None:
-            boundary = boundary.where(_CHECKPOINTS.c.seq < young)
-        found = (await conn.execute(boundary)).mappings().first()
-        if found is None:
-            return 0
-        checkpoint = Checkpoint(**found)
-        head_hash = await conn.scalar(select(_ENTRIES.c.hash).where(seq == checkpoint.seq))
-        if head_hash != checkpoint.head_hash or not verify_signature(
-            checkpoint.public_key, checkpoint.head_hash, checkpoint.signature
-        ):
-            raise PruneRefused(
-                f"checkpoint at {checkpoint.seq} does not vouch for the chain; "
-                "run `jianguan audit verify` before pruning"
-            )
-        if conn.dialect.name == "postgresql":
-            await conn.execute(text("SET LOCAL jianguan.audit_prune = 'on'"))
-        else:
-            await conn.execute(text("DROP TRIGGER audit_log_no_delete"))
-        result = await conn.execute(delete(_ENTRIES).where(seq <= checkpoint.seq))
-        if conn.dialect.name == "sqlite":
-            await conn.execute(text(_SQLITE_NO_DELETE))
-        return int(result.rowcount)

@@ -12,15 +12,17 @@ from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from audit.keys import verify_signature
 from audit.log import (
     CHECKPOINT_GRACE,
     CHECKPOINT_INTERVAL,
+    CHECKPOINTS,
+    ENTRIES,
     GENESIS,
     MAX_BATCH,
     TRAIL_DIGITS,
@@ -29,10 +31,6 @@ from audit.log import (
     entry_hash,
     trail_digest,
 )
-from standard.tables.gateway import AuditCheckpoint, AuditEntry
-
-_ENTRIES = cast(Table, AuditEntry.__table__)
-_CHECKPOINTS = cast(Table, AuditCheckpoint.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,7 +340,7 @@ class ChainChecker:
         return None
 
 
-_LOADED = [c for c in _CHECKPOINTS.columns if c.name != "trail"]  # trails: only when needed
+_LOADED = [c for c in CHECKPOINTS.columns if c.name != "trail"]  # trails: only when needed
 
 
 async def verify(
@@ -357,7 +355,7 @@ async def verify(
     a ``schedule``, also that the checkpoints it requires exist; with ``heads`` (published
     outside the database), that the chain still leads to each of them."""
     async with engine.connect() as conn:
-        rows = await conn.execute(select(*_LOADED).order_by(_CHECKPOINTS.c.seq))
+        rows = await conn.execute(select(*_LOADED).order_by(CHECKPOINTS.c.seq))
         checker = ChainChecker(
             [Checkpoint(**r) for r in rows.mappings()],
             public_key=public_key,
@@ -367,9 +365,9 @@ async def verify(
     after: int | None = None
     while True:
         # Keyset pages in short transactions: no long snapshot, no offset scans.
-        page = select(_ENTRIES).order_by(_ENTRIES.c.seq).limit(chunk)
+        page = select(ENTRIES).order_by(ENTRIES.c.seq).limit(chunk)
         if after is not None:
-            page = page.where(_ENTRIES.c.seq > after)
+            page = page.where(ENTRIES.c.seq > after)
         async with engine.connect() as conn:
             entries = (await conn.execute(page)).mappings().all()
         for entry in entries:
@@ -386,7 +384,7 @@ async def _named(engine: AsyncEngine, checker: ChainChecker) -> Verification:
     if wanted is not None:
         async with engine.connect() as conn:
             trail = await conn.scalar(
-                select(_CHECKPOINTS.c.trail).where(_CHECKPOINTS.c.seq == wanted.seq)
+                select(CHECKPOINTS.c.trail).where(CHECKPOINTS.c.seq == wanted.seq)
             )
         checker.narrow(replace(wanted, trail=trail))
     return checker.result()

@@ -76,8 +76,8 @@ JianguanError                      raised on purpose; the message is written for
  │    ├── ReleaseRefused           open_data.errors: the release gate said no
  │    └── PortalError              open_data.errors: the portal refused for good
  ├── SchemaCheckError              gateway.schema_check: the schemas to compare cannot be had
- ├── PruneRefused                  audit.log: pruning would cut what must be kept, or keep a chain
- │                                 that no checkpoint vouches for
+ ├── PruneRefused                  audit.retention: pruning would cut what must be kept, or keep
+ │                                 a chain that no checkpoint vouches for
  └── NotEmpty                      demo.seed: the databases already hold data; seeding needs none
 
 Not in the tree, on purpose: signals a module raises and catches itself, never shown as errors

@@ -169,7 +169,7 @@ def prune_command(
     ] = None,
 ) -> None:
     """Delete entries past the retention, up to the newest checkpoint before the cut-off."""
-    from audit.log import PruneRefused, prune
+    from audit.retention import PruneRefused, prune
 
     settings = settings_or_exit()
     days = settings.audit_retention_days if retention_days is None else retention_days

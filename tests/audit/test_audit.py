@@ -36,14 +36,14 @@ from audit.log import (
     AuditLog,
     AuditUnavailable,
     Checkpoint,
-    PruneRefused,
     entry_fields,
     entry_hash,
     seal,
     trail_digest,
     variables_hash,
 )
-from audit.log import prune as prune_log
+from audit.retention import PruneRefused
+from audit.retention import prune as prune_log
 from audit.verify import ChainChecker, Head, Schedule, Verification, verify
 from gateway.cli import app as cli_app
 from gateway.cli.audit import audit_app
