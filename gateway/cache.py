@@ -31,7 +31,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.utils.str_converters import to_camel_case
 
 from policies.scope import seed_lines
-from standard.registry import SOURCES
+from standard.registry import TABLES
 
 
 def _public_tables() -> tuple[str, ...]:
@@ -42,8 +42,7 @@ def _public_tables() -> tuple[str, ...]:
 
 
 PUBLIC_TABLES = _public_tables()
-_MODELS = {table: model for s in SOURCES.values() for table, model in s.tables.items()}
-PUBLIC_TYPES = frozenset(_MODELS[t].__name__ for t in PUBLIC_TABLES)  # the graph names types so
+PUBLIC_TYPES = frozenset(TABLES[t].__name__ for t in PUBLIC_TABLES)  # the graph names types so
 PUBLIC_ROOTS = frozenset(to_camel_case(t) for t in PUBLIC_TABLES)  # and root fields so
 ALLOWED_PARENTS = frozenset(
     {"PageInfo"}

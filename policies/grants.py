@@ -18,7 +18,7 @@ from policies.actor import Actor, ChangeRefused
 from policies.masking import MASKED
 from policies.store import PolicyHolder
 from standard.exchange import column_kind
-from standard.registry import SOURCES
+from standard.registry import TABLES
 from standard.tables.gateway import Grant, Party
 
 GRANTEE_KINDS = frozenset({"department", "city_office", "partner"})
@@ -48,10 +48,9 @@ class GrantRequest:
 
 
 def _columns(resource: str) -> dict[str, Any]:
-    for source in SOURCES.values():
-        model = source.tables.get(resource)
-        if model is not None:
-            return {c.name: c for c in model.__table__.columns}  # type: ignore[attr-defined]
+    model = TABLES.get(resource)
+    if model is not None:
+        return {c.name: c for c in model.__table__.columns}  # type: ignore[attr-defined]
     raise ChangeRefused(
         f"unknown resource {resource!r}; resources are the tables: {', '.join(MASKED)}"
     )

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from standard.codes import check_uscc
-from standard.registry import SOURCES
+from standard.registry import TABLES
 
 HIDDEN = "***"
 
@@ -24,8 +24,7 @@ PERSONAL: Mapping[str, Mapping[str, str | None]] = {
         for c in model.__table__.columns  # type: ignore[attr-defined]
         if c.info.get("personal")
     }
-    for source in SOURCES.values()
-    for table, model in source.tables.items()
+    for table, model in TABLES.items()
 }
 """Every table of the data standard: its always-personal columns and their checks."""
 
@@ -35,8 +34,7 @@ PERSON_FIELDS: Mapping[str, Mapping[str, str]] = {
         for c in model.__table__.columns  # type: ignore[attr-defined]
         if c.info.get("personal_if")
     }
-    for source in SOURCES.values()
-    for table, model in source.tables.items()
+    for table, model in TABLES.items()
 }
 """Columns personal only where the party is a natural person: column → the column saying so."""
 
@@ -46,8 +44,7 @@ NAMES_IN: Mapping[str, Mapping[str, tuple[str, ...]]] = {
         for c in model.__table__.columns  # type: ignore[attr-defined]
         if c.info.get("names")
     }
-    for source in SOURCES.values()
-    for table, model in source.tables.items()
+    for table, model in TABLES.items()
 }
 """Free text that may name the party: column → the name columns whose values it may hold."""
 

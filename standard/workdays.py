@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from bisect import bisect_left
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -92,11 +93,28 @@ class WorkCalendar:
 
     def between(self, start: datetime, end: datetime) -> Delay:
         """Working days d with date(start) < d <= date(end), dates taken in Asia/Shanghai."""
-        a, b = _shanghai_date(start), _shanghai_date(end)
+        a, b = shanghai_date(start), shanghai_date(end)
         if b < a:
             delay = self._count(b, a)
             return Delay(-delay.working_days, delay.provisional)
         return self._count(a, b)
+
+    def nth_working_day(self, day: date, n: int) -> tuple[date, bool]:
+        """The ``n``-th working day after ``day`` (``n`` >= 1), and whether a day counted lies
+        in a year without a holiday notice (weekends only taken off). Reads the yearly
+        cumulative counts: a bisection per year, not a walk day by day."""
+        if n < 1:
+            raise ValueError(f"count at least one working day, not {n}")
+        table = self._table(day.year)
+        start = table.cum[day.toordinal() - table.base]
+        target, year = start + n, day.year
+        provisional = table.provisional and table.cum[-1] > start
+        while table.cum[-1] < target:  # not within this year: on into the next
+            target -= table.cum[-1]
+            year += 1
+            table = self._table(year)
+            provisional = provisional or table.provisional
+        return date.fromordinal(table.base + bisect_left(table.cum, target)), provisional
 
     def is_late(
         self, produced: datetime, received: datetime, *, limit: int = 5
@@ -154,10 +172,16 @@ class WorkCalendar:
         return _YearTable(first.toordinal() - 1, tuple(cum), provisional)
 
 
-def _shanghai_date(instant: datetime) -> date:
-    # A naive datetime would silently be read as the server's local time.
+def aware(instant: datetime) -> datetime:
+    """``instant``, refused if naive: it would silently be read as the server's local time."""
     if instant.utcoffset() is None:
         raise ValueError(f"naive datetime {instant.isoformat()}: a time zone is required")
+    return instant
+
+
+def shanghai_date(instant: datetime) -> date:
+    """The day an aware instant falls on in Beijing time (the days every rule counts)."""
+    aware(instant)
     return instant.astimezone(SHANGHAI).date()
 
 

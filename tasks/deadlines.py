@@ -13,10 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from standard.workdays import SHANGHAI, WorkCalendar
+from standard.workdays import SHANGHAI, WorkCalendar, aware, shanghai_date
 from tasks.lifecycle import Task
-
-_LOOKAHEAD_DAYS = 3 * 366  # no notice has ever had a fraction of this in a row off
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,21 +32,10 @@ class Due:
 
 def due(calendar: WorkCalendar, *, issued_at: datetime, working_days: int) -> Due:
     """The deadline of a task issued at ``issued_at`` with ``working_days`` to do it."""
-    if issued_at.utcoffset() is None:
-        raise ValueError(f"naive datetime {issued_at.isoformat()}: a time zone is required")
     if working_days < 1:
         raise ValueError(f"a deadline is at least one working day, not {working_days}")
-    start = issued_at.astimezone(SHANGHAI).date()
-    day, counted, provisional = start, 0, False
-    for _ in range(_LOOKAHEAD_DAYS + working_days * 7):
-        day += timedelta(days=1)
-        if calendar.is_working_day(day):
-            counted += 1
-            provisional = provisional or not calendar.has_data(day.year)
-            if counted == working_days:
-                end = datetime.combine(day + timedelta(days=1), time(), tzinfo=SHANGHAI)
-                return Due(day, end, provisional)
-    raise ValueError(f"no {working_days} working days within {_LOOKAHEAD_DAYS} days of {start}")
+    day, provisional = calendar.nth_working_day(shanghai_date(issued_at), working_days)
+    return Due(day, datetime.combine(day + timedelta(days=1), time(), tzinfo=SHANGHAI), provisional)
 
 
 def due_of(calendar: WorkCalendar, task: Task) -> Due:
@@ -58,7 +45,7 @@ def due_of(calendar: WorkCalendar, task: Task) -> Due:
 
 def is_overdue(calendar: WorkCalendar, task: Task, *, now: datetime) -> bool:
     """Whether ``task`` is not done and its due instant has passed at ``now``."""
-    _aware(now)
+    aware(now)
     return not task.done and now >= due_of(calendar, task).at
 
 
@@ -68,7 +55,7 @@ def working_days_left(calendar: WorkCalendar, task: Task, *, now: datetime) -> i
     After the due day, minus the working days since it; that is still 0 on a day off right after
     the due day, when the task is already overdue: ``is_overdue`` answers that.
     """
-    _aware(now)
+    aware(now)
     last = due_of(calendar, task).day
     end = datetime.combine(last, time(12), tzinfo=SHANGHAI)
     return calendar.between(now, end).working_days
@@ -82,8 +69,3 @@ def is_due_soon(calendar: WorkCalendar, task: Task, *, now: datetime, within: in
     if task.done or is_overdue(calendar, task, now=now):
         return False
     return working_days_left(calendar, task, now=now) <= within
-
-
-def _aware(now: datetime) -> None:
-    if now.utcoffset() is None:
-        raise ValueError(f"naive datetime {now.isoformat()}: a time zone is required")

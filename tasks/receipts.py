@@ -32,6 +32,7 @@ import orjson
 
 from audit.keys import Signer, verify_signature
 from audit.log import sm3_hex
+from standard.workdays import aware
 from tasks.errors import (
     AlteredReceipt,
     BadSignature,
@@ -102,9 +103,7 @@ def canonical(value: Any) -> bytes:
 
 def utc_text(instant: datetime) -> str:
     """An aware instant as UTC ISO-8601 with microseconds: ``2026-02-13T02:00:00.000000Z``."""
-    if instant.utcoffset() is None:
-        raise ValueError(f"naive datetime {instant.isoformat()}: a time zone is required")
-    return instant.astimezone(UTC).strftime(_TIME_FORMAT)
+    return aware(instant).astimezone(UTC).strftime(_TIME_FORMAT)
 
 
 def task_content(task: Task) -> dict[str, Any]:

@@ -344,3 +344,25 @@ def test_count_is_bounded_and_matches_a_day_by_day_count(a: datetime, b: datetim
     assert delay.working_days == sum(WITH_2027.is_working_day(d) for d in days)
     assert delay.working_days == sum(oracle(d) for d in days)
     assert delay.provisional == any(d.year in (2028, 2029) for d in days)
+
+
+@given(
+    start=st.dates(date(2024, 1, 1), date(2027, 12, 31)),
+    n=st.integers(1, 400),
+)
+def test_the_nth_working_day_after_a_day_is_found_by_counting_the_days_one_by_one(
+    start: date, n: int
+) -> None:
+    day, counted, provisional = start, 0, False
+    while counted < n:  # the reference: the notices' days walked in order, weekdays after them
+        day += timedelta(days=1)
+        noticed = day.year <= LAST_NOTICE_YEAR
+        if notices_until_2026(day) if noticed else day.weekday() < 5:
+            counted += 1
+            provisional = provisional or not noticed
+    assert BUILT_IN.nth_working_day(start, n) == (day, provisional)
+
+
+def test_the_nth_working_day_counts_at_least_one() -> None:
+    with pytest.raises(ValueError, match="at least one"):
+        BUILT_IN.nth_working_day(date(2026, 1, 5), 0)
