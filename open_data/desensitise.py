@@ -18,11 +18,14 @@ from typing import Any
 
 import orjson
 
+from open_data.errors import ReleaseRefused
 from open_data.release import Batches, Release, clock
 from open_data.sm3 import hmac_sm3
 from open_data.spec import (
+    DIGEST,
     RECORD_ID,
     DatasetSpec,
+    Digest,
     Generalise,
     Keep,
     Mask,
@@ -81,6 +84,15 @@ def _masked(value: Any, start: int, end: int) -> str:
 Apply = Callable[[Any, Mapping[str, Any]], Any]
 
 
+def _digest(dataset: str, column: str) -> Apply:
+    def apply(value: Any, row: Mapping[str, Any]) -> Any:
+        if not (isinstance(value, str) and DIGEST.fullmatch(value)):
+            raise ReleaseRefused(dataset, f"{column}: a Digest holds 64 or more hex digits only")
+        return value
+
+    return apply
+
+
 def _rule(rule: Rule, key: bytes) -> Apply:
     """The rule as a function of the value and its row."""
     if isinstance(rule, Keep):
@@ -122,7 +134,13 @@ def record_id(key: bytes, row: Mapping[str, Any]) -> str:
 def desensitiser(spec: DatasetSpec, *, key: bytes) -> Callable[[Mapping[str, Any]], Row | None]:
     """One source row → its published row (rules applied column by column, nulls staying null,
     the record id first), or None when the spec excludes the row. Aggregates count these rows."""
-    rules = [(c.source, _rule(c.rule, key)) for c in spec.published]
+    rules = [
+        (
+            c.source,
+            _digest(spec.name, c.source) if isinstance(c.rule, Digest) else _rule(c.rule, key),
+        )
+        for c in spec.published
+    ]
     exclude = spec.exclude
 
     def one(row: Mapping[str, Any]) -> Row | None:

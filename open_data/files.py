@@ -178,7 +178,11 @@ async def write(release: Release) -> Release:
         with ThreadPoolExecutor(1) as hasher:
             hashing = hasher.submit(lambda: _proved(files.hashed()))
             check_release(
-                scanned, dataset=spec.name, personal_values=release.personal, twins={"json": "csv"}
+                scanned,
+                dataset=spec.name,
+                personal_values=release.personal,
+                twins={"json": "csv"},
+                digests=spec.digests,
             )
             written = hashing.result()
         seconds["check"] += clock() - began

@@ -42,6 +42,7 @@ from decimal import Decimal
 from typing import Any, Final
 
 from open_data.numbers import Hit, Kind, digit_hit, fold, fraction, glued, inside_uscc
+from open_data.spec import DIGEST as _DIGEST
 from policies.masking import mask_name
 
 
@@ -173,9 +174,18 @@ class PersonalValues:
 class Scanner:
     """Finds personal information in text, rows, CSV and JSON; ``today`` bounds birth dates."""
 
-    def __init__(self, personal: PersonalValues | None = None, *, today: date | None = None):
+    def __init__(
+        self,
+        personal: PersonalValues | None = None,
+        *,
+        today: date | None = None,
+        digests: Collection[str] = (),
+    ):
         self.personal = PersonalValues() if personal is None else personal
         self.today = today
+        # Columns of hexadecimal digests (``spec.Digest``): a cell of 64+ hex digits in one
+        # is not searched; any other cell there is, like every cell elsewhere.
+        self.digests = frozenset(digests)
         self._known: dict[str, tuple[Hit, ...]] = {}  # short texts' hits
 
     def hits(self, text: str) -> tuple[Hit, ...]:
@@ -243,6 +253,10 @@ class Scanner:
         # Each text is searched alone (``hits``), and short ones, which repeat (districts,
         # organisations, codes), are remembered: most of a row's cells are looked up, in C.
         hits = list(map(self._known.get, texts))
+        if self.digests:
+            for i, column in enumerate(columns):
+                if column in self.digests and _DIGEST.fullmatch(texts[i]):
+                    hits[i] = ()
         at = -1
         while None in hits:  # the texts not remembered, found one by one
             at = hits.index(None, at + 1)

@@ -55,13 +55,16 @@ def personal_values_in(table: str) -> Callable[[Mapping[str, Any]], list[str]]:
 
 
 def _scanner(
-    personal: PersonalValues | Iterable[str], public: Collection[str], today: date | None
+    personal: PersonalValues | Iterable[str],
+    public: Collection[str],
+    today: date | None,
+    digests: Collection[str] = (),
 ) -> Scanner:
     if not isinstance(personal, PersonalValues):
         personal = PersonalValues(personal, public=public)
     elif public:
         raise ValueError("pass public values to PersonalValues(…, public=…) when you build it")
-    return Scanner(personal, today=today)
+    return Scanner(personal, today=today, digests=digests)
 
 
 _SCANNED = (".csv", ".json", ".jsonl", ".ndjson")
@@ -197,13 +200,14 @@ def check_release(
     public_values: Collection[str] = (),
     today: date | None = None,
     twins: Mapping[str, str] | None = None,
+    digests: Collection[str] = (),
 ) -> None:
     """Refuse the release (``ReleaseRefused``) if its files hold any personal information;
     arguments as for ``scan``, but findings are counted, not all kept. A JSON file and its CSV
     twin take one pass, which reads each once. One process searches every file: the personal
     values are kept as hashes of this process (``PersonalValues``), which another would not
-    share."""
-    scanner = _scanner(personal_values, public_values, today)
+    share. ``digests`` are columns of hexadecimal digests (``Scanner``)."""
+    scanner = _scanner(personal_values, public_values, today, digests)
     kinds, kept = _tally(_scan_files(dataset, files, scanner, twins or {}))
     first = [f for resource in files for f in kept.get(resource, ())][:KEPT]
     if not kinds:

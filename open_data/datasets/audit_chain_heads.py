@@ -14,7 +14,7 @@ from datetime import date, datetime
 from sqlalchemy import select
 
 from open_data.ckan import CITY_ORGANISATION
-from open_data.spec import GATEWAY, Column, DatasetSpec, Drop, Keep
+from open_data.spec import GATEWAY, Column, DatasetSpec, Digest, Drop, Keep
 from policies.access import RequestSources
 from sources.base import Page, PageRequest
 from sources.database import create_engine
@@ -77,14 +77,14 @@ SPEC = DatasetSpec(
     table="audit_checkpoints",
     frequency="daily",
     tags=("审计日志", "互联网+监管"),
-    public_by_rule=True,  # no personal data: a hash, a public key and a signature
+    public_by_rule=True,  # no personal data: a hash, a public key and a signature (Digest)
     reader=DailyHeads,
     columns=(
         Column("seq", Keep(), "日志序号", "该检查点签名时链上最后一条日志的序号"),
         Column("at", Keep(), "签名时间", "UTC"),
-        Column("head_hash", Keep(), "链头哈希（SM3）", "序号为 seq 的日志条目的哈希"),
-        Column("public_key", Keep(), "签名公钥（SM2）"),
-        Column("signature", Keep(), "签名（SM2，SM3 摘要）", "对链头哈希 32 字节的签名，r‖s"),
+        Column("head_hash", Digest(), "链头哈希（SM3）", "序号为 seq 的日志条目的哈希"),
+        Column("public_key", Digest(), "签名公钥（SM2）"),
+        Column("signature", Digest(), "签名（SM2，SM3 摘要）", "对链头哈希 32 字节的签名，r‖s"),
         Column("trail", Drop()),
         Column("trail_signature", Drop()),
     ),

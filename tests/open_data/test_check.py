@@ -992,3 +992,27 @@ def test_short_texts_are_remembered_within_bounds() -> None:
         ("who", "personal_value", "王**"),
         ("phone", "mobile", "138****5678"),
     ]
+
+
+# A 128-hex signature holding a run that reads as a mobile number: chance, in a Digest column.
+SIGNATURE = "ab" + "13812345678" + "c" * 115
+assert re.fullmatch(r"[0-9a-f]{128}", SIGNATURE)
+
+
+def test_a_digest_column_is_not_searched_for_numbers_but_every_other_cell_is() -> None:
+    rows = [
+        ["public_key", "note"],
+        [SIGNATURE, SIGNATURE],  # the same text outside a Digest column is searched
+        ["13812345678", "x"],  # a Digest column's cell that is no digest is searched too
+    ]
+
+    def csv_text(rows: list[list[str]]) -> io.StringIO:
+        return io.StringIO("".join(",".join(row) + "\n" for row in rows))
+
+    found = Scanner(today=TODAY, digests={"public_key"}).csv(csv_text(rows), resource="d.csv")
+    assert [(f.column, f.row, f.kind) for f in found] == [
+        ("note", 1, "mobile"),
+        ("public_key", 2, "mobile"),
+    ]
+    every = Scanner(today=TODAY).csv(csv_text(rows), resource="d.csv")
+    assert [(f.column, f.row) for f in every] == [("public_key", 1), ("note", 1), ("public_key", 2)]

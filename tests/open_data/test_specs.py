@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from gateway.settings import Settings
 from open_data.datasets import DATASETS, UnknownDataset, dataset
 from open_data.desensitise import desensitise, pseudonym, record_id
-from open_data.errors import SpecError
+from open_data.errors import ReleaseRefused, SpecError
 from open_data.extract import extract, pages
 from open_data.pii import Scanner
 from open_data.release import Release, rows_of
@@ -25,6 +25,7 @@ from open_data.spec import (
     RECORD_ID,
     Column,
     DatasetSpec,
+    Digest,
     Drop,
     Generalise,
     Keep,
@@ -317,3 +318,16 @@ async def test_extract_asks_for_the_next_page_ahead_and_no_more(seeded_sqlite: S
         assert first == every[:5] and early.asked <= 2 and early.flying == 0
     finally:
         await connector.close()
+
+
+def test_a_digest_is_published_as_it_is_and_anything_else_in_its_column_refuses_the_release() -> (
+    None
+):
+    spec = _spec(Column("name", Digest()))
+    digest = "0123456789abcdef" * 8
+    row = {"name": digest, "provider": "XA-SCJG", "cd_id": "A-1"}
+    (published,) = published_rows(spec, [row])
+    assert published["name"] == digest
+    for bad in ("13812345678", digest.upper(), digest[:63]):
+        with pytest.raises(ReleaseRefused, match="name: a Digest"):
+            published_rows(spec, [{**row, "name": bad}])
