@@ -53,7 +53,8 @@ JianguanError                      raised on purpose; the message is written for
  │         ├── InvalidToken        accounts.auth: a token expired, revoked or never issued
  │         └── PasswordChangeRefused  accounts.auth: the new password is refused (HTTP 400)
  ├── NotFound                      NOT_FOUND: nothing has that ID or name; the resolvers raise it
- │    └── NoDemoData               demo.principals: the demo principals are asked for before seeding
+ │    ├── NoDemoData               demo.principals: the demo principals are asked for before seeding
+ │    └── TaskNotFound             tasks.errors: no task has that id, or none the caller may see
  ├── SourceError                   sources.base: a source connector's errors
  │    ├── SourceUnavailable        SOURCE_UNAVAILABLE: a source did not answer in time, refused,
  │    │    │                       or answered garbage; the fields that needed it are null
