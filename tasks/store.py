@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -76,8 +76,11 @@ class TaskStore:
         deadline_working_days: int,
         attachments: Sequence[Attachment] = (),
         note: str | None = None,
+        within: Callable[[AsyncConnection, int], Awaitable[None]] | None = None,
     ) -> Stored:
-        """A new task from ``by``'s party (state issued, version 1); ``deliver`` sends it."""
+        """A new task from ``by``'s party (state issued, version 1); ``deliver`` sends it.
+        ``within`` runs in the issuing transaction with the new row's seq (a link to what the
+        task came from, kept or lost with it)."""
         now = aware(self.clock())
         task = Task(
             id=f"T-{shanghai_date(now):%Y%m%d}-{secrets.token_hex(4)}",
@@ -123,6 +126,8 @@ class TaskStore:
             )
             assert seq is not None  # noqa: S101  # RETURNING of an INSERT gives its key
             await set_recipients(conn, seq, task.recipients)
+            if within is not None:
+                await within(conn, seq)
             await record_change(
                 conn,
                 seq=seq,

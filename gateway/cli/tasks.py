@@ -202,3 +202,47 @@ def overdue_command(ctx: typer.Context) -> None:
         line = f"{task.id} | {task.issuer} | {'、'.join(task.recipients)} | {task.state.zh} | {due}"
         console.print(line, markup=False, highlight=False, soft_wrap=True)
     console.print(f"{len(found)} 项逾期 / overdue")
+
+
+@tasks_app.command("from-complaint")
+def from_complaint_command(
+    ticket: Annotated[str, typer.Argument(help="The complaint's ticket number (办件编号).")],
+    provider: Annotated[
+        str, typer.Option(help="The hotline's party code (the complaint's provider).")
+    ] = "P-12345",
+) -> None:
+    """A complaint the 12345 hotline dispatched to a department becomes its task (投诉转任务):
+    issued from the hotline's party, delivered, linked; once only."""
+    from policies.actor import operator
+    from standard.errors import InputError, NotFound
+    from tasks.complaints import task_from_complaint
+
+    settings = settings_or_exit()
+
+    async def convert(services: Any) -> tuple[Any, bool]:
+        complaints = services.source_databases.engine("complaints")
+        try:
+            return await task_from_complaint(
+                services.tasks,
+                complaints,
+                provider=provider,
+                ticket_no=ticket,
+                officer=operator().name,
+            )
+        except (InputError, NotFound) as exc:
+            raise _fail(str(exc), 1) from None
+
+    stored, new = _services(settings, convert)
+    recipients = "、".join(stored.task.recipients)
+    if new:
+        console.print(
+            f"任务 {stored.id} 已下达并送达 {recipients} / task {stored.id} issued and "
+            f"delivered to {recipients}",
+            highlight=False,
+        )
+    else:
+        console.print(
+            f"投诉 {ticket} 已是任务 {stored.id}（{stored.task.state.zh}） / complaint {ticket} "
+            f"is task {stored.id} already ({stored.task.state.value})",
+            highlight=False,
+        )

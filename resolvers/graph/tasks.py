@@ -29,8 +29,8 @@ from resolvers.graph.task_types import (
     actor_of,
     store_of,
 )
-from standard.errors import InputError
-from tasks import access
+from standard.errors import Forbidden, InputError, Unauthenticated
+from tasks import access, complaints
 from tasks.lifecycle import Actor, Attachment, State
 from tasks.rows import Stored
 from tasks.store import TaskStore
@@ -231,6 +231,32 @@ async def reissue_task(info: Info[Context, None], id: strawberry.ID, version: in
     return _node(info, stored)
 
 
+async def task_from_complaint(
+    info: Info[Context, None], ticket_no: str, provider: str | None = None
+) -> TaskNode:
+    principal = info.context.principal
+    if principal.kind == "public":
+        raise Unauthenticated("登录后才能操作 / sign in to do this")
+    hotline = provider or principal.party
+    overseer = principal.role == "city_office"
+    if hotline is None or (hotline != principal.party and not overseer):
+        raise Forbidden(
+            f"只有投诉的提供方或市级管理机构可以转办 / only the complaint's provider ({hotline}) "
+            "or the city office may turn its complaints into tasks"
+        )
+    store = store_of(info)  # Forbidden without the gateway's services
+    services = info.context.services
+    assert services is not None  # noqa: S101  # store_of checked it
+    stored, _ = await complaints.task_from_complaint(
+        store,
+        services.source_databases.engine("complaints"),
+        provider=hotline,
+        ticket_no=ticket_no,
+        officer=principal.id,
+    )
+    return _node(info, stored)
+
+
 _VERSION = "version: the version you saw (版本); a stale one is CONCURRENT_CHANGE."
 
 
@@ -285,6 +311,12 @@ def fields() -> tuple[dict[str, Any], dict[str, Any]]:
         ),
         "escalate_task": strawberry.field(
             resolver=escalate_task, description=f"上报 the city office, with the reason. {_VERSION}"
+        ),
+        "task_from_complaint": strawberry.field(
+            resolver=task_from_complaint,
+            description="投诉转任务: a complaint the 12345 hotline dispatched to a department "
+            "becomes its task, issued from the hotline and delivered; once only (asked again, "
+            "the same task). By the complaint's provider, or the city office naming it.",
         ),
         "reissue_task": strawberry.field(
             resolver=reissue_task,

@@ -16,7 +16,8 @@ from typer.testing import CliRunner
 from audit.keys import KEY_FILE_NAME, Signer
 from gateway.cli import app
 from gateway.clock import Clock as CliClock
-from sources.database import create_engine
+from gateway.settings import Settings
+from sources.database import SourceDatabases, create_engine
 from standard.tables.gateway import AuditEntry
 from tasks.store import TaskStore
 from tests.tasks.conftest import CALENDAR, Clock, add_parties
@@ -27,6 +28,7 @@ from tests.tasks.samples import (
     RECIPIENTS,
     SUBJECTS,
 )
+from tests.tasks.test_complaints import complaint, push
 
 runner = CliRunner()
 
@@ -151,3 +153,25 @@ def test_the_overdue_list_at_a_given_instant(made: Made) -> None:
         ("read", 0, ["tasks"]),
         ("read", 1, ["tasks"]),
     ]
+
+
+def test_a_dispatched_complaint_becomes_a_task_from_the_console(made: Made) -> None:
+    upgraded = runner.invoke(app, ["db", "upgrade"], env=made.env)  # the sources' databases
+    assert upgraded.exit_code == 0, upgraded.output
+    dispatched, received = complaint(21), complaint(22, status="received")
+
+    async def pushing() -> None:
+        dbs = SourceDatabases(Settings(var_dir=Path(made.env["JIANGUAN_VAR_DIR"])))
+        try:
+            await push(dbs, dispatched, received)
+        finally:
+            await dbs.dispose()
+
+    asyncio.run(pushing())
+    first = runner.invoke(app, ["tasks", "from-complaint", dispatched["ticket_no"]], env=made.env)
+    assert first.exit_code == 0, first.output
+    assert f"delivered to {RECIPIENTS[0]}" in first.output
+    again = runner.invoke(app, ["tasks", "from-complaint", dispatched["ticket_no"]], env=made.env)
+    assert again.exit_code == 0 and "already" in again.output
+    refused = runner.invoke(app, ["tasks", "from-complaint", received["ticket_no"]], env=made.env)
+    assert refused.exit_code == 1 and "not dispatched" in refused.output

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -21,13 +22,14 @@ from gateway.services import Services
 from gateway.settings import Settings
 from policies.principal import Principal
 from policies.store import ensure_seed
-from sources.database import create_engine
+from sources.database import SourceDatabases, create_engine
 from standard.tables.gateway import AuditEntry, Party
 from tasks.receipts import verify_receipt
 from tasks.store import TaskStore
 from tests.servers import LiveServer
 from tests.tasks.conftest import CALENDAR, PARTIES, SIGNER, START, Clock
 from tests.tasks.samples import CITY, ISSUER, MATTERS, OUTSIDER, RECIPIENTS, SUBJECTS
+from tests.tasks.test_complaints import complaint, push
 
 PEOPLE = {
     "issuer": Principal("staff", "user:issuer", ISSUER, "department", "staff"),
@@ -49,6 +51,7 @@ class Gateway:
     engine: Any
     clock: Clock
     http: httpx.AsyncClient = field(default_factory=lambda: httpx.AsyncClient(timeout=60))
+    databases: SourceDatabases | None = None
 
     async def ask(
         self, who: str | None, query: str, variables: dict[str, Any] | None = None, *, at: int = 0
@@ -81,11 +84,10 @@ def _served(settings: Settings, clock: Clock) -> Starlette:
     return create_app(settings, services=dataclasses.replace(services, tasks=store))
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def gateway(sqlite_settings: Settings, gateway_url: str) -> AsyncIterator[Gateway]:
-    # Tasks live in the gateway database, on each backend; the sources are not read here.
-    settings = dataclasses.replace(sqlite_settings, gateway_url=gateway_url)
-    engine = create_engine(gateway_url)
+@asynccontextmanager
+async def served(settings: Settings) -> AsyncIterator[Gateway]:
+    """Two replicas over one gateway database, as production runs them behind a balancer."""
+    engine = create_engine(settings.gateway_url)
     await ensure_seed(engine)
     async with engine.begin() as conn:
         for code, kind in PARTIES.items():
@@ -103,17 +105,29 @@ async def gateway(sqlite_settings: Settings, gateway_url: str) -> AsyncIterator[
     finally:
         await services.close()
     clock = Clock()
-    # Two replicas over one database, as production runs them behind a load balancer.
-    async with (
-        LiveServer(_served(settings, clock)) as one,
-        LiveServer(_served(settings, clock)) as two,
-    ):
+    one, two = LiveServer(_served(settings, clock)), LiveServer(_served(settings, clock))
+    async with one, two:
         gateway = Gateway([one.url, two.url], tokens, engine, clock)
         try:
             yield gateway
         finally:
             await gateway.http.aclose()
             await engine.dispose()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def gateway(sqlite_settings: Settings, gateway_url: str) -> AsyncIterator[Gateway]:
+    """Tasks live in the gateway database, on each backend; the sources are not read here."""
+    async with served(dataclasses.replace(sqlite_settings, gateway_url=gateway_url)) as made:
+        yield made
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def with_sources(databases: SourceDatabases, gateway_url: str) -> AsyncIterator[Gateway]:
+    """The same over empty source databases the test writes to (the complaints)."""
+    async with served(dataclasses.replace(databases._settings, gateway_url=gateway_url)) as made:
+        made.databases = databases
+        yield made
 
 
 ISSUE = f"""
@@ -325,3 +339,38 @@ async def test_bad_input_is_named(gateway: Gateway) -> None:
     assert codes(body) == ["NOT_FOUND"]
     outsider = await gateway.ask("outsider", moving("claim"), {"id": task["id"], "version": 2})
     assert codes(outsider) == ["NOT_FOUND"]  # a task one may not see is as if it were not
+
+
+FROM_COMPLAINT = f"""
+mutation Convert($ticket: String!, $provider: String) {{
+  taskFromComplaint(ticketNo: $ticket, provider: $provider) {{ {FIELDS} issuer title }}
+}}"""
+
+
+async def test_a_dispatched_complaint_becomes_a_task_over_http(with_sources: Gateway) -> None:
+    gateway = with_sources
+    assert gateway.databases is not None
+    dispatched, received = complaint(11), complaint(12, status="received")
+    await push(gateway.databases, dispatched, received)
+    ticket = {"ticket": dispatched["ticket_no"]}
+    made = (await gateway.data("hotline", FROM_COMPLAINT, **ticket))["taskFromComplaint"]
+    assert (made["issuer"], made["recipients"], made["state"]) == (
+        "P-12345",
+        [RECIPIENTS[0]],
+        "DELIVERED",
+    )
+    again = (await gateway.data("hotline", FROM_COMPLAINT, **ticket))["taskFromComplaint"]
+    assert again["id"] == made["id"]
+    overseen = await gateway.data("city", FROM_COMPLAINT, provider="P-12345", **ticket)
+    assert overseen["taskFromComplaint"]["id"] == made["id"]
+    assert ids_of((await gateway.data("yanta", INBOX))["taskInbox"]) == [made["id"]]
+    claimed = await act(gateway, "yanta", "claim", made)
+    assert claimed["state"] == "CLAIMED"
+    # another department may not convert the hotline's complaints; nor the public
+    other = {"provider": "P-12345", **ticket}
+    assert codes(await gateway.ask("outsider", FROM_COMPLAINT, other)) == ["FORBIDDEN"]
+    assert codes(await gateway.ask(None, FROM_COMPLAINT, ticket)) == ["UNAUTHENTICATED"]
+    waiting = await gateway.ask("hotline", FROM_COMPLAINT, {"ticket": received["ticket_no"]})
+    assert codes(waiting) == ["BAD_USER_INPUT"] and "received" in waiting["errors"][0]["message"]
+    missing = await gateway.ask("hotline", FROM_COMPLAINT, {"ticket": "12345-none"})
+    assert codes(missing) == ["NOT_FOUND"]
