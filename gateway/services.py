@@ -1,6 +1,6 @@
 """The gateway's own parts over its database, made once per process: audit log, sessions,
-authentication, policies, grants, administration, rate limits, and the source databases that
-pushed records are written to."""
+authentication, policies, grants, administration, rate limits, regulatory tasks, and the source
+databases that pushed records are written to."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from policies.grants import Grants
 from policies.store import PolicyHolder
 from sources.database import SourceDatabases, create_engine
 from standard.workdays import WorkCalendar
+from tasks.store import TaskStore
 
 
 @dataclass(slots=True)
@@ -39,16 +40,15 @@ class Services:
     limiter: RateLimiter
     source_databases: SourceDatabases
     calendar: WorkCalendar
+    tasks: TaskStore
 
     @classmethod
     def create(cls, settings: Settings) -> Services:
         """Build them (no I/O yet: ``start`` loads the policy)."""
         engine = create_engine(settings.gateway_url)
-        audit = AuditLog(
-            engine,
-            signer=signer_for(settings),
-            checkpoint_every=settings.audit_checkpoint_every,
-        )
+        signer = signer_for(settings)  # the system's SM2 key: audit checkpoints, task receipts
+        audit = AuditLog(engine, signer=signer, checkpoint_every=settings.audit_checkpoint_every)
+        calendar = WorkCalendar.load(settings.holidays_file)
         tokens = token_store(engine, settings.redis_url)
         policies = PolicyHolder(engine, settings.redis_url)
         password_policy = PasswordPolicy(max_age_days=settings.password_max_age_days)
@@ -64,7 +64,8 @@ class Services:
             audit_reader=AuditReader(engine),
             limiter=RateLimiter(settings.redis_url),
             source_databases=SourceDatabases(settings),
-            calendar=WorkCalendar.load(settings.holidays_file),
+            calendar=calendar,
+            tasks=TaskStore(engine, signer=signer, calendar=calendar),
         )
 
     async def start(self) -> None:

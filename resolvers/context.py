@@ -21,6 +21,7 @@ from resolvers.loaders import Loaders
 from sources.database import SourceDatabases
 from sources.guard import Sources
 from standard.workdays import WorkCalendar
+from tasks.store import TaskStore
 
 
 class Services(Protocol):
@@ -43,6 +44,8 @@ class Services(Protocol):
     def calendar(self) -> WorkCalendar: ...
     @property
     def source_databases(self) -> SourceDatabases: ...
+    @property
+    def tasks(self) -> TaskStore: ...
 
 
 @dataclass(slots=True)

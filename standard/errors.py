@@ -30,6 +30,7 @@ JianguanError                      raised on purpose; the message is written for
  │    ├── InvalidTask              tasks.errors: a task record breaks the rules (a naive time, a
  │    │                            bad USCC, no recipient)
  │    ├── DetailRequired           tasks.errors: a task action lacks what it needs (a reason …)
+ │    ├── NotDispatched            tasks.complaints: a complaint not dispatched to a department
  │    ├── TransitionRefused        tasks.errors: the action is not allowed from the task's state
  │    ├── ConcurrentChange         tasks.errors: the task changed since the caller saw it
  │    ├── ReceiptRefused           tasks.errors: a delivery receipt that does not verify
@@ -53,7 +54,9 @@ JianguanError                      raised on purpose; the message is written for
  │         ├── InvalidToken        accounts.auth: a token expired, revoked or never issued
  │         └── PasswordChangeRefused  accounts.auth: the new password is refused (HTTP 400)
  ├── NotFound                      NOT_FOUND: nothing has that ID or name; the resolvers raise it
- │    └── NoDemoData               demo.principals: the demo principals are asked for before seeding
+ │    ├── NoDemoData               demo.principals: the demo principals are asked for before seeding
+ │    ├── TaskNotFound             tasks.errors: no task has that id, or none the caller may see
+ │    └── NoSuchComplaint          tasks.complaints: no complaint of that provider has the ticket
  ├── SourceError                   sources.base: a source connector's errors
  │    ├── SourceUnavailable        SOURCE_UNAVAILABLE: a source did not answer in time, refused,
  │    │    │                       or answered garbage; the fields that needed it are null

@@ -1,7 +1,8 @@
 """The ``jianguan`` command line, one module per command group.
 
 ``data`` (db, ingest, seed, demo-credentials, holidays, docs) and ``serving`` (serve, source-api,
-the schema) are registered here; ``admin``, ``audit`` and the publisher load only when run.
+the schema) are registered here; ``admin``, ``audit``, ``tasks`` and the publisher load only
+when run.
 """
 
 from __future__ import annotations
@@ -32,6 +33,11 @@ LAZY: dict[str, tuple[str, str, str]] = {
         "gateway.cli.admin",
         "bootstrap",
         "Create the city office and its first account; refused once any account exists.",
+    ),
+    "tasks": (
+        "gateway.cli.tasks",
+        "tasks_app",
+        "Regulatory tasks (监管任务): verify and print receipts, overdue tasks, complaints.",
     ),
     "publish": (
         "gateway.cli.publish",
