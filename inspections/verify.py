@@ -2,8 +2,9 @@
 revealed seed, and compare; the verdict names the first difference.
 
 Checked in this order, each against what the approval recorded before the seed was known: the
-rules' hash, the seed against its commitment, the subject snapshot's hash and count, the
-inspector snapshot's hash and count; then the recomputed draw against the recorded one, line by
+rules' hash, the seed against its commitment, the subject snapshot's hash and count (a snapshot
+not in canonical form is refused with ``InvalidSnapshot`` naming the line), the inspector
+snapshot's hash and count; then the recomputed draw against the recorded one, line by
 line, naming the first subject (and field) that differs.
 """
 
@@ -16,7 +17,7 @@ import orjson
 
 from inspections.draw import Draw, Lines, draw
 from inspections.rules import PlanSpec, Rules
-from inspections.snapshot import Approval, commitment
+from inspections.snapshot import INSPECTORS, SUBJECTS, Approval, commitment, snapshot_hash
 from standard.errors import InputError
 
 
@@ -51,22 +52,23 @@ def verify(
             "随机种子与批准时的承诺不符",
             f"the seed's SM3 is not the commitment {approval.commitment}",
         )
-    try:
-        again = draw(plan, rules, subjects, inspectors, seed=seed)
-    except InputError as exc:  # a snapshot not canonical, too few inspectors
-        return _differs("无法重新抽取", str(exc))
-    for pool, found, count, want, want_count in (
-        ("检查对象", again.subjects_hash, again.subjects_count, approval.subjects_hash,
+    officers = list(inspectors)
+    for zh, en, (found, count), want, want_count in (
+        ("检查对象", SUBJECTS, snapshot_hash(SUBJECTS, subjects()), approval.subjects_hash,
          approval.subjects_count),
-        ("执法人员", again.inspectors_hash, again.inspectors_count, approval.inspectors_hash,
+        ("执法人员", INSPECTORS, snapshot_hash(INSPECTORS, officers), approval.inspectors_hash,
          approval.inspectors_count),
     ):  # fmt: skip
         if found != want or count != want_count:
             return _differs(
-                f"{pool}名录快照与批准时不同（{count} 行，SM3 {found}）",
-                f"the {pool} snapshot differs from the approved one: {count} rows, SM3 {found}, "
+                f"{zh}名录快照与批准时不同（{count} 行，SM3 {found}）",
+                f"the {en} snapshot differs from the approved one: {count} rows, SM3 {found}, "
                 f"approved {want_count} rows, SM3 {want}",
             )
+    try:
+        again = draw(plan, rules, subjects, officers, seed=seed)
+    except InputError as exc:  # too few inspectors: the record cannot have come from these
+        return _differs("无法重新抽取", str(exc))
     expected = list(again.lines())
     position = 0
     for position, raw in enumerate(recorded, start=1):
