@@ -23,6 +23,7 @@ from standard.tables.gateway import (
     InspectionDrawLine,
     InspectionPlan,
     InspectionPlanItem,
+    InspectionResult,
     InspectionSnapshotLine,
 )
 from tasks.lifecycle import Actor
@@ -33,6 +34,7 @@ ITEMS = cast(Table, InspectionPlanItem.__table__)
 SNAPSHOTS = cast(Table, InspectionSnapshotLine.__table__)
 DRAWS = cast(Table, InspectionDraw.__table__)
 DRAWN = cast(Table, InspectionDrawLine.__table__)
+RESULTS = cast(Table, InspectionResult.__table__)
 
 
 @dataclass(frozen=True, slots=True)
