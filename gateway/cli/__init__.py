@@ -1,7 +1,8 @@
 """The ``jianguan`` command line, one module per command group.
 
 ``data`` (db, ingest, seed, demo-credentials, holidays, docs) and ``serving`` (serve, source-api,
-the schema) are registered here; ``admin``, ``audit`` and the publisher load only when run.
+the schema) are registered here; ``admin``, ``audit``, ``inspections`` and the publisher load
+only when run.
 """
 
 from __future__ import annotations
@@ -32,6 +33,11 @@ LAZY: dict[str, tuple[str, str, str]] = {
         "gateway.cli.admin",
         "bootstrap",
         "Create the city office and its first account; refused once any account exists.",
+    ),
+    "inspections": (
+        "gateway.cli.inspections",
+        "inspections_app",
+        "Random inspections (双随机、一公开): export a plan, verify its draw.",
     ),
     "publish": (
         "gateway.cli.publish",
