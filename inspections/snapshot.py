@@ -20,7 +20,7 @@ districts they are barred from, and their latest inspection of each subject.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -98,6 +98,12 @@ def line(row: SubjectRow | InspectorRow) -> bytes:
 def lines(rows: Iterable[SubjectRow | InspectorRow]) -> Iterator[bytes]:
     """Canonical lines of ``rows``, which come in order of id (checked by ``Digest``)."""
     for row in rows:
+        yield line(row)
+
+
+async def async_lines(rows: AsyncIterable[SubjectRow | InspectorRow]) -> AsyncIterator[bytes]:
+    """Canonical lines of rows read from the data centre (``inspections.pools``)."""
+    async for row in rows:
         yield line(row)
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import re
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -65,8 +65,8 @@ async def approve_plan(
     *,
     plan: PlanSpec,
     rules: Rules,
-    subjects: Iterable[bytes],
-    inspectors: Iterable[bytes],
+    subjects: Iterable[bytes] | AsyncIterable[bytes],
+    inspectors: Iterable[bytes] | AsyncIterable[bytes],
     seed_commitment: str,
     by: Actor,
     now: datetime,
@@ -156,12 +156,21 @@ async def _check_frequency(conn: AsyncConnection, plan: PlanSpec, rules: Rules) 
         )
 
 
+async def _each(lines: Iterable[bytes] | AsyncIterable[bytes]) -> AsyncIterator[bytes]:
+    if isinstance(lines, AsyncIterable):
+        async for raw in lines:
+            yield raw
+    else:
+        for raw in lines:
+            yield raw
+
+
 async def _store_lines(
-    conn: AsyncConnection, plan: str, pool: str, lines: Iterable[bytes]
+    conn: AsyncConnection, plan: str, pool: str, lines: Iterable[bytes] | AsyncIterable[bytes]
 ) -> Digest:
     digest = Digest(pool)
     batch: list[dict[str, Any]] = []
-    for raw in lines:
+    async for raw in _each(lines):
         digest.add(raw)
         batch.append(
             {"plan_code": plan, "pool": pool, "position": digest.count, "line": raw[:-1].decode()}
