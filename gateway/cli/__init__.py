@@ -33,6 +33,11 @@ LAZY: dict[str, tuple[str, str, str]] = {
         "bootstrap",
         "Create the city office and its first account; refused once any account exists.",
     ),
+    "jobs": (
+        "gateway.cli.jobs",
+        "jobs_app",
+        "Background jobs (后台任务): webhook delivery, overdue tasks, reminders.",
+    ),
     "publish": (
         "gateway.cli.publish",
         "publish",
