@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from typing import Any, Literal
 
+import psycopg
 from procrastinate import App, BaseConnector, PsycopgConnector
+from procrastinate.exceptions import ConnectorException
 from procrastinate.testing import InMemoryConnector
 from sqlalchemy.engine import make_url
 
@@ -22,6 +25,7 @@ from jobs.resources import Resources
 from jobs.work import RESOURCES, defer_delivery, register
 from standard.errors import Misconfigured
 
+logger = logging.getLogger(__name__)
 STOP_SECONDS = 10.0  # a stopping worker lets its running round finish this long
 POOL_SIZE = 6  # a worker's connections: one listening, one per running job, its defers
 
@@ -113,9 +117,14 @@ class Jobs:
 
     async def deliver_soon(self) -> bool:
         """Ask for a delivery round now (after a change wrote events); False when one is
-        already waiting."""
-        await self.open()
-        return await defer_delivery(self.app)
+        already waiting, or the queue cannot be reached: the change is kept either way, and
+        the periodic round delivers its events (a failed change would mislead the caller)."""
+        try:
+            await self.open()
+            return await defer_delivery(self.app)
+        except (ConnectorException, psycopg.OperationalError):  # the pool's timeouts among them
+            logger.warning("job queue unreachable; events wait for the next periodic round")
+            return False
 
     async def run_worker(
         self, resources: Resources, *, wait: bool = True, in_process: bool = False

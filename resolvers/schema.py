@@ -15,7 +15,7 @@ from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.types import ExecutionContext, Info
 
 from resolvers.context import Context
-from resolvers.graph import admin, ingest
+from resolvers.graph import admin, ingest, webhooks
 from resolvers.graph.errors import classify
 from resolvers.graph.plan import PlannedExecutor
 from resolvers.graph.prefetch import Prefetcher
@@ -128,10 +128,13 @@ def build_graph(
     )
     namespace["node"] = strawberry.field(resolver=node, description="Any object by its global ID.")
     admin_queries, admin_mutations = admin.fields()
+    webhook_queries, webhook_mutations = webhooks.fields()
     namespace.update(admin_queries)
+    namespace.update(webhook_queries)
     query = strawberry.type(type("Query", (), namespace), description=QUERY_DOC)
     mutation = strawberry.type(
-        type("Mutation", (), {**ingest.fields(), **admin_mutations}), description=MUTATION_DOC
+        type("Mutation", (), {**ingest.fields(), **admin_mutations, **webhook_mutations}),
+        description=MUTATION_DOC,
     )
     executor: type[Any] = PlannedExecutor if planned else StrawberryExecutor
     return CodedSchema(

@@ -33,6 +33,11 @@ LAZY: dict[str, tuple[str, str, str]] = {
         "bootstrap",
         "Create the city office and its first account; refused once any account exists.",
     ),
+    "events": (
+        "gateway.cli.events",
+        "events_app",
+        "Webhooks to partner systems (事件推送): subscriptions, dead letters, replay.",
+    ),
     "jobs": (
         "gateway.cli.jobs",
         "jobs_app",
