@@ -81,7 +81,9 @@ JianguanError                      raised on purpose; the message is written for
  │    ├── SettingsError            gateway.settings: a JIANGUAN_* variable is missing or wrong
  │    ├── HolidaysFileError        standard.workdays: the holidays file cannot be used
  │    ├── NoDivisionList           standard.divisions: no official division list for the province
- │    └── AuditKeyError            audit.keys: the audit signing key is missing or unusable
+ │    ├── AuditKeyError            audit.keys: the audit signing key is missing or unusable
+ │    └── JobsNotSetUp             jobs.runtime: the job queue's tables are not in the gateway
+ │                                 database (`jianguan jobs setup`)
  ├── PublishError                  open_data.errors: the open-data publisher's, naming the dataset
  │    ├── SpecError                open_data.errors: a spec that cannot be released (fail closed)
  │    ├── ReleaseRefused           open_data.errors: the release gate said no
