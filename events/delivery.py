@@ -14,7 +14,8 @@ One round (``Deliverer.run_once``):
    letter, which no longer holds back the aggregate's later events. ``replay`` sends again from
    a point; the ``webhook-id`` stays the event's, so a receiver keeps one of each.
 
-The round repeats sending while heads become due (a delivered head lets the next one go).
+The round repeats fan-out and sending while heads become due (a delivered head lets the next
+one go, and events written meanwhile join in).
 """
 
 from __future__ import annotations
@@ -95,9 +96,16 @@ class Deliverer:
         self._slots = asyncio.Semaphore(concurrency)
 
     async def run_once(self) -> Round:
-        """Fan out, then send every delivery that is due, heads first."""
-        done = Round(fanned_out=await self.fan_out())
-        while heads := await self._due(self.clock()):
+        """Fan out, then send every delivery that is due, heads first; fanning out again before
+        each batch, so events written while the round runs go in it (a change deferred a round
+        that cannot start until this one ends: without this it waited for the worker's next
+        poll, seconds later)."""
+        done = Round()
+        while True:
+            done.fanned_out += await self.fan_out()
+            heads = await self._due(self.clock())
+            if not heads:
+                break
             sent = await asyncio.gather(*(self._send(head) for head in heads))
             outcomes = await self._record(sent)
             for outcome in outcomes:
