@@ -21,7 +21,7 @@ one go, and events written meanwhile join in).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, cast
@@ -43,13 +43,9 @@ _DELIVERIES = cast(Table, WebhookDelivery.__table__)
 
 
 class Visibility(Protocol):
-    """Whether a client may see an event about ``resource`` rows of ``provider``; ``payload``
-    is the event's, for a domain whose read rule needs more than the provider (a task is read
-    by its issuer and recipients)."""
+    """Whether a client may see an event about ``resource`` rows of ``provider``."""
 
-    async def __call__(
-        self, client_id: str, resource: str, provider: str, payload: Mapping[str, Any]
-    ) -> bool: ...
+    async def __call__(self, client_id: str, resource: str, provider: str) -> bool: ...
 
 
 @dataclass(slots=True)
@@ -167,7 +163,7 @@ class Deliverer:
                 }
                 for row in rows
                 if (not sub.kinds or row.kind in sub.kinds)
-                and await self.visible(sub.client_id, row.resource, row.provider, row.payload)
+                and await self.visible(sub.client_id, row.resource, row.provider)
             ]
             if owed:
                 await conn.execute(insert(_DELIVERIES), owed)

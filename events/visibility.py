@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -16,38 +14,22 @@ from standard.tables.gateway import Client, Party
 
 PRINCIPAL_SECONDS = 30.0  # a client disabled meanwhile stops getting events within this
 
-ReadRule = Callable[[Principal, Mapping[str, Any]], bool]
-"""A domain's own read rule for its events, from the event's payload (``tasks.access``)."""
-
 
 class ClientScopes:
     """``Visibility`` by each client's scope under the current policy: an event about
     ``resource`` rows of ``provider`` goes to a client that may read them. A disabled client,
     or one whose party is disabled, sees none. Events name no person (their payloads carry
-    states and codes), so the read permission decides, not row filters or masking. A resource
-    in ``rules`` is decided by its domain's rule instead (tasks are not rows of a source: who
-    reads one is ``tasks.access``'s question, not the policy's)."""
+    states and codes), so the read permission decides, not row filters or masking."""
 
-    def __init__(
-        self,
-        engine: AsyncEngine,
-        policies: PolicyHolder,
-        rules: Mapping[str, ReadRule] | None = None,
-    ) -> None:
+    def __init__(self, engine: AsyncEngine, policies: PolicyHolder) -> None:
         self.engine = engine
         self.policies = policies
-        self.rules = dict(rules or {})
         self._principals: dict[str, tuple[float, Principal | None]] = {}
 
-    async def __call__(
-        self, client_id: str, resource: str, provider: str, payload: Mapping[str, Any]
-    ) -> bool:
+    async def __call__(self, client_id: str, resource: str, provider: str) -> bool:
         principal = await self._principal(client_id)
         if principal is None:
             return False
-        rule = self.rules.get(resource)
-        if rule is not None:
-            return rule(principal, payload)
         scope = await self.policies.scope(principal)
         return scope.may("read", resource, provider)
 

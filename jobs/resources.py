@@ -16,7 +16,6 @@ from events.delivery import Deliverer
 from events.visibility import ClientScopes
 from policies.store import PolicyHolder
 from standard.workdays import WorkCalendar
-from tasks.access import sees_event
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,8 +35,6 @@ class Resources:
         calendar: WorkCalendar,
     ) -> Resources:
         """The jobs' parts over the gateway database: webhooks sent with ``http`` to clients
-        whose scope under ``policies`` lets them see each event (a task's, as
-        ``tasks.access`` lets them read the task)."""
-        visible = ClientScopes(engine, policies, rules={"tasks": sees_event})
-        deliverer = Deliverer(engine, http, visible)
+        whose scope under ``policies`` lets them see each event."""
+        deliverer = Deliverer(engine, http, ClientScopes(engine, policies))
         return cls(engine=engine, deliverer=deliverer, calendar=calendar)

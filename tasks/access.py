@@ -10,7 +10,7 @@ the operation audit writes; the CLI with its own entry).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -68,20 +68,6 @@ def visible_to(actor: Actor) -> ColumnElement[bool] | None:
     if actor.city_office:
         return None
     return or_(TASKS.c.issuer == actor.party, _in_inbox(actor.party))
-
-
-def sees_event(principal: Principal, payload: Mapping[str, Any]) -> bool:
-    """Whether ``principal`` may be told of a task event (``payload`` as ``tasks.record`` writes
-    it) by webhook: as it may read the task — its issuer; its recipients once delivered (as
-    their inbox has it); the city office's overseers all; nobody else."""
-    try:
-        actor = actor_of(principal)
-    except (Unauthenticated, Forbidden):
-        return False
-    if actor.city_office or payload.get("issuer") == actor.party:
-        return True
-    recipients = payload.get("recipients") or ()
-    return actor.party in recipients and payload.get("state") != State.ISSUED.value
 
 
 async def _page(engine: AsyncEngine, query: Select[Any], *, first: int, after: int | None) -> Page:

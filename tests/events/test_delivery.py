@@ -81,7 +81,7 @@ class Clock:
 SEES = {("p-12345", "XA-SCJG"), ("p-other", "XA-SCJG"), ("p-other", "XA-STHJ")}
 
 
-async def sees(client_id: str, resource: str, provider: str, payload: Any = None) -> bool:
+async def sees(client_id: str, resource: str, provider: str) -> bool:
     """The tests' scope: p-12345 sees XA-SCJG's tasks only; p-other both departments'."""
     return resource == "tasks" and (client_id, provider) in SEES
 
@@ -257,13 +257,11 @@ async def test_a_client_sees_by_its_scope_under_the_policy_and_nothing_once_disa
 
     await ensure_seed(engine)  # the shipped policy: a partner reads its own records
     visible = ClientScopes(engine, PolicyHolder(engine))
-    assert await visible("p-12345", "complaints", "P-12345", {})
-    assert not await visible("p-12345", "complaints", "XA-SCJG", {})  # another's, no grant
-    assert not await visible("nobody", "complaints", "P-12345", {})
+    assert await visible("p-12345", "complaints", "P-12345")
+    assert not await visible("p-12345", "complaints", "XA-SCJG")  # another's, and no grant
+    assert not await visible("nobody", "complaints", "P-12345")
     async with engine.begin() as conn:
         await conn.execute(
             update(Client).where(Client.client_id == "p-other").values(disabled=True)
         )
-    assert not await ClientScopes(engine, PolicyHolder(engine))(
-        "p-other", "complaints", "P-12345", {}
-    )
+    assert not await ClientScopes(engine, PolicyHolder(engine))("p-other", "complaints", "P-12345")

@@ -27,19 +27,17 @@ from gateway.settings import Settings, SettingsError
 from jobs.resources import Resources
 from jobs.runtime import Jobs, JobsNotSetUp, ProcessConnector
 from jobs.work import DELIVER, MARK_OVERDUE, SEND_REMINDERS
-from policies.principal import Principal
 from policies.store import PolicyHolder, ensure_seed
 from sources.database import create_engine
 from standard.tables.gateway import Client, OutboxEvent, Party
 from standard.workdays import SHANGHAI, WorkCalendar
-from tasks.access import sees_event
 from tasks.store import TaskStore
 from tests.events.receivers import Receiver
 from tests.servers import LiveServer, jianguan
 from tests.tasks.conftest import CALENDAR, SIGNER
 from tests.tasks.conftest import PARTIES as TASK_PARTIES
 from tests.tasks.conftest import Clock as TaskClock
-from tests.tasks.samples import ISSUER, RECIPIENTS
+from tests.tasks.samples import ISSUER
 from tests.tasks.test_store import delivered
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # the tests' clock, not today's
@@ -162,7 +160,7 @@ async def test_a_worker_without_the_queues_tables_says_to_run_setup(
         await engine.dispose()
 
 
-async def sees_tasks(client_id: str, resource: str, provider: str, payload: Any) -> bool:
+async def sees_tasks(client_id: str, resource: str, provider: str) -> bool:
     return resource == "tasks"  # the tests' scope: this client sees every task
 
 
@@ -296,63 +294,3 @@ async def test_setup_and_the_worker_command_deliver_on_postgresql(
     finally:
         await queue.close()
         await engine.dispose()
-
-
-async def test_task_events_go_to_the_systems_that_may_read_the_task(
-    engine: AsyncEngine, jobs: Jobs, http: httpx.AsyncClient, receiver: Receiver, endpoint: str
-) -> None:
-    async with engine.begin() as conn:
-        for code, kind in TASK_PARTIES.items():
-            if code != PARTNER:
-                await conn.execute(
-                    insert(Party).values(code=code, name=code, kind=kind, created_at=START)
-                )
-        for client, party in (("issuer-sys", ISSUER), ("district-sys", RECIPIENTS[0])):
-            await conn.execute(
-                insert(Client).values(
-                    client_id=client,
-                    name=client,
-                    party_code=party,
-                    secret_hash="x",
-                    created_at=START,
-                    created_by="test",
-                )
-            )
-    for client, path in ((CLIENT, "/partner"), ("issuer-sys", "/issuer"), ("district-sys", "/d")):
-        made = await subscribe(
-            engine, client_id=client, url=endpoint + path, created_by="test", now=START
-        )
-        receiver.secrets[path] = made.secret
-    store = TaskStore(engine, signer=SIGNER, calendar=CALENDAR, clock=TaskClock())
-    task = await delivered(store)  # issued, then delivered to both recipients
-
-    policies = PolicyHolder(engine)
-    await policies.reload()
-    await Resources.over(engine, http, policies, CALENDAR).deliverer.run_once()
-
-    got = sorted((r["path"], r["type"]) for r in receiver.received)
-    assert got == [
-        ("/d", "task.deliver"),  # a recipient, once it is in its inbox: not the issuing itself
-        ("/issuer", "task.deliver"),
-        ("/issuer", "task.issue"),
-        # the partner platform: nothing (tasks pass between departments only)
-    ]
-    assert {r["data"]["task"] for r in receiver.received} == {task.id}
-
-
-@pytest.mark.parametrize(
-    ("principal", "state", "sees"),
-    [
-        (Principal("client", "client:a", ISSUER, "department"), "issued", True),
-        (Principal("client", "client:b", RECIPIENTS[1], "department"), "issued", False),
-        (Principal("client", "client:b", RECIPIENTS[1], "department"), "claimed", True),
-        (Principal("client", "client:c", "XA-OTHER", "department"), "claimed", False),
-        (Principal("staff", "user:o", "XA-ZWB", "city_office", role="city_office"), "issued", True),
-        (Principal("client", "client:z", "XA-ZWB", "city_office"), "claimed", False),  # no role
-        (Principal("staff", "user:au", "XA-ZWB", "city_office", role="auditor"), "done", False),
-        (Principal("client", "client:p", PARTNER, "partner"), "claimed", False),
-    ],
-)
-def test_who_is_told_of_a_task_event(principal: Principal, state: str, sees: bool) -> None:
-    payload = {"task": "T-1", "issuer": ISSUER, "recipients": list(RECIPIENTS), "state": state}
-    assert sees_event(principal, payload) is sees
