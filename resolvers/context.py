@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -27,6 +28,8 @@ class Services(Protocol):
     """The parts over the gateway database that requests reach; ``gateway.services.Services``
     has them, made once per process."""
 
+    @property
+    def engine(self) -> AsyncEngine: ...  # the gateway database (random inspections' tables)
     @property
     def settings(self) -> IngestSettings: ...
     @property

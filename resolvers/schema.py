@@ -15,7 +15,7 @@ from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.types import ExecutionContext, Info
 
 from resolvers.context import Context
-from resolvers.graph import admin, ingest
+from resolvers.graph import admin, ingest, inspections
 from resolvers.graph.errors import classify
 from resolvers.graph.plan import PlannedExecutor
 from resolvers.graph.prefetch import Prefetcher
@@ -29,7 +29,9 @@ QUERY_DOC = (
     "Root of every query: lists of every table, the subject dossier, node(id), and "
     "administration. What each caller sees is limited by their scope (provider-owns-data)."
 )
-MUTATION_DOC = "Pushing records (R4) and administration: grants, accounts."
+MUTATION_DOC = (
+    "Pushing records (R4), administration (grants, accounts) and random-inspection draws."
+)
 
 
 class CodedSchema(strawberry.Schema):
@@ -129,9 +131,12 @@ def build_graph(
     namespace["node"] = strawberry.field(resolver=node, description="Any object by its global ID.")
     admin_queries, admin_mutations = admin.fields()
     namespace.update(admin_queries)
+    inspection_queries, inspection_mutations = inspections.fields()
+    namespace.update(inspection_queries)
     query = strawberry.type(type("Query", (), namespace), description=QUERY_DOC)
     mutation = strawberry.type(
-        type("Mutation", (), {**ingest.fields(), **admin_mutations}), description=MUTATION_DOC
+        type("Mutation", (), {**ingest.fields(), **admin_mutations, **inspection_mutations}),
+        description=MUTATION_DOC,
     )
     executor: type[Any] = PlannedExecutor if planned else StrawberryExecutor
     return CodedSchema(
