@@ -4,6 +4,7 @@ only the plan's departments and the city office see it."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
@@ -227,3 +228,23 @@ async def test_a_second_plan_beyond_the_yearly_frequency_is_refused(
         plan=replace(next_year, draw_day=date(2027, 3, 1)),
         by=STHJ_STAFF,
     )
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_two_first_draws_at_once_store_exactly_one(
+    engine: AsyncEngine, audit: AuditLog
+) -> None:
+    await approve(engine, audit)
+    outcomes = await asyncio.gather(
+        *(
+            perform_draw(engine, audit, plan_code="SJ-2026-001", seed=SEED, by=who, now=NOW)
+            for who in (SCJG_STAFF, STHJ_STAFF)
+        ),
+        return_exceptions=True,
+    )
+    refused = [o for o in outcomes if isinstance(o, BaseException)]
+    assert len(refused) == 1 and isinstance(refused[0], DrawRefused), outcomes
+    assert "meanwhile" in str(refused[0])  # both drew; the store kept the first
+    assert [d.number for d in await draws_of(engine, "SJ-2026-001", viewer=CITY)] == [1]
+    drawn = [e for e, _, _ in await audit_events(engine) if e == "inspection_draw"]
+    assert len(drawn) == 1
