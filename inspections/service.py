@@ -18,7 +18,7 @@ import orjson
 
 from audit.log import AuditLog
 from inspections.errors import InvalidInspection
-from inspections.pools import Declaration, Sources, inspector_rows, subject_rows
+from inspections.pools import Declaration, Sources, check_list, inspector_rows, subject_rows
 from inspections.rules import PlanSpec, Rules
 from inspections.snapshot import Approval, async_lines, line
 from inspections.store import approve_plan
@@ -73,7 +73,9 @@ async def approve_from_sources(
     by: Actor,
     now: datetime,
 ) -> Approval:
-    """Snapshot both pools from the data centre as of the plan's draw day, and approve."""
+    """Check the plan's items against the catalogue (R1), snapshot both pools from the data
+    centre as of the plan's draw day, and approve."""
+    await check_list(sources, plan=plan)
     officers = await inspector_rows(
         sources, plan=plan, recusal_months=rules.recusal_months, declarations=declarations
     )
