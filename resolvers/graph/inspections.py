@@ -19,6 +19,7 @@ from strawberry.types import Info
 
 from inspections import plans as stored
 from inspections.draw import Drawn
+from inspections.results import Result, publish_result
 from inspections.snapshot import INSPECTORS, SUBJECTS
 from inspections.store import perform_draw
 from resolvers.context import Context, Services
@@ -295,6 +296,41 @@ async def draw_inspection_plan(
     return InspectionDraw.of(drawn, departments)
 
 
+async def record_inspection_result(
+    info: Info[Context, None],
+    plan: str,
+    subject: str,
+    subject_name: str,
+    department: str,
+    organ: str,
+    organ_code: str,
+    result: str,
+    inspected_on: date,
+    published_on: date,
+    division_code: str,
+    task_id: str | None = None,
+) -> InspectionResult:
+    actor, services = _actor(info), _services(info)
+    recorded = Result(
+        plan=plan, subject=subject, subject_name=subject_name, department=department,
+        organ=organ, organ_code=organ_code, result=result, inspected_on=inspected_on,
+        published_on=published_on, division_code=division_code, task_id=task_id,
+    )  # fmt: skip
+    action_no = await publish_result(
+        services.engine, services.source_databases.engine("supervision"), services.audit,
+        result=recorded, by=actor, calendar=services.calendar, settings=services.settings,
+        now=datetime.now(UTC),
+    )  # fmt: skip
+    _note(info, 1, (department,))
+    found = await stored.results_of(services.engine, plan, viewer=actor)
+    mine = next(r for r in found if r.subject == subject and r.department == department)
+    return InspectionResult(
+        subject_uscc=mine.subject, department=mine.department, draw_number=mine.draw_number,
+        task_id=mine.task_id, action_no=action_no, result=mine.result,
+        inspected_on=mine.inspected_on, published_on=mine.published_on,
+    )  # fmt: skip
+
+
 def fields() -> tuple[dict[str, Any], dict[str, Any]]:
     """The query and mutation fields of random inspections."""
     query = {
@@ -307,12 +343,19 @@ def fields() -> tuple[dict[str, Any], dict[str, Any]]:
             resolver=inspection_plan, description="双随机抽查计划: one plan by its code."
         ),
     }
-    mutation = {
+    mutation: dict[str, Any] = {
         "draw_inspection_plan": strawberry.field(
             resolver=draw_inspection_plan,
             description="随机抽取: draw a plan with its revealed seed (hex). The first draw's seed "
             "must match the approved commitment; a repeat needs a reason and a new seed, is "
             "audited and kept beside the first.",
+        ),
+        "record_inspection_result": strawberry.field(
+            resolver=record_inspection_result,
+            description="登记抽查结果: the inspecting department records a drawn subject's result "
+            "as a regulatory act (an inspection), published from the inspection to its 20th "
+            "working day after (一公开); result is an inspection result code (no_problem, "
+            "rectify …).",
         ),
     }
     return query, mutation

@@ -28,6 +28,7 @@ from tests.inspections.samples import (
     rules,
     subjects,
 )
+from tests.inspections.test_results import ORGAN, seed_catalogue
 
 SEED = bytes(range(32))
 POOL = subjects(150, seed=31)
@@ -154,3 +155,56 @@ async def test_a_draw_by_mutation_and_a_repeat_beside_it(
     second_page = following["data"]["inspectionPlan"]["draws"][0]["subjects"]
     assert second_page["pageInfo"]["hasPreviousPage"]
     assert second_page["edges"][0]["node"]["rank"] > ranks[-1]
+
+
+RECORD = """
+mutation Record($plan: String!, $subject: String!, $department: String!, $organCode: String!,
+                $division: String!, $on: Date!, $publish: Date!) {
+  recordInspectionResult(plan: $plan, subject: $subject, subjectName: "西安某某有限公司",
+      department: $department, organ: "西安市市场监督管理局", organCode: $organCode,
+      result: "no_problem", inspectedOn: $on, publishedOn: $publish, divisionCode: $division,
+      taskId: "SJ-2026-001-1-000001") {
+    subjectUscc department drawNumber actionNo publishedOn
+  }
+}"""
+RESULTS = """
+query Results($code: String!) { inspectionPlan(code: $code) { results { subjectUscc department } } }
+"""
+
+
+async def test_the_inspecting_department_records_a_result_over_graphql(
+    gateway: Gateway,  # noqa: F811  # the fixture imported above
+) -> None:
+    await _approve(gateway)
+    settings = gateway.services_settings
+    supervision = create_engine(settings.database_url("supervision"))
+    try:
+        await seed_catalogue(supervision, settings)
+    finally:
+        await supervision.dispose()
+    drawn = await gateway.ask("scjg.staff", DRAW, {"plan": "SJ-2026-001", "seed": SEED.hex()})
+    assert drawn["data"], drawn
+    body = await gateway.ask("scjg.staff", DRAWN, {"code": "SJ-2026-001"})
+    first = body["data"]["inspectionPlan"]["draws"][0]["subjects"]["edges"]
+    one = next(e["node"] for e in first if FOOD in e["node"]["items"])
+    row = next(r for r in POOL if r.id == one["uscc"])
+    variables = {
+        "plan": "SJ-2026-001",
+        "subject": one["uscc"],
+        "department": SCJG,
+        "organCode": ORGAN,
+        "division": row.division,
+        "on": "2026-06-10",
+        "publish": "2026-06-12",
+    }
+    by_other = await gateway.ask("sthj.staff", RECORD, variables)
+    assert codes(by_other) == ["FORBIDDEN"]
+    late = await gateway.ask("scjg.staff", RECORD, {**variables, "publish": "2026-08-31"})
+    assert codes(late) == ["BAD_USER_INPUT"]
+    recorded = await gateway.ask("scjg.staff", RECORD, variables)
+    assert recorded["data"]["recordInspectionResult"]["drawNumber"] == 1, recorded
+    assert recorded["data"]["recordInspectionResult"]["actionNo"].startswith("SJ-2026-001-")
+    seen = await gateway.ask("city", RESULTS, {"code": "SJ-2026-001"})
+    assert seen["data"]["inspectionPlan"]["results"] == [
+        {"subjectUscc": one["uscc"], "department": SCJG}
+    ]
