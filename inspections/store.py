@@ -168,7 +168,7 @@ async def _each(lines: Iterable[bytes] | AsyncIterable[bytes]) -> AsyncIterator[
 async def _store_lines(
     conn: AsyncConnection, plan: str, pool: str, lines: Iterable[bytes] | AsyncIterable[bytes]
 ) -> Digest:
-    digest = Digest(pool)
+    digest = Digest(pool, strict=True)  # what approval fixes, any later draw can rely on
     batch: list[dict[str, Any]] = []
     async for raw in _each(lines):
         digest.add(raw)
