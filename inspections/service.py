@@ -49,14 +49,8 @@ def read_plan_file(path: Path) -> PlanFile:
             rules=Rules.from_document(document["rules"]),
             declarations=declared,
         )
-    except (
-        OSError,
-        orjson.JSONDecodeError,
-        KeyError,
-        TypeError,
-        ValueError,
-        AttributeError,
-    ) as exc:
+    # JSON errors are ValueErrors; a ratio that is not a number is decimal's ArithmeticError
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, ArithmeticError) as exc:
         raise InvalidInspection(
             str(path), "不是有效的抽查计划文件", f"not a plan file ({type(exc).__name__}: {exc})"
         ) from None

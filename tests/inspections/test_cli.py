@@ -217,3 +217,16 @@ async def _fill(settings: Settings, gateway_url: str) -> None:
     finally:
         await gateway.dispose()
         await databases.dispose()
+
+
+def test_a_plan_file_that_is_not_one_is_refused_naming_it(tmp_path: Path) -> None:
+    env = {"JIANGUAN_VAR_DIR": str(tmp_path / "var")}
+    broken = tmp_path / "broken.json"
+    for text in ("{", '{"plan": {}}', orjson.dumps({"plan": plan().document(), "rules": {
+        **rules().document(), "items": {FOOD: {"ratios": {"A": "x"}}}}}).decode()):  # fmt: skip
+        broken.write_text(text)
+        result = runner.invoke(
+            inspections_app, ["approve", str(broken), "--commitment", "0" * 64], env=env
+        )
+        assert result.exit_code == 2, result.output
+        assert "broken.json" in result.output and "not a plan file" in result.output
