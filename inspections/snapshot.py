@@ -144,12 +144,16 @@ def check_row(pool: str, line_no: int, document: Mapping[str, Any]) -> None:
 
 
 class Digest:
-    """SM3 of a snapshot fed line by line, checking each line is canonical and in order, and,
-    when ``strict`` (as approval stores it), that each row has its pool's fields and kinds."""
+    """SM3 of a snapshot fed line by line, checking each line is in order of id and, unless
+    ``form`` is off, canonical; when ``strict`` (approval, verification) also that each row has
+    its pool's fields and kinds. The draw turns ``form`` off: its lines were checked where they
+    entered (approval stores them, verification checks a file first), and re-encoding every
+    line cost 0.3 s of a 1M draw."""
 
-    def __init__(self, pool: str, *, strict: bool = False) -> None:
+    def __init__(self, pool: str, *, strict: bool = False, form: bool = True) -> None:
         self.pool = pool
         self.strict = strict
+        self.form = form
         self.count = 0
         self._hash = new_sm3()
         self._last: str | None = None
@@ -163,7 +167,7 @@ class Digest:
             raise InvalidSnapshot(self.pool, self.count, "不是 JSON", f"not JSON ({exc})") from None
         if not isinstance(document, dict) or not isinstance(document.get("id"), str):
             raise InvalidSnapshot(self.pool, self.count, "缺少 id", "a row needs a string id")
-        if canonical(document) + b"\n" != raw:
+        if self.form and canonical(document) + b"\n" != raw:
             raise InvalidSnapshot(
                 self.pool, self.count, "不是规范形式", "not in canonical form (sorted keys, \\n)"
             )
