@@ -20,8 +20,8 @@ from strawberry.types import Info
 from inspections import plans as stored
 from inspections.draw import Drawn
 from inspections.results import Result, publish_result
+from inspections.service import draw_plan
 from inspections.snapshot import INSPECTORS, SUBJECTS
-from inspections.store import perform_draw
 from resolvers.context import Context, Services
 from resolvers.graph import ids
 from resolvers.graph.relations import MAX_PAGE
@@ -286,9 +286,10 @@ async def draw_inspection_plan(
         revealed = bytes.fromhex(seed)
     except ValueError:
         raise InputError("seed: 随机种子须为十六进制 / the seed must be hex") from None
-    drawn, _ = await perform_draw(
-        services.engine, services.audit, plan_code=plan, seed=revealed, by=actor,
-        now=datetime.now(UTC), reason=reason,
+    drawn = await draw_plan(
+        services.engine, services.source_databases.engine("supervision"), services.audit,
+        plan_code=plan, seed=revealed, by=actor, now=datetime.now(UTC), reason=reason,
+        calendar=services.calendar, settings=services.settings,
     )  # fmt: skip
     async with services.engine.connect() as conn:
         departments = (await stored.load_plan(conn, plan, actor)).plan.departments
