@@ -14,7 +14,7 @@ file, both migrated to head:
    The audit chain's writer lock is held from a change's audit entry to its commit, and the
    receipts are signed under it (they name the entry's place in the chain): at 8 ms per
    pure-Python SM2 signature (gmssl, measured here) that is the ceiling, about 50 changes/s on
-   this shared two-core machine (PostgreSQL 50, SQLite 71, 7 December 2026).
+   this shared two-core machine (PostgreSQL 50, SQLite 71, 8 December 2026).
 """
 
 from __future__ import annotations
