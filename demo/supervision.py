@@ -238,8 +238,20 @@ def _action(act: Act, subject: Subject) -> Row:
         "measure_start": act.measure_start,
         "measure_end": act.measure_end,
         "closed_on": act.closed_on,
-        "extra": {"inspection_mode": act.mode} if act.mode else None,
+        "extra": _extra(act),
     }
+
+
+def _extra(act: Act) -> dict[str, object] | None:
+    extra: dict[str, object] = {"inspection_mode": act.mode} if act.mode else {}
+    if act.plan_code and act.kind == "inspection" and act.closed_on:
+        # a plan's inspection result, published (一公开) a week after the inspection
+        extra["random_inspection"] = {
+            "plan": act.plan_code,
+            "inspected_on": act.closed_on.isoformat(),
+            "published_on": (act.closed_on + timedelta(days=7)).isoformat(),
+        }
+    return extra or None
 
 
 def _break_action(world: World, row: Row, act: Act, n: int, rng: random.Random) -> None:

@@ -1,11 +1,13 @@
 """The gateway's own parts over its database, made once per process: audit log, sessions,
-authentication, policies, grants, administration, rate limits, regulatory tasks, and the source
-databases that pushed records are written to."""
+authentication, policies, grants, administration, rate limits, regulatory tasks, the source
+databases that pushed records are written to, and the job queue (with its worker, in-process on
+the embedded default)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from accounts.admin import Admin
@@ -17,6 +19,8 @@ from audit.log import AuditLog
 from audit.query import AuditReader
 from gateway.ratelimit import RateLimiter
 from gateway.settings import Settings
+from jobs.resources import Resources
+from jobs.runtime import Jobs
 from policies.grants import Grants
 from policies.store import PolicyHolder
 from sources.database import SourceDatabases, create_engine
@@ -41,6 +45,8 @@ class Services:
     source_databases: SourceDatabases
     calendar: WorkCalendar
     tasks: TaskStore
+    jobs: Jobs
+    _webhooks: httpx.AsyncClient | None = field(default=None, repr=False)
 
     @classmethod
     def create(cls, settings: Settings) -> Services:
@@ -66,15 +72,27 @@ class Services:
             source_databases=SourceDatabases(settings),
             calendar=calendar,
             tasks=TaskStore(engine, signer=signer, calendar=calendar),
+            jobs=Jobs.for_database(settings.gateway_url),
         )
 
+    def job_resources(self, http: httpx.AsyncClient) -> Resources:
+        """What the jobs of a worker over these services reach; ``http`` sends the webhooks."""
+        return Resources.over(self.engine, http, self.policies)
+
     async def start(self) -> None:
-        """Load the policy and follow its changes; sign the audit head every minute."""
+        """Load the policy and follow its changes; sign the audit head every minute; run the
+        jobs here when the settings say so (the embedded default)."""
         await self.policies.start()
         self.audit.start_timer()  # close() stops it and signs once more
+        if self.settings.jobs_in_process:
+            self._webhooks = httpx.AsyncClient()
+            await self.jobs.start(self.job_resources(self._webhooks))
 
     async def close(self) -> None:
-        """Flush the audit log and release every connection."""
+        """Stop the jobs, flush the audit log and release every connection."""
+        await self.jobs.close()  # first: a running delivery round still needs the database
+        if self._webhooks is not None:
+            await self._webhooks.aclose()
         await self.policies.stop()
         await self.audit.close()
         await self.tokens.close()

@@ -20,7 +20,6 @@ import orjson
 
 from open_data.errors import ReleaseRefused
 from open_data.release import Batches, Release, clock
-from open_data.sm3 import hmac_sm3
 from open_data.spec import (
     DIGEST,
     RECORD_ID,
@@ -35,6 +34,7 @@ from open_data.spec import (
     Rule,
 )
 from policies.masking import HIDDEN, mask_address, redact_names
+from standard.sm3 import hmac_sm3
 from standard.workdays import SHANGHAI
 
 Row = dict[str, Any]

@@ -24,8 +24,8 @@ import orjson
 
 from open_data.release import MANIFEST, METADATA, Release, Written, clock
 from open_data.scan import check_release
-from open_data.sm3 import new_sm3
 from open_data.spec import RECORD_ID, DatasetSpec, label, table_columns
+from standard.sm3 import new_sm3
 
 FILES = {
     "csv": ("data.csv", "utf-8", "CSV (UTF-8)"),

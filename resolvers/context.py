@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -22,6 +23,12 @@ from sources.database import SourceDatabases
 from sources.guard import Sources
 from standard.workdays import WorkCalendar
 from tasks.store import TaskStore
+
+
+class JobQueue(Protocol):
+    """The background jobs, as a request reaches them (``jobs.runtime.Jobs``)."""
+
+    async def deliver_soon(self) -> bool: ...
 
 
 class Services(Protocol):
@@ -46,6 +53,10 @@ class Services(Protocol):
     def source_databases(self) -> SourceDatabases: ...
     @property
     def tasks(self) -> TaskStore: ...
+    @property
+    def engine(self) -> AsyncEngine: ...
+    @property
+    def jobs(self) -> JobQueue: ...
 
 
 @dataclass(slots=True)

@@ -15,7 +15,7 @@ from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.types import ExecutionContext, Info
 
 from resolvers.context import Context
-from resolvers.graph import admin, ingest, tasks
+from resolvers.graph import admin, ingest, tasks, webhooks
 from resolvers.graph.errors import classify
 from resolvers.graph.plan import PlannedExecutor
 from resolvers.graph.prefetch import Prefetcher
@@ -129,11 +129,17 @@ def build_graph(
     namespace["node"] = strawberry.field(resolver=node, description="Any object by its global ID.")
     admin_queries, admin_mutations = admin.fields()
     task_queries, task_mutations = tasks.fields()
+    webhook_queries, webhook_mutations = webhooks.fields()
     namespace.update(admin_queries)
     namespace.update(task_queries)
+    namespace.update(webhook_queries)
     query = strawberry.type(type("Query", (), namespace), description=QUERY_DOC)
     mutation = strawberry.type(
-        type("Mutation", (), {**ingest.fields(), **admin_mutations, **task_mutations}),
+        type(
+            "Mutation",
+            (),
+            {**ingest.fields(), **admin_mutations, **task_mutations, **webhook_mutations},
+        ),
         description=MUTATION_DOC,
     )
     executor: type[Any] = PlannedExecutor if planned else StrawberryExecutor

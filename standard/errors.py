@@ -33,6 +33,12 @@ JianguanError                      raised on purpose; the message is written for
  │    ├── NotDispatched            tasks.complaints: a complaint not dispatched to a department
  │    ├── TransitionRefused        tasks.errors: the action is not allowed from the task's state
  │    ├── ConcurrentChange         tasks.errors: the task changed since the caller saw it
+ │    ├── InvalidInspection        inspections.errors: a list item, rule, plan or pool row breaks
+ │    │                            the rules
+ │    ├── InvalidSnapshot          inspections.errors: a pool snapshot not in its canonical form
+ │    ├── SeedMismatch             inspections.errors: the seed is not the one committed to
+ │    ├── TooFewInspectors         inspections.errors: too few eligible inspectors for a subject
+ │    ├── DrawRefused              inspections.errors: a plan that may not be drawn now
  │    ├── ReceiptRefused           tasks.errors: a delivery receipt that does not verify
  │    │    ├── UnknownReceiptFormat  tasks.errors: a format version this code does not read
  │    │    ├── MalformedReceipt    tasks.errors: a field missing, extra or of the wrong shape
@@ -44,7 +50,8 @@ JianguanError                      raised on purpose; the message is written for
  │         └── OverBudget          gateway.limits: more nodes than the node budget
  ├── Forbidden                     FORBIDDEN: the caller may not (R10, R11); policies.actor and
  │    │                            the resolvers raise it directly
- │    └── ActorRefused             tasks.errors: the task action is allowed, not to this actor
+ │    ├── ActorRefused             tasks.errors: the task action is allowed, not to this actor
+ │    └── PlanForbidden            inspections.errors: not a department of the inspection plan
  ├── Unauthenticated               UNAUTHENTICATED: sign in first; the resolvers raise it directly
  │    └── AuthError                accounts.auth: a credential refused, with its HTTP status and
  │         │                       OAuth code (gateway.auth_http answers with them)
@@ -56,7 +63,8 @@ JianguanError                      raised on purpose; the message is written for
  ├── NotFound                      NOT_FOUND: nothing has that ID or name; the resolvers raise it
  │    ├── NoDemoData               demo.principals: the demo principals are asked for before seeding
  │    ├── TaskNotFound             tasks.errors: no task has that id, or none the caller may see
- │    └── NoSuchComplaint          tasks.complaints: no complaint of that provider has the ticket
+ │    ├── NoSuchComplaint          tasks.complaints: no complaint of that provider has the ticket
+ │    └── PlanNotFound             inspections.errors: no inspection plan the caller may see
  ├── SourceError                   sources.base: a source connector's errors
  │    ├── SourceUnavailable        SOURCE_UNAVAILABLE: a source did not answer in time, refused,
  │    │    │                       or answered garbage; the fields that needed it are null
@@ -73,7 +81,9 @@ JianguanError                      raised on purpose; the message is written for
  │    ├── SettingsError            gateway.settings: a JIANGUAN_* variable is missing or wrong
  │    ├── HolidaysFileError        standard.workdays: the holidays file cannot be used
  │    ├── NoDivisionList           standard.divisions: no official division list for the province
- │    └── AuditKeyError            audit.keys: the audit signing key is missing or unusable
+ │    ├── AuditKeyError            audit.keys: the audit signing key is missing or unusable
+ │    └── JobsNotSetUp             jobs.runtime: the job queue's tables are not in the gateway
+ │                                 database (`jianguan jobs setup`)
  ├── PublishError                  open_data.errors: the open-data publisher's, naming the dataset
  │    ├── SpecError                open_data.errors: a spec that cannot be released (fail closed)
  │    ├── ReleaseRefused           open_data.errors: the release gate said no

@@ -13,6 +13,7 @@ from open_data.datasets import (
     matter_catalogue,
     officers,
     penalties,
+    random_inspection_results,
 )
 from open_data.spec import DatasetSpec
 from standard.errors import InputError
@@ -24,6 +25,7 @@ DATASETS: Mapping[str, DatasetSpec] = {
         inspection_list.SPEC,
         officers.SPEC,
         inspection_results.SPEC,
+        random_inspection_results.SPEC,
         penalties.SPEC,
         complaint_statistics.SPEC,
         credit_publicity.LICENCES,

@@ -4,14 +4,16 @@ and the audit log. Separate from the four source databases, which hold only exch
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     String,
@@ -347,6 +349,113 @@ class ComplaintTask(Base):
     ticket_no: Mapped[str] = mapped_column(String(50))
     task_seq: Mapped[int] = mapped_column(ForeignKey("tasks.seq"), unique=True)
     linked_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# Random inspections (双随机、一公开, issue 14 §1): plans, their items, the pools' snapshots as
+# approved, every draw beside the first, and the result of each drawn subject's inspection.
+
+
+class InspectionPlan(Base):
+    """双随机抽查计划, as approved: the rules and the hashes fixed before the seed is known."""
+
+    __tablename__ = "inspection_plans"
+
+    code: Mapped[str] = mapped_column(String(50), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    draw_day: Mapped[date] = mapped_column(Date)
+    lead_department: Mapped[str] = mapped_column(String(40))  # 牵头部门: its first item's
+    rules: Mapped[dict[str, Any]] = mapped_column(JSON)  # the rules' canonical document
+    rules_version: Mapped[str] = mapped_column(String(40))
+    rules_hash: Mapped[str] = mapped_column(String(64))
+    subjects_hash: Mapped[str] = mapped_column(String(64))
+    subjects_count: Mapped[int] = mapped_column(Integer)
+    inspectors_hash: Mapped[str] = mapped_column(String(64))
+    inspectors_count: Mapped[int] = mapped_column(Integer)
+    commitment: Mapped[str] = mapped_column(String(64))  # SM3 of the seed
+    status: Mapped[str] = mapped_column(String(16))  # approved | drawn
+    approved_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    approved_by: Mapped[str] = mapped_column(String(120))
+    approved_party: Mapped[str] = mapped_column(String(40))
+
+
+class InspectionPlanItem(Base):
+    """One list item (清单事项) of a plan; its department decides who sees the plan."""
+
+    __tablename__ = "inspection_plan_items"
+    __table_args__ = (Index("ix_inspection_plan_items_department", "department", "plan_code"),)
+
+    plan_code: Mapped[str] = mapped_column(ForeignKey("inspection_plans.code"), primary_key=True)
+    item_code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    matter_code: Mapped[str] = mapped_column(String(14))
+    department: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(500))
+    legal_basis: Mapped[str] = mapped_column(Text)
+    criteria: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class InspectionSnapshotLine(Base):
+    """One canonical line of a pool's snapshot (inspections.snapshot): the bytes hashed."""
+
+    __tablename__ = "inspection_snapshot_lines"
+
+    plan_code: Mapped[str] = mapped_column(ForeignKey("inspection_plans.code"), primary_key=True)
+    pool: Mapped[str] = mapped_column(String(12), primary_key=True)  # subjects | inspectors
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    line: Mapped[str] = mapped_column(Text)
+
+
+class InspectionDraw(Base):
+    """One draw of a plan: the first, or a repeat with its reason, kept beside the first."""
+
+    __tablename__ = "inspection_draws"
+
+    plan_code: Mapped[str] = mapped_column(ForeignKey("inspection_plans.code"), primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)  # 1 is the first draw
+    seed: Mapped[str] = mapped_column(String(64))  # revealed, hex
+    commitment: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(Text)  # required for number > 1
+    result_hash: Mapped[str] = mapped_column(String(64))
+    subject_count: Mapped[int] = mapped_column(Integer)
+    drawn_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    drawn_by: Mapped[str] = mapped_column(String(120))
+    drawn_party: Mapped[str] = mapped_column(String(40))
+
+
+class InspectionDrawLine(Base):
+    """One drawn subject of a draw, as its canonical result line (inspections.draw)."""
+
+    __tablename__ = "inspection_draw_lines"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["plan_code", "number"], ["inspection_draws.plan_code", "inspection_draws.number"]
+        ),
+    )
+
+    plan_code: Mapped[str] = mapped_column(String(50), primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject_uscc: Mapped[str] = mapped_column(String(18))
+    line: Mapped[str] = mapped_column(Text)
+
+
+class InspectionResult(Base):
+    """The result of inspecting one drawn subject: the supervision act it was recorded as, the
+    task it came from, and the day it is published (一公开)."""
+
+    __tablename__ = "inspection_results"
+
+    plan_code: Mapped[str] = mapped_column(ForeignKey("inspection_plans.code"), primary_key=True)
+    subject_uscc: Mapped[str] = mapped_column(String(18), primary_key=True)
+    department: Mapped[str] = mapped_column(String(40), primary_key=True)  # joint: one each
+    draw_number: Mapped[int] = mapped_column(Integer)
+    task_id: Mapped[str | None] = mapped_column(String(64))
+    action_no: Mapped[str] = mapped_column(String(50))
+    result: Mapped[str] = mapped_column(String(16))
+    inspected_on: Mapped[date] = mapped_column(Date)
+    published_on: Mapped[date | None] = mapped_column(Date)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    recorded_by: Mapped[str] = mapped_column(String(120))
 
 
 metadata = Base.metadata

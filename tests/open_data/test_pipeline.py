@@ -203,7 +203,7 @@ async def test_small_classes_leave_both_files_row_for_row(world: World) -> None:
 def test_sm3_is_the_same_whichever_library_computes_it(tmp_path: Path) -> None:
     from cryptography.hazmat.primitives import hashes
 
-    from open_data.sm3 import CryptographySM3, new_sm3
+    from standard.sm3 import CryptographySM3, new_sm3
 
     path = tmp_path / "data.csv"
     path.write_bytes("记录标识,名称\n".encode() * 50_000)

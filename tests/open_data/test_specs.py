@@ -189,7 +189,7 @@ def test_hmac_sm3_is_the_same_whichever_library_computes_it(value: str, key: byt
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.hmac import HMAC
 
-    from open_data.sm3 import cryptography_hmac_sm3, openssl_hmac_sm3
+    from standard.sm3 import cryptography_hmac_sm3, openssl_hmac_sm3
 
     data = value.encode()
     reference = HMAC(key, hashes.SM3())

@@ -1,4 +1,4 @@
-"""SM3 (GB/T 32905) and HMAC-SM3, for file hashes and pseudonyms.
+"""SM3 (GB/T 32905) and HMAC-SM3: audit and file hashes, pseudonyms, draw commitments.
 
 OpenSSL's, through hashlib and hmac, where this OpenSSL has SM3: it is faster and lets other
 threads run while it hashes a large buffer. Otherwise the cryptography package's, which gives

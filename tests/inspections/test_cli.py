@@ -1,0 +1,147 @@
+"""``jianguan inspections export`` and ``verify-draw``: an outsider with the exported files
+reproduces both draws (the first and a repeat beside it), and any edit to them is named."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+from typer.testing import CliRunner
+
+from audit.log import AuditLog
+from gateway.cli.inspections import inspections_app
+from gateway.clock import Clock
+from inspections.snapshot import commitment
+from inspections.store import approve_plan, perform_draw
+from sources.database import create_engine
+from standard.tables.gateway import AuditEntry
+from tasks.lifecycle import Actor
+from tests.inspections.samples import (
+    FOOD,
+    ITEM_FOOD,
+    ITEM_PERMIT,
+    PERMIT,
+    SCJG,
+    STHJ,
+    inspectors,
+    lines_of,
+    plan,
+    rules,
+    subjects,
+)
+
+runner = CliRunner()
+NOW = datetime(2026, 5, 20, 9, 0, tzinfo=UTC)
+SEED = bytes(range(32))
+POOL = subjects(150, seed=21)
+IDS = [row.id for row in POOL]
+STAFF = Actor(officer="user:scjg-1", party=SCJG)
+
+
+async def _prepare(url: str) -> None:
+    engine = create_engine(url)
+    audit = AuditLog(engine)
+    try:
+        await approve_plan(
+            engine,
+            audit,
+            plan=plan(ITEM_FOOD, ITEM_PERMIT),
+            rules=rules(),
+            subjects=lines_of(POOL),
+            inspectors=lines_of(
+                inspectors(SCJG, [FOOD], 10, subjects=IDS)
+                + inspectors(STHJ, [PERMIT], 10, subjects=IDS)
+            ),
+            seed_commitment=commitment(SEED),
+            by=STAFF,
+            now=NOW,
+        )
+        await perform_draw(engine, audit, plan_code="SJ-2026-001", seed=SEED, by=STAFF, now=NOW)
+        await perform_draw(
+            engine,
+            audit,
+            plan_code="SJ-2026-001",
+            seed=b"\x09" * 32,
+            by=STAFF,
+            now=NOW + timedelta(hours=1),
+            reason="首次抽取后发现名录缺漏",
+        )
+    finally:
+        await audit.close()
+        await engine.dispose()
+
+
+def _edit_line(path: Path, index: int, field: str, value: object) -> None:
+    raw = path.read_bytes().splitlines(keepends=True)
+    row = orjson.loads(raw[index])
+    row[field] = value
+    raw[index] = orjson.dumps(row, option=orjson.OPT_SORT_KEYS) + b"\n"
+    path.write_bytes(b"".join(raw))
+
+
+def test_an_exported_plan_is_verified_and_every_edit_is_named(
+    gateway_url: str, tmp_path: Path
+) -> None:
+    asyncio.run(_prepare(gateway_url))
+    env = {"JIANGUAN_DATABASE_URL": gateway_url, "JIANGUAN_VAR_DIR": str(tmp_path / "var")}
+    folder = tmp_path / "export"
+    clock = Clock(now=lambda: NOW + timedelta(days=1))
+    result = runner.invoke(
+        inspections_app, ["export", "SJ-2026-001", "--to", str(folder)], env=env, obj=clock
+    )
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "draw-1.jsonl",
+        "draw-2.jsonl",
+        "inspectors.jsonl",
+        "plan.json",
+        "subjects.jsonl",
+    ]
+    result = runner.invoke(inspections_app, ["verify-draw", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert "reproduced draw 1" in result.output
+    assert "reproduced draw 2 (重复抽取: 首次抽取后发现名录缺漏)" in result.output
+
+    missing = runner.invoke(
+        inspections_app, ["export", "SJ-2099-404", "--to", str(tmp_path / "x")], env=env
+    )
+    assert missing.exit_code == 2 and "SJ-2099-404" in missing.output
+
+    _edit_line(folder / "draw-1.jsonl", 2, "risk", "Z")
+    result = runner.invoke(inspections_app, ["verify-draw", str(folder)])
+    assert result.exit_code == 1
+    assert "differs draw 1" in result.output and "line 3" in result.output
+    assert "reproduced draw 2" in result.output
+
+    _edit_line(folder / "subjects.jsonl", 0, "status", "cancelled")
+    result = runner.invoke(inspections_app, ["verify-draw", str(folder)])
+    assert result.exit_code == 1
+    assert "subjects snapshot differs" in result.output.replace("\n", " ")
+
+    document = orjson.loads((folder / "plan.json").read_bytes())
+    document["draws"][0]["seed"] = "00" * 32
+    (folder / "plan.json").write_bytes(orjson.dumps(document))
+    result = runner.invoke(inspections_app, ["verify-draw", str(folder)])
+    assert result.exit_code == 1 and "commitment" in result.output
+
+
+def test_the_export_is_audited(gateway_url: str, tmp_path: Path) -> None:
+    asyncio.run(_prepare(gateway_url))
+    env = {"JIANGUAN_DATABASE_URL": gateway_url, "JIANGUAN_VAR_DIR": str(tmp_path / "var")}
+    result = runner.invoke(
+        inspections_app, ["export", "SJ-2026-001", "--to", str(tmp_path / "e")], env=env
+    )
+    assert result.exit_code == 0, result.output
+
+    async def events() -> list[str]:
+        engine = create_engine(gateway_url)
+        try:
+            async with engine.connect() as conn:
+                rows = await conn.execute(AuditEntry.__table__.select().order_by("seq"))
+                return [row.event for row in rows]
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(events())[-1] == "inspection_export"
