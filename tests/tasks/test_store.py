@@ -107,11 +107,11 @@ async def test_the_whole_life_cycle_is_kept_step_by_step(
     assert history[3]["note"] == "已到现场"
     assert history[3]["attachments"] == [{"name": NOTES.name, "size": 4096, "sm3": "cd" * 32}]
     assert [e.kind for e in events] == [
-        "task.issue",
-        "task.deliver",
-        "task.claim",
-        "task.start",
-        "task.finish",
+        "task.issued",
+        "task.delivered",
+        "task.claimed",
+        "task.started",
+        "task.done",
     ]
     assert {(e.aggregate, e.resource, e.provider) for e in events} == {
         (f"task:{task.id}", "tasks", ISSUER)
