@@ -168,7 +168,7 @@ async def _each(lines: Iterable[bytes] | AsyncIterable[bytes]) -> AsyncIterator[
 async def _store_lines(
     conn: AsyncConnection, plan: str, pool: str, lines: Iterable[bytes] | AsyncIterable[bytes]
 ) -> Digest:
-    digest = Digest(pool)
+    digest = Digest(pool, strict=True)  # what approval fixes, any later draw can rely on
     batch: list[dict[str, Any]] = []
     async for raw in _each(lines):
         digest.add(raw)
@@ -238,8 +238,9 @@ async def perform_draw(
             )
         if any(seed.hex() == one.seed for one in earlier):
             raise DrawRefused(plan_code, "重复抽取须使用新的种子", "a repeat needs a new seed")
-        with tempfile.TemporaryDirectory(prefix="jianguan-draw-") as folder:
-            path = Path(folder) / "subjects.jsonl"
+    with tempfile.TemporaryDirectory(prefix="jianguan-draw-") as folder:
+        path = Path(folder) / "subjects.jsonl"
+        async with engine.connect() as conn:
             with path.open("wb") as handle:
                 async for raw in lines(conn, SNAPSHOTS, plan_code=plan_code, pool=SUBJECTS):
                     handle.write(raw)
@@ -247,14 +248,12 @@ async def perform_draw(
                 raw async for raw in lines(conn, SNAPSHOTS, plan_code=plan_code, pool=INSPECTORS)
             ]
 
-            def read() -> Iterator[bytes]:
-                with path.open("rb") as handle:
-                    yield from handle
+        def read() -> Iterator[bytes]:
+            with path.open("rb") as handle:
+                yield from handle
 
-            # CPU-bound (seconds on a large pool): off the event loop
-            result = await asyncio.to_thread(
-                draw, stored.plan, stored.rules, read, officers, seed=seed
-            )
+        # CPU-bound (seconds on a large pool): off the event loop, with no connection held
+        result = await asyncio.to_thread(draw, stored.plan, stored.rules, read, officers, seed=seed)
     if (result.subjects_hash, result.inspectors_hash) != (
         stored.approval.subjects_hash,
         stored.approval.inspectors_hash,

@@ -110,7 +110,7 @@ async def gateway(gateway_url: str) -> AsyncIterator[AsyncEngine]:
     await made.dispose()
 
 
-async def _catalogue(supervision: AsyncEngine, settings: Settings) -> None:
+async def seed_catalogue(supervision: AsyncEngine, settings: Settings) -> None:
     for item, department in ((ITEM_FOOD, SCJG), (ITEM_PERMIT, STHJ)):
         matter = {
             "cd_id": f"m-{item.matter_code}",
@@ -138,7 +138,7 @@ async def test_a_result_is_an_act_linked_to_plan_and_task_and_published_in_time(
     gateway: AsyncEngine, databases: SourceDatabases, backend_settings: Settings
 ) -> None:
     supervision = databases.engine("supervision")
-    await _catalogue(supervision, backend_settings)
+    await seed_catalogue(supervision, backend_settings)
     audit = AuditLog(gateway)
     try:
         await approve_plan(gateway, audit, plan=JOINT, rules=rules(), subjects=SUBJECT_LINES,

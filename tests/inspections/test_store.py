@@ -4,10 +4,12 @@ only the plan's departments and the city office see it."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
+import orjson
 import pytest
 import pytest_asyncio
 from sqlalchemy import select
@@ -17,6 +19,7 @@ from audit.log import AuditLog
 from inspections.errors import (
     DrawRefused,
     InvalidInspection,
+    InvalidSnapshot,
     PlanForbidden,
     PlanNotFound,
     SeedMismatch,
@@ -227,3 +230,41 @@ async def test_a_second_plan_beyond_the_yearly_frequency_is_refused(
         plan=replace(next_year, draw_day=date(2027, 3, 1)),
         by=STHJ_STAFF,
     )
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_two_first_draws_at_once_store_exactly_one(
+    engine: AsyncEngine, audit: AuditLog
+) -> None:
+    await approve(engine, audit)
+    outcomes = await asyncio.gather(
+        *(
+            perform_draw(engine, audit, plan_code="SJ-2026-001", seed=SEED, by=who, now=NOW)
+            for who in (SCJG_STAFF, STHJ_STAFF)
+        ),
+        return_exceptions=True,
+    )
+    refused = [o for o in outcomes if isinstance(o, BaseException)]
+    assert len(refused) == 1 and isinstance(refused[0], DrawRefused), outcomes
+    assert "meanwhile" in str(refused[0])  # both drew; the store kept the first
+    assert [d.number for d in await draws_of(engine, "SJ-2026-001", viewer=CITY)] == [1]
+    drawn = [e for e, _, _ in await audit_events(engine) if e == "inspection_draw"]
+    assert len(drawn) == 1
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_approval_refuses_a_row_that_is_not_a_pool_row(
+    engine: AsyncEngine, audit: AuditLog
+) -> None:
+    missing = orjson.loads(SUBJECT_LINES[1])
+    del missing["last"]
+    lines_ = [SUBJECT_LINES[0], orjson.dumps(missing, option=orjson.OPT_SORT_KEYS) + b"\n"]
+    with pytest.raises(InvalidSnapshot, match="line 2: fields must be"):
+        await approve(engine, audit, subjects=lines_)
+    risky = orjson.loads(SUBJECT_LINES[0])
+    risky["risk"] = "E"
+    with pytest.raises(InvalidSnapshot, match="line 1: risk is not risk"):
+        await approve(
+            engine, audit, subjects=[orjson.dumps(risky, option=orjson.OPT_SORT_KEYS) + b"\n"]
+        )
+    assert await visible_plans(engine, viewer=CITY) == []  # nothing of either was kept
