@@ -19,6 +19,7 @@ COPY events ./events
 COPY ingest ./ingest
 COPY tasks ./tasks
 COPY inspections ./inspections
+COPY jobs ./jobs
 COPY demo ./demo
 RUN /opt/jianguan/bin/pip install --no-cache-dir --no-deps .
 

@@ -52,7 +52,7 @@ CHECKPOINTS = cast(Table, AuditCheckpoint.__table__)
 CONTENT = tuple(c.name for c in ENTRIES.columns if c.name not in ("seq", "prev_hash", "hash"))
 """The columns an entry's hash covers besides ``seq`` and ``prev_hash``: all the others."""
 # Any constant shared by every gateway process will do; this one spells "JGAUDIT".
-_LOCK_KEY = 0x4A47_4155_4449_54
+LOCK_KEY = 0x4A47_4155_4449_54
 
 
 class AuditUnavailable(Unavailable):
@@ -161,7 +161,7 @@ async def writer_lock(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
             # Read committed: the head read after the lock must see what the last holder wrote.
             await conn.execution_options(isolation_level="READ COMMITTED")
             async with conn.begin():
-                await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
                 yield conn
             return
         if conn.dialect.name != "sqlite":
@@ -178,7 +178,7 @@ async def writer_lock(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
         await conn.commit()
 
 
-async def _head(conn: AsyncConnection) -> tuple[int, str]:
+async def chain_head(conn: AsyncConnection) -> tuple[int, str]:
     """The last seq and its hash; after a full prune, the newest checkpoint's."""
     newest = select(ENTRIES.c.seq, ENTRIES.c.hash).order_by(ENTRIES.c.seq.desc()).limit(1)
     row = (await conn.execute(newest)).first()
@@ -372,7 +372,7 @@ class AuditLog:
     async def _insert(self, batch: list[dict[str, Any]]) -> tuple[int, bool]:
         """Chain and insert ``batch`` in one transaction; the last seq, and whether to sign."""
         async with writer_lock(self._engine) as conn:
-            seq, prev_hash = await _head(conn)
+            seq, prev_hash = await chain_head(conn)
             rows = []
             for fields in batch:
                 seq += 1

@@ -232,41 +232,51 @@ class Deliverer:
         return str(values.get("status", "failed"))
 
     async def replay(self, subscription_id: int, from_seq: int) -> int:
-        """Send a subscription's events again from outbox position ``from_seq`` (delivered and
-        dead letters alike), oldest first; how many."""
-        async with self.engine.begin() as conn:
-            result = await conn.execute(
-                update(_DELIVERIES)
-                .where(
-                    _DELIVERIES.c.subscription_id == subscription_id,
-                    _DELIVERIES.c.event_seq >= from_seq,
-                )
-                .values(
-                    status="pending",
-                    attempts=0,
-                    next_attempt_at=self.clock(),
-                    last_error=None,
-                    delivered_at=None,
-                )
-            )
-        return int(result.rowcount)
+        """``replay`` at this deliverer's clock."""
+        return await replay(self.engine, subscription_id, from_seq, now=self.clock())
 
     async def dead_letters(self, subscription_id: int) -> list[DeadLetter]:
         """The subscription's dead letters, oldest first."""
-        query = (
-            select(
-                _DELIVERIES.c.event_seq,
-                _OUTBOX.c.id,
-                _OUTBOX.c.kind,
-                _DELIVERIES.c.attempts,
-                _DELIVERIES.c.last_error,
-            )
-            .join(_OUTBOX, _OUTBOX.c.seq == _DELIVERIES.c.event_seq)
+        return await dead_letters(self.engine, subscription_id)
+
+
+async def replay(engine: AsyncEngine, subscription_id: int, from_seq: int, *, now: datetime) -> int:
+    """Send a subscription's events again from outbox position ``from_seq`` (delivered and
+    dead letters alike), oldest first, from the next round on; how many."""
+    async with engine.begin() as conn:
+        result = await conn.execute(
+            update(_DELIVERIES)
             .where(
                 _DELIVERIES.c.subscription_id == subscription_id,
-                _DELIVERIES.c.status == "dead",
+                _DELIVERIES.c.event_seq >= from_seq,
             )
-            .order_by(_DELIVERIES.c.event_seq)
+            .values(
+                status="pending",
+                attempts=0,
+                next_attempt_at=now,
+                last_error=None,
+                delivered_at=None,
+            )
         )
-        async with self.engine.connect() as conn:
-            return [DeadLetter(*row) for row in (await conn.execute(query)).all()]
+    return int(result.rowcount)
+
+
+async def dead_letters(engine: AsyncEngine, subscription_id: int) -> list[DeadLetter]:
+    """The subscription's dead letters, oldest first."""
+    query = (
+        select(
+            _DELIVERIES.c.event_seq,
+            _OUTBOX.c.id,
+            _OUTBOX.c.kind,
+            _DELIVERIES.c.attempts,
+            _DELIVERIES.c.last_error,
+        )
+        .join(_OUTBOX, _OUTBOX.c.seq == _DELIVERIES.c.event_seq)
+        .where(
+            _DELIVERIES.c.subscription_id == subscription_id,
+            _DELIVERIES.c.status == "dead",
+        )
+        .order_by(_DELIVERIES.c.event_seq)
+    )
+    async with engine.connect() as conn:
+        return [DeadLetter(*row) for row in (await conn.execute(query)).all()]

@@ -87,6 +87,11 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     # Bearer token Prometheus must send for /metrics; without one, /metrics is not served.
     metrics_token: str | None = field(default=None, repr=False)
+    # Run the background jobs (webhook delivery, overdue marking, reminders) inside the serving
+    # process. From the environment: yes on the embedded default (SQLite: the queue is in
+    # memory, no other process could share it); on PostgreSQL `jianguan jobs worker` runs them,
+    # unless JIANGUAN_JOBS_IN_PROCESS=true (one machine, one process).
+    jobs_in_process: bool = False
 
     def __post_init__(self) -> None:
         urls = {name: _default_url(self.var_dir, name) for name in SOURCE_NAMES}
@@ -111,6 +116,10 @@ class Settings:
             raise SettingsError(
                 "JIANGUAN_AUDIT_RETENTION_DAYS must be at least 180 (Cybersecurity Law, 6 months)"
             )
+
+    @property
+    def gateway_on_postgres(self) -> bool:
+        return self.gateway_url.startswith("postgresql")
 
     def database_url(self, source: str) -> str:
         """The database URL of one source."""
@@ -150,6 +159,14 @@ class Settings:
             name: url for name in SOURCE_NAMES if (url := get(f"{name.upper()}_URL")) is not None
         }
         holidays = get("HOLIDAYS_FILE")
+        gateway_url = normalise_database_url(get("DATABASE_URL") or "")
+        on_postgres = gateway_url.startswith("postgresql")
+        in_process = get("JOBS_IN_PROCESS")
+        if in_process is not None and not on_postgres and not _flag(in_process, "JOBS_IN_PROCESS"):
+            raise SettingsError(
+                "JIANGUAN_JOBS_IN_PROCESS=false needs JIANGUAN_DATABASE_URL on PostgreSQL: on"
+                " SQLite the job queue is in the serving process's memory"
+            )
         return cls(
             environment=environment,  # type: ignore[arg-type]  # checked above
             var_dir=Path(get("VAR_DIR") or "var"),
@@ -176,7 +193,7 @@ class Settings:
             public_cache_seconds=_int(
                 get("PUBLIC_CACHE_SECONDS"), 60, "PUBLIC_CACHE_SECONDS", minimum=0
             ),
-            gateway_url=get("DATABASE_URL") or "",
+            gateway_url=gateway_url,
             password_max_age_days=_int(get("PASSWORD_MAX_AGE_DAYS"), 90, "PASSWORD_MAX_AGE_DAYS"),
             lockout_attempts=_int(get("LOCKOUT_ATTEMPTS"), 5, "LOCKOUT_ATTEMPTS"),
             lockout_minutes=_int(get("LOCKOUT_MINUTES"), 15, "LOCKOUT_MINUTES"),
@@ -198,6 +215,7 @@ class Settings:
             ckan_datastore_write_url=env.get("CKAN_DATASTORE_WRITE_URL") or None,
             trusted_proxies=_networks(get("TRUSTED_PROXIES"), "TRUSTED_PROXIES"),
             metrics_token=_token(get("METRICS_TOKEN"), "METRICS_TOKEN"),
+            jobs_in_process=_flag(in_process, "JOBS_IN_PROCESS") if on_postgres else True,
         )
 
 

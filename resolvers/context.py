@@ -22,6 +22,13 @@ from resolvers.loaders import Loaders
 from sources.database import SourceDatabases
 from sources.guard import Sources
 from standard.workdays import WorkCalendar
+from tasks.store import TaskStore
+
+
+class JobQueue(Protocol):
+    """The background jobs, as a request reaches them (``jobs.runtime.Jobs``)."""
+
+    async def deliver_soon(self) -> bool: ...
 
 
 class Services(Protocol):
@@ -29,7 +36,7 @@ class Services(Protocol):
     has them, made once per process."""
 
     @property
-    def engine(self) -> AsyncEngine: ...  # the gateway database (random inspections' tables)
+    def engine(self) -> AsyncEngine: ...  # the gateway database (inspections, webhooks)
     @property
     def settings(self) -> IngestSettings: ...
     @property
@@ -46,6 +53,10 @@ class Services(Protocol):
     def calendar(self) -> WorkCalendar: ...
     @property
     def source_databases(self) -> SourceDatabases: ...
+    @property
+    def tasks(self) -> TaskStore: ...
+    @property
+    def jobs(self) -> JobQueue: ...
 
 
 @dataclass(slots=True)

@@ -30,6 +30,7 @@ JianguanError                      raised on purpose; the message is written for
  │    ├── InvalidTask              tasks.errors: a task record breaks the rules (a naive time, a
  │    │                            bad USCC, no recipient)
  │    ├── DetailRequired           tasks.errors: a task action lacks what it needs (a reason …)
+ │    ├── NotDispatched            tasks.complaints: a complaint not dispatched to a department
  │    ├── TransitionRefused        tasks.errors: the action is not allowed from the task's state
  │    ├── ConcurrentChange         tasks.errors: the task changed since the caller saw it
  │    ├── InvalidInspection        inspections.errors: a list item, rule, plan or pool row breaks
@@ -61,6 +62,8 @@ JianguanError                      raised on purpose; the message is written for
  │         └── PasswordChangeRefused  accounts.auth: the new password is refused (HTTP 400)
  ├── NotFound                      NOT_FOUND: nothing has that ID or name; the resolvers raise it
  │    ├── NoDemoData               demo.principals: the demo principals are asked for before seeding
+ │    ├── TaskNotFound             tasks.errors: no task has that id, or none the caller may see
+ │    ├── NoSuchComplaint          tasks.complaints: no complaint of that provider has the ticket
  │    └── PlanNotFound             inspections.errors: no inspection plan the caller may see
  ├── SourceError                   sources.base: a source connector's errors
  │    ├── SourceUnavailable        SOURCE_UNAVAILABLE: a source did not answer in time, refused,
@@ -78,7 +81,9 @@ JianguanError                      raised on purpose; the message is written for
  │    ├── SettingsError            gateway.settings: a JIANGUAN_* variable is missing or wrong
  │    ├── HolidaysFileError        standard.workdays: the holidays file cannot be used
  │    ├── NoDivisionList           standard.divisions: no official division list for the province
- │    └── AuditKeyError            audit.keys: the audit signing key is missing or unusable
+ │    ├── AuditKeyError            audit.keys: the audit signing key is missing or unusable
+ │    └── JobsNotSetUp             jobs.runtime: the job queue's tables are not in the gateway
+ │                                 database (`jianguan jobs setup`)
  ├── PublishError                  open_data.errors: the open-data publisher's, naming the dataset
  │    ├── SpecError                open_data.errors: a spec that cannot be released (fail closed)
  │    ├── ReleaseRefused           open_data.errors: the release gate said no

@@ -1,3 +1,3 @@
 """Regulatory tasks (监管任务) that count as legally delivered (R11): the life cycle, deadlines in
-working days, signed receipts. Pure logic and signing so far; storage, GraphQL and the CLI come
-next (docs/tasks.md)."""
+working days, signed receipts; kept in the gateway database with every change's audit entry,
+receipts and event; who sees what; reminders; complaints that become tasks (docs/tasks.md)."""

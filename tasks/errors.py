@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from standard.errors import Forbidden, InputError
+from standard.errors import Forbidden, InputError, NotFound
 
 
 class InvalidTask(InputError):
@@ -118,3 +118,11 @@ class ForeignKey(ReceiptRefused):
 
 class BadSignature(ReceiptRefused):
     reason = "bad signature"
+
+
+class TaskNotFound(NotFound):
+    """No task has that id, or none the caller may see (the two are not told apart)."""
+
+    def __init__(self, task_id: str) -> None:
+        self.task_id = task_id
+        super().__init__(f"没有编号为 {task_id} 的任务 / no task {task_id}")

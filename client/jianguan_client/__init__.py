@@ -25,7 +25,7 @@ from .credit_records import (
     CreditRecordsPenaltyPublicityEdges,
     CreditRecordsPenaltyPublicityEdgesNode,
 )
-from .enums import RecordStatus, Role
+from .enums import RecordStatus, Role, TaskState
 from .exceptions import (
     GraphQLClientError,
     GraphQLClientGraphQLError,
@@ -168,4 +168,5 @@ __all__ = [
     "SubjectsSubjectsEdges",
     "SubjectsSubjectsEdgesNode",
     "SubjectsSubjectsPageInfo",
+    "TaskState",
 ]

@@ -17,3 +17,14 @@ class Role(str, Enum):
     DEPT_ADMIN = "DEPT_ADMIN"
     CITY_OFFICE = "CITY_OFFICE"
     AUDITOR = "AUDITOR"
+
+
+class TaskState(str, Enum):
+    ISSUED = "ISSUED"
+    DELIVERED = "DELIVERED"
+    CLAIMED = "CLAIMED"
+    IN_PROGRESS = "IN_PROGRESS"
+    DONE = "DONE"
+    RETURNED = "RETURNED"
+    REASSIGNED = "REASSIGNED"
+    ESCALATED = "ESCALATED"

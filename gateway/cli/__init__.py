@@ -1,8 +1,8 @@
 """The ``jianguan`` command line, one module per command group.
 
 ``data`` (db, ingest, seed, demo-credentials, holidays, docs) and ``serving`` (serve, source-api,
-the schema) are registered here; ``admin``, ``audit``, ``inspections`` and the publisher load
-only when run.
+the schema) are registered here; ``admin``, ``audit``, ``tasks``, ``inspections``, ``events``,
+``jobs`` and the publisher load only when run.
 """
 
 from __future__ import annotations
@@ -34,10 +34,25 @@ LAZY: dict[str, tuple[str, str, str]] = {
         "bootstrap",
         "Create the city office and its first account; refused once any account exists.",
     ),
+    "tasks": (
+        "gateway.cli.tasks",
+        "tasks_app",
+        "Regulatory tasks (监管任务): verify and print receipts, overdue tasks, complaints.",
+    ),
     "inspections": (
         "gateway.cli.inspections",
         "inspections_app",
         "Random inspections (双随机、一公开): seed, approve, draw, export, verify.",
+    ),
+    "events": (
+        "gateway.cli.events",
+        "events_app",
+        "Webhooks to partner systems (事件推送): subscriptions, dead letters.",
+    ),
+    "jobs": (
+        "gateway.cli.jobs",
+        "jobs_app",
+        "Background jobs (后台任务): webhook delivery, overdue tasks, reminders.",
     ),
     "publish": (
         "gateway.cli.publish",

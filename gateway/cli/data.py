@@ -17,6 +17,7 @@ from gateway.cli.common import (
     settings_or_exit,
     sources_named,
 )
+from gateway.clock import clock_of
 from gateway.settings import Settings
 from standard.source_names import SOURCE_NAMES
 
@@ -270,13 +271,16 @@ def seed(
 
 @commands.command("demo-credentials")
 def demo_credentials(
+    ctx: typer.Context,
     output: Annotated[Path, typer.Option(help="Where to write.")] = Path(
         "var/demo-credentials.json"
     ),
 ) -> None:
-    """Create the demo's principals and grants, and write a ready token for each."""
+    """Create the demo's principals and grants, and write a ready token for each; then the
+    demo's regulatory work (tasks in every state, one overdue) unless there is some already."""
     from demo.principals import NoDemoData, write_credentials
     from demo.principals import demo_credentials as make
+    from demo.work import demo_tasks
     from gateway.services import Services
     from standard.migrate import GATEWAY
 
@@ -289,7 +293,11 @@ def demo_credentials(
     async def run() -> Any:
         services = Services.create(settings)
         try:
-            return await make(services)
+            made = await make(services)
+            tasks = await demo_tasks(services, now=clock_of(ctx).now())
+            if tasks:
+                console.print(f"demo work: {tasks} tasks in every state, one overdue")
+            return made
         finally:
             await services.close()
 

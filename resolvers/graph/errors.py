@@ -6,7 +6,11 @@ code, from ``CODES``, before it is logged or masked. The most specific class in 
 
 error raised                          extensions.code        message
  ├── InputError                       BAD_USER_INPUT         the error's own
- │    └── OverLimit                   NODE_BUDGET_EXCEEDED   the error's own (gateway.limits)
+ │    ├── OverLimit                   NODE_BUDGET_EXCEEDED   the error's own (gateway.limits)
+ │    ├── TransitionRefused           TRANSITION_REFUSED     the error's own (tasks.errors), and
+ │    │                                                      ``state``, ``action``, ``allowed``
+ │    └── ConcurrentChange            CONCURRENT_CHANGE      the error's own (tasks.errors), and
+ │                                                           ``expected`` and ``current`` versions
  ├── Forbidden                        FORBIDDEN              the error's own
  ├── Unauthenticated                  UNAUTHENTICATED        the error's own
  ├── NotFound                         NOT_FOUND              the error's own
@@ -41,12 +45,26 @@ from standard.errors import (
     OverLimit,
     Unauthenticated,
 )
+from tasks.errors import ConcurrentChange, TransitionRefused
 
 Shown = tuple[str, dict[str, Any]]  # the message and the extensions beside the code
 
 
 def _own(error: Any) -> Shown:
     return str(error), {}
+
+
+def _refused(error: Any) -> Shown:
+    # A client can offer the allowed actions without parsing the message.
+    return str(error), {
+        "state": error.state,
+        "action": error.action,
+        "allowed": list(error.allowed),
+    }
+
+
+def _stale(error: Any) -> Shown:
+    return str(error), {"expected": error.expected, "current": error.current}
 
 
 def _source(error: Any) -> Shown:
@@ -57,6 +75,8 @@ def _source(error: Any) -> Shown:
 CODES: dict[type[JianguanError], tuple[str, Callable[[Any], Shown]]] = {
     InputError: ("BAD_USER_INPUT", _own),
     OverLimit: ("NODE_BUDGET_EXCEEDED", _own),
+    TransitionRefused: ("TRANSITION_REFUSED", _refused),
+    ConcurrentChange: ("CONCURRENT_CHANGE", _stale),
     Forbidden: ("FORBIDDEN", _own),
     Unauthenticated: ("UNAUTHENTICATED", _own),
     NotFound: ("NOT_FOUND", _own),

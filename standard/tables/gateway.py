@@ -250,6 +250,107 @@ class WebhookDelivery(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+# -- Regulatory tasks (监管任务, R11; tasks/store.py) ------------------------------------------
+
+
+class TaskRow(Base):
+    """监管任务: one task at its current version; ``version`` guards every change (optimistic
+    concurrency: ``UPDATE … WHERE seq = :seq AND version = :version``)."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        Index("ix_tasks_issuer", "issuer", "seq"),
+        Index("ix_tasks_open_due", "state", "due_at"),
+    )
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(40), unique=True)  # "T-20260212-3f9a0c1e"
+    title: Mapped[str] = mapped_column(String(200))
+    issuer: Mapped[str] = mapped_column(String(40))
+    subjects: Mapped[list[str]] = mapped_column(JSON, default=list)
+    matters: Mapped[list[str]] = mapped_column(JSON, default=list)
+    legal_basis: Mapped[str] = mapped_column(Text)
+    attachments: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    deadline_working_days: Mapped[int] = mapped_column(Integer)
+    # Derived from issued_at and the working-day calendar when issued, kept so the overdue list
+    # is one indexed query; provisional when a counted year had no holiday notice yet.
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    due_provisional: Mapped[bool] = mapped_column(Boolean, default=False)
+    state: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int] = mapped_column(Integer)
+    assignees: Mapped[list[str]] = mapped_column(JSON, default=list)
+    reason: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[str | None] = mapped_column(Text)
+    acts: Mapped[list[str]] = mapped_column(JSON, default=list)
+    overdue_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # task.overdue sent
+    created_by: Mapped[str] = mapped_column(String(120))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class TaskRecipient(Base):
+    """承办部门: a party a task is sent to (its inbox); rewritten when the city office reassigns
+    the task to other departments."""
+
+    __tablename__ = "task_recipients"
+    __table_args__ = (Index("ix_task_recipients_party", "party", "task_seq"),)
+
+    task_seq: Mapped[int] = mapped_column(ForeignKey("tasks.seq"), primary_key=True)
+    party: Mapped[str] = mapped_column(String(40), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)  # the order the issuer named them in
+
+
+class TaskMove(Base):
+    """任务流转记录: one step of a task's history (issue included), with who, when, the note,
+    the reason and the attachments (by SM3) given with it. One row per version: a second writer
+    of the same version fails on the key even if the version check were bypassed."""
+
+    __tablename__ = "task_moves"
+
+    task_seq: Mapped[int] = mapped_column(ForeignKey("tasks.seq"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)  # the version it produced
+    action: Mapped[str] = mapped_column(String(16))  # "issue", "deliver", "claim", …
+    from_state: Mapped[str | None] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(120))
+    party: Mapped[str | None] = mapped_column(String(40))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    note: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+    attachments: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    audit_seq: Mapped[int] = mapped_column(BigInteger)
+
+
+class TaskReceipt(Base):
+    """回执: a signed receipt (tasks/receipts.py) as issued, verifiable offline."""
+
+    __tablename__ = "task_receipts"
+    __table_args__ = (Index("ix_task_receipts_task", "task_seq", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    task_seq: Mapped[int] = mapped_column(ForeignKey("tasks.seq"))
+    task_version: Mapped[int] = mapped_column(Integer)
+    event: Mapped[str] = mapped_column(String(16))
+    recipient: Mapped[str] = mapped_column(String(40))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    audit_seq: Mapped[int] = mapped_column(BigInteger)
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class ComplaintTask(Base):
+    """投诉转任务: the task a 12345 complaint dispatched to a department became. Kept here, not
+    as a column of the complaints source: that table is the hotline's exchange format, pushed
+    and re-pushed by its provider, so a gateway column there would be overwritten or refused."""
+
+    __tablename__ = "complaint_tasks"
+
+    provider: Mapped[str] = mapped_column(String(64), primary_key=True)  # the complaint's key:
+    cd_id: Mapped[str] = mapped_column(String(64), primary_key=True)  # (provider, cd_id)
+    ticket_no: Mapped[str] = mapped_column(String(50))
+    task_seq: Mapped[int] = mapped_column(ForeignKey("tasks.seq"), unique=True)
+    linked_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 # Random inspections (双随机、一公开, issue 14 §1): plans, their items, the pools' snapshots as
 # approved, every draw beside the first, and the result of each drawn subject's inspection.
 

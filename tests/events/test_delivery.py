@@ -5,22 +5,16 @@ backoff, dead letters, replay, order per aggregate, and only what the client may
 from __future__ import annotations
 
 import asyncio
-import hmac
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import orjson
 import pytest
 import pytest_asyncio
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
-from standardwebhooks import Webhook
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import Route
 
 from events.delivery import BACKOFF, Deliverer
@@ -28,36 +22,10 @@ from events.outbox import Event, record
 from events.subscriptions import BadSubscription, subscribe
 from sources.database import create_engine
 from standard.tables.gateway import Client, Party, WebhookDelivery
+from tests.events.receivers import Receiver
 from tests.servers import LiveServer
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # the tests' clock, not today's
-
-
-@dataclass
-class Receiver:
-    """A partner's endpoint: keeps what it is sent, checks each signature; can be made to fail."""
-
-    secrets: dict[str, str] = field(default_factory=dict)  # path → secret
-    received: list[dict[str, Any]] = field(default_factory=list)
-    failing: bool = False
-    real_time: bool = False  # also check the timestamp against this machine's clock
-
-    async def endpoint(self, request: Request) -> Response:
-        if self.failing:
-            return Response(status_code=503)
-        body = await request.body()
-        secret = self.secrets[request.url.path]
-        headers = dict(request.headers)
-        if self.real_time:
-            Webhook(secret).verify(body, headers)  # raises on a bad signature or old timestamp
-        sent = datetime.fromtimestamp(int(headers["webhook-timestamp"]), UTC)
-        expected = Webhook(secret).sign(headers["webhook-id"], sent, body)
-        if not any(hmac.compare_digest(expected, s) for s in headers["webhook-signature"].split()):
-            return Response(status_code=401)
-        self.received.append(
-            {"path": request.url.path, "id": headers["webhook-id"], **orjson.loads(body)}
-        )
-        return Response(status_code=204)
 
 
 @pytest.fixture

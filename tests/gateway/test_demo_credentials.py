@@ -78,3 +78,38 @@ def test_the_partners_doc_flow_works_with_the_demo_clients(
                 asyncio.run(fetch_token(name, made[name]["client_secret"]))
             assert refused.value.response.status_code == 401
             assert again[name]["kind"] == kind
+
+
+def _graphql(gateway: str, token: str, query: str) -> Any:
+    response = httpx.post(
+        f"{gateway}/graphql", json={"query": query}, headers={"authorization": f"Bearer {token}"}
+    )
+    body = response.json()
+    assert "errors" not in body, body
+    return body["data"]
+
+
+def test_the_demo_shows_tasks_in_every_state_and_one_overdue(
+    demo: tuple[dict[str, str], Path],
+) -> None:
+    env, output = demo
+    made = _credentials(env, output)
+    _credentials(env, output)  # a second run adds no second set of tasks
+    office = made["city.office"]["token"]
+    page = "first: 100) { edges { node { id state overdue issuer recipients } } }"
+    with serve(env) as gateway:
+        issued = _graphql(gateway, office, f'{{ tasksIssued(issuer: "XA-SCJG", {page} }}')
+        overdue = _graphql(gateway, office, f"{{ tasksOverdue({page} }}")
+        inbox = _graphql(gateway, made["yt.scjg.staff"]["token"], f"{{ taskInbox({page} }}")
+    tasks = [e["node"] for e in issued["tasksIssued"]["edges"]]
+    # The life cycle of issue 14 §2: issued → delivered → claimed → in progress → done, or
+    # returned, reassigned, escalated; overdue is not a state but a passed deadline.
+    states = {"ISSUED", "DELIVERED", "CLAIMED", "IN_PROGRESS", "DONE", "RETURNED", "REASSIGNED"}
+    assert {t["state"] for t in tasks} == states | {"ESCALATED"}
+    late = [e["node"] for e in overdue["tasksOverdue"]["edges"]]
+    assert len(late) == 1 and late[0]["overdue"] and late[0]["state"] == "CLAIMED"
+    assert len(tasks) == 9  # once, though demo-credentials ran twice
+    mine = [e["node"] for e in inbox["taskInbox"]["edges"]]
+    # A recipient's inbox holds what reached it (delivered on), never an undelivered task.
+    assert mine and all("YT-SCJG" in t["recipients"] for t in mine)
+    assert "ISSUED" not in {t["state"] for t in mine}

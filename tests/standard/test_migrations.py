@@ -51,3 +51,19 @@ async def test_downgrade_and_upgrade_again(tmp_path: Any) -> None:
                 assert await connection.run_sync(_diff, source) == []
     finally:
         await dbs.dispose()
+
+
+async def test_the_gateway_database_matches_its_models(gateway_url: str) -> None:
+    from sources.database import create_engine
+    from standard.tables.gateway import metadata
+
+    def diff(connection: Connection) -> list[Any]:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return list(compare_metadata(context, metadata))
+
+    engine = create_engine(gateway_url)
+    try:
+        async with engine.connect() as connection:
+            assert await connection.run_sync(diff) == []
+    finally:
+        await engine.dispose()

@@ -1,21 +1,19 @@
 """random inspections: plans, their items, the pools' snapshots, draws and results
 
 Revision ID: gateway_0006
-Revises: gateway_0004
+Revises: gateway_0005
 Create Date: 2026-12-07 23:51:03
 
 A plan is stored as approved (the rules, the snapshots' hashes, the seed's commitment) with the
 snapshots' canonical lines; every draw of it is kept, a repeat beside the first with its reason;
-results link a drawn subject to its task and the supervision act that records it. Chained to
-gateway_0004 for now: gateway_0005 (tasks) is written beside it and the two are re-chained on
-merge.
+results link a drawn subject to its task and the supervision act that records it.
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = 'gateway_0006'
-down_revision = 'gateway_0004'
+down_revision = 'gateway_0005'
 branch_labels = None
 depends_on = None
 

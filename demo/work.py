@@ -1,0 +1,136 @@
+"""Demo regulatory work: tasks in every state of their life cycle and one overdue (R11), so
+``make demo`` shows inboxes, receipts and the supervising office's overdue list.
+
+Made through the task store, as staff would make them: every task has its moves, audit
+entries, signed receipts and outbox events. Idempotent: nothing is added once a task exists.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from demo.departments import OFFICE
+from sources.database import SourceDatabases
+from standard.codes import check_uscc
+from standard.tables.gateway import TaskRow
+from standard.workdays import WorkCalendar
+from tasks.lifecycle import Actor
+from tasks.reminders import mark_overdue
+from tasks.rows import Stored
+from tasks.store import TaskStore
+
+ISSUER = "XA-SCJG"  # 西安市市场监督管理局
+RECIPIENTS = ("XA-STHJ", "YT-SCJG")
+LEGAL_BASIS = "《陕西省“互联网+监管”系统数据管理办法》；《市场监管领域部门联合抽查事项清单》"
+
+
+class Services(Protocol):
+    """What making the demo's tasks needs; ``gateway.services.Services`` has it."""
+
+    @property
+    def engine(self) -> AsyncEngine: ...
+    @property
+    def tasks(self) -> TaskStore: ...
+    @property
+    def calendar(self) -> WorkCalendar: ...
+    @property
+    def source_databases(self) -> SourceDatabases: ...
+
+
+def staff(party: str) -> Actor:
+    """The demo staff account of ``party`` (``demo.principals`` makes it), as a task actor."""
+    return Actor(officer=f"user:{party.lower().replace('-', '.')}.staff", party=party)
+
+
+OFFICE_ACTOR = Actor(officer="user:city.office", party=OFFICE, city_office=True)
+
+
+async def _subjects_and_matters(services: Services) -> tuple[list[str], list[str]]:
+    engine = services.source_databases.engine("supervision")
+    async with engine.connect() as conn:
+        rows = await conn.execute(text("SELECT uscc FROM subjects ORDER BY id LIMIT 100"))
+        # The demo's sources hold some invalid codes on purpose (demo/invalid.py); skip them.
+        subjects = [u for u in map(str, rows.scalars()) if check_uscc(u) is None][:9]
+        matters = await conn.execute(
+            text("SELECT matter_code FROM matters WHERE department_code = :d ORDER BY id LIMIT 4"),
+            {"d": ISSUER},
+        )
+        return subjects, [str(m) for m in matters.scalars()]
+
+
+async def demo_tasks(services: Services, *, now: datetime) -> int:
+    """Make the demo's tasks unless tasks exist; how many were made."""
+    async with services.engine.connect() as conn:
+        if await conn.scalar(select(func.count()).select_from(TaskRow)):
+            return 0
+    subjects, matters = await _subjects_and_matters(services)
+    store = services.tasks
+    issuer = staff(ISSUER)
+
+    def at(instant: datetime) -> TaskStore:
+        return TaskStore(
+            store.engine, signer=store.signer, calendar=store.calendar, clock=lambda: instant
+        )
+
+    async def issue(title: str, to: str, n: int, days: int, on: TaskStore = store) -> Stored:
+        return await on.issue(
+            by=issuer,
+            title=title,
+            recipients=(to,),
+            subjects=subjects[n : n + 2],
+            matters=matters[:1],
+            legal_basis=LEGAL_BASIS,
+            deadline_working_days=days,
+        )
+
+    async def delivered(title: str, to: str, n: int, on: TaskStore = store) -> Stored:
+        made = await issue(title, to, n, 10, on)
+        return await on.deliver(made.id, by=issuer, expected_version=made.task.version)
+
+    async def claimed(title: str, to: str, n: int, on: TaskStore = store) -> Stored:
+        made = await delivered(title, to, n, on)
+        return await on.claim(made.id, by=staff(to), expected_version=made.task.version)
+
+    def v(s: Stored) -> int:
+        return s.task.version
+
+    a, b = RECIPIENTS
+    await issue("食品经营许可证到期核查（待送达）", a, 0, 10)
+    await delivered("小微企业年报公示信息抽查（已送达）", a, 1)
+    await claimed("特种设备使用登记核查（已认领）", b, 2)
+    going = await claimed("餐饮油烟排放投诉联合核查（办理中）", a, 3)
+    await store.start(
+        going.id, by=staff(a), expected_version=v(going), note="已联系企业，约定现场检查时间"
+    )
+    done = await claimed("12345 投诉转办：超范围经营（已办结）", b, 4)
+    done = await store.start(done.id, by=staff(b), expected_version=v(done))
+    await store.finish(
+        done.id, by=staff(b), expected_version=v(done), result="现场检查属实，已责令整改并立案调查"
+    )
+    back = await delivered("排污许可证核查（已退回）", a, 5)
+    await store.return_(
+        back.id,
+        by=staff(a),
+        expected_version=v(back),
+        reason="该企业不在本部门监管范围，请核实后改派",
+    )
+    moved = await claimed("药品零售企业日常检查（已改派）", b, 6)
+    await store.reassign(
+        moved.id,
+        by=OFFICE_ACTOR,
+        expected_version=v(moved),
+        recipients=(a,),
+        reason="属地管理调整，改由市生态环境局承办",
+    )
+    up = await claimed("跨区域违法线索核查（已上报）", a, 7)
+    await store.escalate(
+        up.id, by=staff(a), expected_version=v(up), reason="涉及多个区县，需市级协调"
+    )
+    # Overdue: issued eight weeks ago with ten working days, claimed and never finished.
+    await claimed("消防安全隐患整改复查（已逾期）", b, 0, at(now - timedelta(weeks=8)))
+    await mark_overdue(store.engine, now=now)
+    return 9

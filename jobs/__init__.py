@@ -1,0 +1,1 @@
+"""Background work on procrastinate: event delivery rounds, overdue marking, reminders."""
