@@ -26,7 +26,6 @@ from typing import Any
 import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from audit.log import AuditLog
 from ingest.service import IngestOptions, IngestSettings, ingest_records
 from inspections.errors import InvalidInspection
 from inspections.plans import StoredDraw, load_plan
@@ -126,7 +125,6 @@ async def record_plan(
 
 async def approve_from_sources(
     sources: Sources,
-    audit: AuditLog,
     *,
     plan: PlanSpec,
     rules: Rules,
@@ -145,7 +143,6 @@ async def approve_from_sources(
     )
     approval = await approve_plan(
         sources.gateway,
-        audit,
         plan=plan,
         rules=rules,
         subjects=async_lines(subject_rows(sources, plan=plan)),
@@ -162,7 +159,6 @@ async def approve_from_sources(
 async def draw_plan(
     gateway: AsyncEngine,
     supervision: AsyncEngine,
-    audit: AuditLog,
     *,
     plan_code: str,
     seed: bytes,
@@ -174,7 +170,7 @@ async def draw_plan(
 ) -> StoredDraw:
     """Draw the plan (``store.perform_draw``) and update it in the data centre."""
     drawn, _ = await perform_draw(
-        gateway, audit, plan_code=plan_code, seed=seed, by=by, now=now, reason=reason
+        gateway, plan_code=plan_code, seed=seed, by=by, now=now, reason=reason
     )
     async with gateway.connect() as conn:
         stored = await load_plan(conn, plan_code, by)

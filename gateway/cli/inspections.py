@@ -52,7 +52,6 @@ def approve_command(
     commitment: Annotated[str, typer.Option(help="The seed's commitment (`seed` prints it).")],
 ) -> None:
     """Snapshot both pools from the data centre and approve the plan with the commitment."""
-    from audit.log import AuditLog
     from inspections.pools import Sources
     from inspections.service import approve_from_sources, read_plan_file
     from sources.database import SourceDatabases, create_engine
@@ -68,7 +67,6 @@ def approve_command(
     async def run() -> Any:
         databases = SourceDatabases(settings)
         gateway = create_engine(settings.gateway_url)
-        audit = AuditLog(gateway)
         sources = Sources(
             supervision=databases.engine("supervision"),
             credit=databases.engine("credit"),
@@ -77,13 +75,12 @@ def approve_command(
         )
         try:
             return await approve_from_sources(
-                sources, audit, plan=found.plan, rules=found.rules,
+                sources, plan=found.plan, rules=found.rules,
                 declarations=found.declarations, seed_commitment=commitment.lower(),
                 by=_operator(), now=now, calendar=WorkCalendar.load(settings.holidays_file),
                 settings=settings,
             )  # fmt: skip
         finally:
-            await audit.close()
             await gateway.dispose()
             await databases.dispose()
 
@@ -105,7 +102,6 @@ def draw_command(
     ] = None,
 ) -> None:
     """Draw the plan with the revealed seed; a repeat needs --reason and a new seed."""
-    from audit.log import AuditLog
     from inspections.service import draw_plan
     from sources.database import SourceDatabases, create_engine
     from standard.workdays import WorkCalendar
@@ -120,15 +116,13 @@ def draw_command(
     async def run() -> Any:
         databases = SourceDatabases(settings)
         engine = create_engine(settings.gateway_url)
-        audit = AuditLog(engine)
         try:
             return await draw_plan(
-                engine, databases.engine("supervision"), audit, plan_code=plan, seed=revealed,
+                engine, databases.engine("supervision"), plan_code=plan, seed=revealed,
                 by=_operator(), now=now, reason=reason,
                 calendar=WorkCalendar.load(settings.holidays_file), settings=settings,
             )  # fmt: skip
         finally:
-            await audit.close()
             await engine.dispose()
             await databases.dispose()
 

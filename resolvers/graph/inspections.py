@@ -287,8 +287,8 @@ async def draw_inspection_plan(
     except ValueError:
         raise InputError("seed: 随机种子须为十六进制 / the seed must be hex") from None
     drawn = await draw_plan(
-        services.engine, services.source_databases.engine("supervision"), services.audit,
-        plan_code=plan, seed=revealed, by=actor, now=datetime.now(UTC), reason=reason,
+        services.engine, services.source_databases.engine("supervision"), plan_code=plan,
+        seed=revealed, by=actor, now=datetime.now(UTC), reason=reason,
         calendar=services.calendar, settings=services.settings,
     )  # fmt: skip
     async with services.engine.connect() as conn:
@@ -318,9 +318,8 @@ async def record_inspection_result(
         published_on=published_on, division_code=division_code, task_id=task_id,
     )  # fmt: skip
     action_no = await publish_result(
-        services.engine, services.source_databases.engine("supervision"), services.audit,
-        result=recorded, by=actor, calendar=services.calendar, settings=services.settings,
-        now=datetime.now(UTC),
+        services.engine, services.source_databases.engine("supervision"), result=recorded,
+        by=actor, calendar=services.calendar, settings=services.settings, now=datetime.now(UTC),
     )  # fmt: skip
     _note(info, 1, (department,))
     found = await stored.results_of(services.engine, plan, viewer=actor)

@@ -12,7 +12,6 @@ import orjson
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from audit.log import AuditLog
 from gateway.cli.inspections import inspections_app
 from gateway.clock import Clock
 from gateway.settings import Settings
@@ -49,11 +48,9 @@ STAFF = Actor(officer="user:scjg-1", party=SCJG)
 
 async def _prepare(url: str) -> None:
     engine = create_engine(url)
-    audit = AuditLog(engine)
     try:
         await approve_plan(
             engine,
-            audit,
             plan=plan(ITEM_FOOD, ITEM_PERMIT),
             rules=rules(),
             subjects=lines_of(POOL),
@@ -65,10 +62,9 @@ async def _prepare(url: str) -> None:
             by=STAFF,
             now=NOW,
         )
-        await perform_draw(engine, audit, plan_code="SJ-2026-001", seed=SEED, by=STAFF, now=NOW)
+        await perform_draw(engine, plan_code="SJ-2026-001", seed=SEED, by=STAFF, now=NOW)
         await perform_draw(
             engine,
-            audit,
             plan_code="SJ-2026-001",
             seed=b"\x09" * 32,
             by=STAFF,
@@ -76,7 +72,6 @@ async def _prepare(url: str) -> None:
             reason="首次抽取后发现名录缺漏",
         )
     finally:
-        await audit.close()
         await engine.dispose()
 
 
