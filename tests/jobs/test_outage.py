@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from benchmarks.webhooks import measure
 from sqlalchemy import select
 
-from benchmarks.webhooks import measure
 from sources.database import create_engine
 from standard.tables.gateway import WebhookDelivery
 
