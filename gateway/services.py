@@ -77,7 +77,7 @@ class Services:
 
     def job_resources(self, http: httpx.AsyncClient) -> Resources:
         """What the jobs of a worker over these services reach; ``http`` sends the webhooks."""
-        return Resources.over(self.engine, http, self.policies)
+        return Resources.over(self.engine, http, self.policies, self.calendar)
 
     async def start(self) -> None:
         """Load the policy and follow its changes; sign the audit head every minute; run the

@@ -4,10 +4,11 @@
   ``DELIVER_CRON`` (retries come due on their own) and deferred right after a change. Its
   ``lock`` lets one round run at a time across workers (two would send the same due head twice)
   and its ``queueing_lock`` keeps at most one waiting: a burst of changes costs one round more.
-- ``mark_overdue``: ``tasks.reminders.mark_overdue`` every minute; the ``task.overdue`` events it
-  writes are delivered at once.
-- ``send_reminders``: once a day, a ``task.due_soon`` event for each task due within
-  ``REMIND_WITHIN``, all in one transaction, so a failed run leaves none behind.
+- ``mark_overdue``: ``tasks.reminders.mark_overdue`` every minute (each task once, with its
+  ``task.overdue`` event and audit entry); the events are delivered at once.
+- ``send_reminders``: each morning, a ``task.due_soon`` event for each task with at most
+  ``REMIND_WITHIN`` working days left (``tasks.reminders.due_soon``), all in one transaction,
+  so a failed run leaves none behind.
 
 A periodic job's ``now`` is the time it was scheduled for (procrastinate's ``timestamp``), not
 the worker's clock: a late run marks what was due then, and tests pass the time they mean.
@@ -15,14 +16,16 @@ the worker's clock: a late run marks what was due then, and tests pass the time 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from procrastinate import App, JobContext
 from procrastinate.exceptions import AlreadyEnqueued
 
 from events.delivery import Round
-from events.outbox import Event, record
+from events.outbox import record
 from jobs.resources import Resources
+from tasks import reminders
+from tasks.record import outbox_event
 
 DELIVER = "jianguan.deliver_events"
 MARK_OVERDUE = "jianguan.mark_overdue"
@@ -33,7 +36,8 @@ SEND_REMINDERS = "jianguan.send_reminders"
 DELIVER_CRON = "* * * * * */5"
 MARK_OVERDUE_CRON = "* * * * *"
 SEND_REMINDERS_CRON = "30 0 * * *"  # 08:30 in Xi'an (UTC+8), before the working day
-REMIND_WITHIN = timedelta(days=1)
+REMIND_WITHIN = 1  # working days left: due today or on the next working day
+SYSTEM = reminders.SYSTEM  # who the events say acted
 RESOURCES = "jianguan"  # the key of the Resources in a worker's additional context
 
 
@@ -44,26 +48,18 @@ async def deliver_events(resources: Resources) -> Round:
 
 async def mark_overdue(resources: Resources, *, now: datetime) -> int:
     """Mark the tasks overdue at ``now`` (each once); how many were newly marked."""
-    if resources.reminders is None:
-        return 0
-    return await resources.reminders.mark_overdue(resources.engine, now=now)
+    return await reminders.mark_overdue(resources.engine, now=now)
 
 
 async def send_reminders(resources: Resources, *, now: datetime) -> int:
-    """A ``task.due_soon`` event for each task due within ``REMIND_WITHIN`` of ``now``."""
-    if resources.reminders is None:
-        return 0
-    due = await resources.reminders.due_soon(resources.engine, now=now, within=REMIND_WITHIN)
+    """A ``task.due_soon`` event for each task due within ``REMIND_WITHIN`` working days."""
+    due = await reminders.due_soon(
+        resources.engine, now=now, within=REMIND_WITHIN, calendar=resources.calendar
+    )
     async with resources.engine.begin() as conn:
-        for task in due:
-            event = Event(
-                kind="task.due_soon",
-                aggregate=f"task:{task.id}",
-                resource="tasks",
-                provider=task.issuer,
-                payload={"task": task.id, "within_hours": REMIND_WITHIN // timedelta(hours=1)},
-            )
-            await record(conn, event, at=now)
+        for stored in due:
+            task = stored.task
+            await record(conn, outbox_event(task, "due_soon", SYSTEM, now, task.state), at=now)
     return len(due)
 
 

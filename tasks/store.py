@@ -76,10 +76,13 @@ class TaskStore:
         legal_basis: str,
         deadline_working_days: int,
         attachments: Sequence[Attachment] = (),
+        assignees: Sequence[str] = (),
         note: str | None = None,
         within: Callable[[AsyncConnection, int], Awaitable[None]] | None = None,
     ) -> Stored:
         """A new task from ``by``'s party (state issued, version 1); ``deliver`` sends it.
+        ``assignees`` names the officers who handle it; a department may send a task to itself
+        only so, assigning its own officers (a random inspection's drawn inspectors).
         ``within`` runs in the issuing transaction with the new row's seq (a link to what the
         task came from, kept or lost with it)."""
         now = aware(self.clock())
@@ -94,11 +97,16 @@ class TaskStore:
             issued_at=now,
             deadline_working_days=deadline_working_days,
             attachments=tuple(attachments),
+            assignees=tuple(assignees),
         )
         if len(task.title) > 200:
             raise InvalidTask("title", "不能超过 200 个字符", "at most 200 characters")
-        if by.party in task.recipients:
-            raise InvalidTask("recipients", "不能下达给本部门", "a party cannot send itself a task")
+        if by.party in task.recipients and not task.assignees:
+            raise InvalidTask(
+                "recipients",
+                "不能下达给本部门（本部门任务须指定承办人员）",
+                "a party cannot send itself a task, except to officers it names",
+            )
         due = deadlines.due_of(self.calendar, task)
         async with writing(self.engine) as conn:
             await check_recipients(conn, task.recipients)
@@ -118,7 +126,7 @@ class TaskStore:
                     due_provisional=due.provisional,
                     state=task.state.value,
                     version=task.version,
-                    assignees=[],
+                    assignees=list(task.assignees),
                     acts=[],
                     created_by=by.officer,
                     updated_at=now,

@@ -14,10 +14,12 @@ import typer
 from gateway.cli.common import console, errors, require_migrated, run_async, settings_or_exit
 from gateway.settings import Settings
 from jobs.resources import Resources
-from jobs.runtime import Jobs, JobsNotSetUp
+from jobs.runtime import Jobs
 from policies.store import PolicyHolder
 from sources.database import create_engine
+from standard.errors import Misconfigured
 from standard.migrate import GATEWAY
+from standard.workdays import WorkCalendar
 
 jobs_app = typer.Typer(
     help="Background jobs (后台任务): webhook delivery, overdue tasks, reminders."
@@ -68,7 +70,8 @@ def worker(
         try:
             await policies.start()
             async with httpx.AsyncClient() as http:
-                resources = Resources.over(engine, http, policies)
+                calendar = WorkCalendar.load(settings.holidays_file)
+                resources = Resources.over(engine, http, policies, calendar)
                 await jobs.run_worker(resources, wait=not until_empty)
         finally:
             await jobs.close()
@@ -77,6 +80,6 @@ def worker(
 
     try:
         run_async(run())
-    except JobsNotSetUp as exc:
+    except Misconfigured as exc:  # the queue not set up, a holidays file unusable
         errors.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from None

@@ -19,6 +19,7 @@ from strawberry.types import Info
 
 from inspections import plans as stored
 from inspections.draw import Drawn
+from inspections.issuing import issue_draw_tasks
 from inspections.results import Result, publish_result
 from inspections.service import draw_plan
 from inspections.snapshot import INSPECTORS, SUBJECTS
@@ -291,10 +292,19 @@ async def draw_inspection_plan(
         seed=revealed, by=actor, now=datetime.now(UTC), reason=reason,
         calendar=services.calendar, settings=services.settings,
     )  # fmt: skip
+    if drawn.number == 1:  # a repeat's tasks are issued on purpose (issueInspectionTasks)
+        await issue_draw_tasks(services.tasks, plan_code=plan, number=1, by=actor)
     async with services.engine.connect() as conn:
         departments = (await stored.load_plan(conn, plan, actor)).plan.departments
     _note(info, drawn.subject_count, departments)
     return InspectionDraw.of(drawn, departments)
+
+
+async def issue_inspection_tasks(info: Info[Context, None], plan: str, number: int) -> int:
+    issued = await issue_draw_tasks(
+        _services(info).tasks, plan_code=plan, number=number, by=_actor(info)
+    )
+    return len(issued)
 
 
 async def record_inspection_result(
@@ -349,6 +359,12 @@ def fields() -> tuple[dict[str, Any], dict[str, Any]]:
             description="随机抽取: draw a plan with its revealed seed (hex). The first draw's seed "
             "must match the approved commitment; a repeat needs a reason and a new seed, is "
             "audited and kept beside the first.",
+        ),
+        "issue_inspection_tasks": strawberry.field(
+            resolver=issue_inspection_tasks,
+            description="下达抽查任务: issue and deliver a task for each subject of draw `number` "
+            "that has none yet, to its inspectors (the first draw's are issued as it is drawn; a "
+            "repeat's, or those a failure left, here); how many were issued.",
         ),
         "record_inspection_result": strawberry.field(
             resolver=record_inspection_result,

@@ -437,6 +437,9 @@ class InspectionDrawLine(Base):
     position: Mapped[int] = mapped_column(Integer, primary_key=True)
     subject_uscc: Mapped[str] = mapped_column(String(18))
     line: Mapped[str] = mapped_column(Text)
+    # The task the subject's inspection became (inspections.issuing), set in its issuing
+    # transaction: a line with a task is never issued again.
+    task_seq: Mapped[int | None] = mapped_column(ForeignKey("tasks.seq"), unique=True)
 
 
 class InspectionResult(Base):

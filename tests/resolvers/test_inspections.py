@@ -204,3 +204,76 @@ async def test_the_inspecting_department_records_a_result_over_graphql(
     assert seen["data"]["inspectionPlan"]["results"] == [
         {"subjectUscc": one["uscc"], "department": SCJG}
     ]
+
+
+INBOX = """
+query Inbox($after: String) {
+  taskInbox(first: 100, after: $after) {
+    edges { node { id state issuer recipients subjects assignees legalBasis } }
+    pageInfo { hasNextPage endCursor }
+  }
+}"""
+ISSUE = """
+mutation Issue($plan: String!, $number: Int!) { issueInspectionTasks(plan: $plan, number: $number) }
+"""
+
+
+async def _inbox(gateway: Gateway, who: str) -> list[dict[str, object]]:  # noqa: F811  # the fixture's type
+    found: list[dict[str, object]] = []
+    after = None
+    while True:
+        body = await gateway.ask(who, INBOX, {"after": after})
+        page = body["data"]["taskInbox"]
+        found += [e["node"] for e in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            return found
+        after = page["pageInfo"]["endCursor"]
+
+
+async def test_each_drawn_subject_becomes_one_delivered_task_for_its_inspectors(
+    gateway: Gateway,  # noqa: F811  # the fixture imported above
+) -> None:
+    await _approve(gateway)
+    first = await gateway.ask("sthj.staff", DRAW, {"plan": "SJ-2026-001", "seed": SEED.hex()})
+    count = first["data"]["drawInspectionPlan"]["subjectCount"]
+    drawn: list[dict[str, object]] = []
+    after = None
+    while True:
+        body = await gateway.ask("city", DRAWN, {"code": "SJ-2026-001", "after": after})
+        page = body["data"]["inspectionPlan"]["draws"][0]["subjects"]
+        drawn += [e["node"] for e in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert len(drawn) == count > 0
+    # Issue 14 §1: each drawn subject becomes a task for its inspectors — one task, sent to the
+    # departments whose items it was drawn for, naming the drawn inspectors, already delivered.
+    expected = {
+        d["uscc"]: (
+            sorted(t["department"] for t in d["inspectors"]),  # type: ignore[attr-defined]
+            sorted(c for t in d["inspectors"] for c in t["certificates"]),  # type: ignore[attr-defined]
+        )
+        for d in drawn
+    }
+    tasks = {t["id"]: t for who in ("scjg.staff", "sthj.staff") for t in await _inbox(gateway, who)}
+    got = {
+        t["subjects"][0]: (sorted(t["recipients"]), sorted(t["assignees"]))  # type: ignore[index, arg-type]
+        for t in tasks.values()
+    }
+    assert len(tasks) == count and got == expected
+    assert {t["state"] for t in tasks.values()} == {"DELIVERED"}
+    assert {t["issuer"] for t in tasks.values()} == {STHJ}  # who drew
+    # Issuing again finds every subject issued; a repeat draw's tasks wait until asked for.
+    again = await gateway.ask("city", ISSUE, {"plan": "SJ-2026-001", "number": 1})
+    assert again["data"]["issueInspectionTasks"] == 0, again
+    repeat = await gateway.ask(
+        "city", DRAW, {"plan": "SJ-2026-001", "seed": "07" * 32, "reason": "名录缺漏，经批准重抽"}
+    )
+    repeated = repeat["data"]["drawInspectionPlan"]["subjectCount"]
+    assert {t["id"] for w in ("scjg.staff", "sthj.staff") for t in await _inbox(gateway, w)} == set(
+        tasks
+    )
+    issued = await gateway.ask("city", ISSUE, {"plan": "SJ-2026-001", "number": 2})
+    assert issued["data"]["issueInspectionTasks"] == repeated
+    missing = await gateway.ask("city", ISSUE, {"plan": "SJ-2026-001", "number": 3})
+    assert codes(missing) == ["NOT_FOUND"]

@@ -268,3 +268,15 @@ async def test_the_chain_holds_when_changes_and_group_commits_interleave(
     result = await verify(engine)
     assert result.ok, result
     assert result.entries == 3 * 3 + 20
+
+
+async def test_a_department_sends_itself_a_task_only_to_officers_it_names(
+    store: TaskStore,
+) -> None:
+    # Within a department a task is assigned to officers (issue 14 §2): a random inspection's
+    # drawn inspectors. Without named officers, sending oneself a task stays refused (above).
+    own = await issued(store, recipients=(ISSUER,), assignees=("61010012", "61010013"))
+    assert own.task.assignees == ("61010012", "61010013")
+    assert own.task.recipients == (ISSUER,)
+    sent = await store.deliver(own.id, by=ISSUER_STAFF, expected_version=1)
+    assert sent.task.state is State.DELIVERED
