@@ -195,6 +195,7 @@ def _event(plan: PlanSpec, kind: str, payload: dict[str, Any]) -> Event:
         resource=RESOURCE,
         provider=plan.items[0].department,
         payload={"plan": plan.code, **payload},
+        audience=plan.departments,  # every department of a joint plan sees it
     )
 
 

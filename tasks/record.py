@@ -94,7 +94,9 @@ def outbox_event(
         "at": now.astimezone(UTC).isoformat(),
     }
     kind = f"task.{EVENT_NAMES.get(action, action)}"
-    return OutboxEvent(kind, f"task:{task.id}", "tasks", task.issuer, payload)
+    # Tasks are seen by their own rule (tasks/access.py), not the policy's table scopes.
+    audience = tuple(dict.fromkeys((task.issuer, *task.recipients)))
+    return OutboxEvent(kind, f"task:{task.id}", "tasks", task.issuer, payload, audience)
 
 
 async def record_change(

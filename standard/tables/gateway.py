@@ -18,6 +18,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -209,6 +210,8 @@ class OutboxEvent(Base):
     provider: Mapped[str] = mapped_column(String(40))  # whose data it is (provider-owns-data)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Parties it is for by its domain's own rule, beside the scope (a task's issuer, recipients)
+    audience: Mapped[list[str]] = mapped_column(JSON, default=list, server_default=text("'[]'"))
 
 
 class WebhookSubscription(Base):

@@ -160,7 +160,9 @@ async def test_a_worker_without_the_queues_tables_says_to_run_setup(
         await engine.dispose()
 
 
-async def sees_tasks(client_id: str, resource: str, provider: str) -> bool:
+async def sees_tasks(
+    client_id: str, resource: str, provider: str, audience: tuple[str, ...]
+) -> bool:
     return resource == "tasks"  # the tests' scope: this client sees every task
 
 

@@ -1,6 +1,6 @@
-"""The overdue and reminder jobs over the real ``tasks.reminders`` (the stand-in of
-test_jobs.py as merged), on both backends: a task overdue is marked once and told once; a
-task due within the reminder window is reminded, in its issuer's name."""
+"""The overdue and reminder jobs over the real ``tasks.reminders``, on both backends: a task
+overdue is marked once and told once; a task due within the reminder window is reminded, in
+its issuer's name."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events.delivery import Deliverer
-from jobs.resources import Resources, tasks_reminders
+from jobs.resources import Resources
 from jobs.work import REMIND_WITHIN, mark_overdue, send_reminders
 from sources.database import create_engine
 from standard.tables.gateway import OutboxEvent
@@ -23,7 +23,7 @@ from tests.tasks.conftest import CALENDAR, SIGNER, Clock, add_parties
 from tests.tasks.samples import ISSUER_STAFF, MATTERS, OUTSIDER, RECIPIENTS, SUBJECTS
 
 
-async def nobody(client_id: str, resource: str, provider: str) -> bool:
+async def nobody(client_id: str, resource: str, provider: str, audience: tuple[str, ...]) -> bool:
     return False  # no subscriber here: the jobs' events are read from the outbox
 
 
@@ -36,8 +36,6 @@ async def engine(gateway_url: str) -> AsyncIterator[AsyncEngine]:
 
 
 async def test_the_jobs_mark_and_remind_through_tasks_reminders(engine: AsyncEngine) -> None:
-    reminders = tasks_reminders()
-    assert reminders is not None  # tasks.reminders is merged: the jobs call it
     clock = Clock()
     store = TaskStore(engine, signer=SIGNER, calendar=CALENDAR, clock=clock)
 
@@ -56,11 +54,11 @@ async def test_the_jobs_mark_and_remind_through_tasks_reminders(engine: AsyncEng
     soon = await issue(ISSUER_STAFF, 1)  # Thursday 12 February: due by the end of Friday 13th
     later = await issue(OUTSIDER, 3)  # due by the end of 24 February (after the holiday)
     async with httpx.AsyncClient() as http:
-        resources = Resources(engine, Deliverer(engine, http, nobody), reminders)
+        resources = Resources(engine, Deliverer(engine, http, nobody), CALENDAR)
         # Friday 13th, 08:30 Shanghai: the first is due within a day, the other is not
         clock.advance(hours=22, minutes=30)
         assert await send_reminders(resources, now=clock.now) == 1
-        assert timedelta(days=1) == REMIND_WITHIN
+        assert REMIND_WITHIN == 1  # working day
         # Saturday 14th, 00:00 Shanghai: the first is overdue; marked once however often run
         clock.advance(hours=15, minutes=30)
         assert await mark_overdue(resources, now=clock.now) == 1

@@ -116,6 +116,8 @@ async def test_the_whole_life_cycle_is_kept_step_by_step(
     assert {(e.aggregate, e.resource, e.provider) for e in events} == {
         (f"task:{task.id}", "tasks", ISSUER)
     }
+    # who a webhook may tell: the issuer and the recipients (the city office sees every task)
+    assert {tuple(e.audience) for e in events} == {(ISSUER, *RECIPIENTS)}
     # Two delivery receipts, then one for each later step, each naming the audit entry
     # written with it; all verify with nothing but the public key.
     assert [r["receipt"]["event"] for r in receipts] == [
