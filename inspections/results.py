@@ -192,6 +192,7 @@ async def publish_result(
                 resource=RESOURCE,
                 provider=result.department,
                 payload=payload,
+                audience=stored.plan.departments,  # every department of a joint plan sees it
             )
             await record(conn, event, at=now)
             await append_within(

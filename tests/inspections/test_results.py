@@ -204,3 +204,12 @@ async def test_a_result_is_an_act_linked_to_plan_and_task_and_published_in_time(
             (await conn.execute(select(OutboxEvent.kind).order_by(OutboxEvent.seq))).scalars()
         )
     assert kinds.count("inspection.result_published") == 2
+    async with gateway.connect() as conn:
+        audiences = (
+            await conn.execute(
+                select(OutboxEvent.audience).where(
+                    OutboxEvent.kind == "inspection.result_published"
+                )
+            )
+        ).scalars()
+        assert [sorted(a) for a in audiences] == [[SCJG, STHJ], [SCJG, STHJ]]
