@@ -15,16 +15,15 @@ from typing import Protocol
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from audit.log import AuditLog
 from demo.departments import OFFICE
 from ingest.catalogue import Catalogue
+from ingest.service import IngestSettings
 from inspections.errors import InvalidInspection
 from inspections.issuing import issue_draw_tasks
 from inspections.pools import Sources
 from inspections.rules import ItemRule, ListItem, PlanSpec, Rules, ratios
-from inspections.service import approve_from_sources
+from inspections.service import approve_from_sources, draw_plan
 from inspections.snapshot import commitment
-from inspections.store import perform_draw
 from sources.database import SourceDatabases
 from standard.codes import check_uscc
 from standard.tables.gateway import InspectionPlan, TaskRow
@@ -53,10 +52,11 @@ class Services(Protocol):
 
 
 class InspectionServices(Services, Protocol):
-    """What the demo's random inspection needs beyond the tasks: the audit log."""
+    """What the demo's random inspection needs beyond the tasks: ingest's settings, to push
+    the plan to the data centre."""
 
     @property
-    def audit(self) -> AuditLog: ...
+    def settings(self) -> IngestSettings: ...
 
 
 def staff(party: str) -> Actor:
@@ -211,12 +211,14 @@ async def demo_inspection(services: InspectionServices, *, now: datetime) -> int
         gateway=services.engine,
     )
     await approve_from_sources(
-        sources, services.audit, plan=plan, rules=rules, declarations={},
+        sources, plan=plan, rules=rules, declarations={},
         seed_commitment=commitment(DEMO_SEED), by=OFFICE_ACTOR, now=now,
+        calendar=services.calendar, settings=services.settings,
     )  # fmt: skip
-    drawn, _ = await perform_draw(
-        services.engine, services.audit, plan_code=PLAN_CODE, seed=DEMO_SEED, by=OFFICE_ACTOR,
-        now=now,
+    drawn = await draw_plan(
+        services.engine, sources.supervision, plan_code=PLAN_CODE, seed=DEMO_SEED,
+        by=OFFICE_ACTOR, now=now, reason=None, calendar=services.calendar,
+        settings=services.settings,
     )  # fmt: skip
     await issue_draw_tasks(services.tasks, plan_code=PLAN_CODE, number=1, by=OFFICE_ACTOR)
     return drawn.subject_count

@@ -52,10 +52,10 @@ def approve_command(
     commitment: Annotated[str, typer.Option(help="The seed's commitment (`seed` prints it).")],
 ) -> None:
     """Snapshot both pools from the data centre and approve the plan with the commitment."""
-    from audit.log import AuditLog
     from inspections.pools import Sources
     from inspections.service import approve_from_sources, read_plan_file
     from sources.database import SourceDatabases, create_engine
+    from standard.workdays import WorkCalendar
 
     settings = settings_or_exit()
     now = clock_of(ctx).now()
@@ -67,7 +67,6 @@ def approve_command(
     async def run() -> Any:
         databases = SourceDatabases(settings)
         gateway = create_engine(settings.gateway_url)
-        audit = AuditLog(gateway)
         sources = Sources(
             supervision=databases.engine("supervision"),
             credit=databases.engine("credit"),
@@ -76,12 +75,12 @@ def approve_command(
         )
         try:
             return await approve_from_sources(
-                sources, audit, plan=found.plan, rules=found.rules,
+                sources, plan=found.plan, rules=found.rules,
                 declarations=found.declarations, seed_commitment=commitment.lower(),
-                by=_operator(), now=now,
+                by=_operator(), now=now, calendar=WorkCalendar.load(settings.holidays_file),
+                settings=settings,
             )  # fmt: skip
         finally:
-            await audit.close()
             await gateway.dispose()
             await databases.dispose()
 
@@ -103,9 +102,9 @@ def draw_command(
     ] = None,
 ) -> None:
     """Draw the plan with the revealed seed; a repeat needs --reason and a new seed."""
-    from audit.log import AuditLog
-    from inspections.store import perform_draw
-    from sources.database import create_engine
+    from inspections.service import draw_plan
+    from sources.database import SourceDatabases, create_engine
+    from standard.workdays import WorkCalendar
 
     settings = settings_or_exit()
     now = clock_of(ctx).now()
@@ -115,17 +114,17 @@ def draw_command(
         raise _fail("--seed must be hexadecimal / 随机种子须为十六进制") from None
 
     async def run() -> Any:
+        databases = SourceDatabases(settings)
         engine = create_engine(settings.gateway_url)
-        audit = AuditLog(engine)
         try:
-            drawn, _ = await perform_draw(
-                engine, audit, plan_code=plan, seed=revealed, by=_operator(), now=now,
-                reason=reason,
+            return await draw_plan(
+                engine, databases.engine("supervision"), plan_code=plan, seed=revealed,
+                by=_operator(), now=now, reason=reason,
+                calendar=WorkCalendar.load(settings.holidays_file), settings=settings,
             )  # fmt: skip
-            return drawn
         finally:
-            await audit.close()
             await engine.dispose()
+            await databases.dispose()
 
     drawn = _run(run)
     console.print(

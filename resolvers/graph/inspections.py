@@ -21,8 +21,8 @@ from inspections import plans as stored
 from inspections.draw import Drawn
 from inspections.issuing import issue_draw_tasks
 from inspections.results import Result, publish_result
+from inspections.service import draw_plan
 from inspections.snapshot import INSPECTORS, SUBJECTS
-from inspections.store import perform_draw
 from resolvers.context import Context, Services
 from resolvers.graph import ids
 from resolvers.graph.relations import MAX_PAGE
@@ -287,9 +287,10 @@ async def draw_inspection_plan(
         revealed = bytes.fromhex(seed)
     except ValueError:
         raise InputError("seed: 随机种子须为十六进制 / the seed must be hex") from None
-    drawn, _ = await perform_draw(
-        services.engine, services.audit, plan_code=plan, seed=revealed, by=actor,
-        now=datetime.now(UTC), reason=reason,
+    drawn = await draw_plan(
+        services.engine, services.source_databases.engine("supervision"), plan_code=plan,
+        seed=revealed, by=actor, now=datetime.now(UTC), reason=reason,
+        calendar=services.calendar, settings=services.settings,
     )  # fmt: skip
     if drawn.number == 1:  # a repeat's tasks are issued on purpose (issueInspectionTasks)
         await issue_draw_tasks(services.tasks, plan_code=plan, number=1, by=actor)
@@ -327,9 +328,8 @@ async def record_inspection_result(
         published_on=published_on, division_code=division_code, task_id=task_id,
     )  # fmt: skip
     action_no = await publish_result(
-        services.engine, services.source_databases.engine("supervision"), services.audit,
-        result=recorded, by=actor, calendar=services.calendar, settings=services.settings,
-        now=datetime.now(UTC),
+        services.engine, services.source_databases.engine("supervision"), result=recorded,
+        by=actor, calendar=services.calendar, settings=services.settings, now=datetime.now(UTC),
     )  # fmt: skip
     _note(info, 1, (department,))
     found = await stored.results_of(services.engine, plan, viewer=actor)

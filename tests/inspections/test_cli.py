@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
+from sqlalchemy import select
 from typer.testing import CliRunner
 
-from audit.log import AuditLog
 from gateway.cli.inspections import inspections_app
 from gateway.clock import Clock
 from gateway.settings import Settings
@@ -21,6 +21,7 @@ from inspections.snapshot import commitment
 from inspections.store import approve_plan, perform_draw
 from sources.database import SourceDatabases, create_engine
 from standard.tables.gateway import AuditEntry
+from standard.tables.supervision import Plan as SupervisionPlan
 from tasks.lifecycle import Actor
 from tests.inspections.samples import (
     FOOD,
@@ -47,11 +48,9 @@ STAFF = Actor(officer="user:scjg-1", party=SCJG)
 
 async def _prepare(url: str) -> None:
     engine = create_engine(url)
-    audit = AuditLog(engine)
     try:
         await approve_plan(
             engine,
-            audit,
             plan=plan(ITEM_FOOD, ITEM_PERMIT),
             rules=rules(),
             subjects=lines_of(POOL),
@@ -63,10 +62,9 @@ async def _prepare(url: str) -> None:
             by=STAFF,
             now=NOW,
         )
-        await perform_draw(engine, audit, plan_code="SJ-2026-001", seed=SEED, by=STAFF, now=NOW)
+        await perform_draw(engine, plan_code="SJ-2026-001", seed=SEED, by=STAFF, now=NOW)
         await perform_draw(
             engine,
-            audit,
             plan_code="SJ-2026-001",
             seed=b"\x09" * 32,
             by=STAFF,
@@ -74,7 +72,6 @@ async def _prepare(url: str) -> None:
             reason="首次抽取后发现名录缺漏",
         )
     finally:
-        await audit.close()
         await engine.dispose()
 
 
@@ -197,6 +194,8 @@ def test_an_operator_approves_from_the_data_centre_draws_and_verifies(
     assert exported.exit_code == 0, exported.output
     checked = runner.invoke(inspections_app, ["verify-draw", str(folder)])
     assert checked.exit_code == 0 and "reproduced draw 1: 3 subjects" in checked.output
+    held = asyncio.run(_plans_in_data_centre(backend_settings))
+    assert held == [("SJ-2026-001", "random", SCJG, "in_progress", 3, "u")]
     drawn_lines = [orjson.loads(raw) for raw in (folder / "draw-1.jsonl").read_bytes().splitlines()]
     teams = {row["id"]: set(row["inspectors"][SCJG]) for row in drawn_lines}
     assert "61000002" not in teams[S[2]]  # the declared conflict
@@ -230,3 +229,17 @@ def test_a_plan_file_that_is_not_one_is_refused_naming_it(tmp_path: Path) -> Non
         )
         assert result.exit_code == 2, result.output
         assert "broken.json" in result.output and "not a plan file" in result.output
+
+
+async def _plans_in_data_centre(settings: Settings) -> list[tuple[object, ...]]:
+    databases = SourceDatabases(settings)
+    try:
+        async with databases.engine("supervision").connect() as conn:
+            rows = await conn.execute(
+                select(SupervisionPlan.plan_code, SupervisionPlan.plan_type,
+                       SupervisionPlan.provider, SupervisionPlan.status,
+                       SupervisionPlan.subject_count, SupervisionPlan.cd_operation)
+            )  # fmt: skip
+            return [tuple(row) for row in rows]
+    finally:
+        await databases.dispose()

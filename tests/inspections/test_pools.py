@@ -16,7 +16,6 @@ import pytest_asyncio
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from audit.log import AuditLog
 from inspections import pools
 from inspections.errors import InvalidInspection
 from inspections.pools import Declaration, Sources, check_list, inspector_rows, subject_rows
@@ -194,26 +193,20 @@ async def test_a_plan_drawn_from_the_data_centre_and_the_next_one_sees_the_last_
                                            times_per_year=2)})  # fmt: skip
     first = plan(replace(ITEM_FOOD, criteria=PoolCriteria()), code="SJ-2026-A")
     seed = bytes(32)
-    audit = AuditLog(sources.gateway)
-    try:
-        officers = await inspector_rows(sources, plan=first, recusal_months=12)
-        await approve_plan(
-            sources.gateway,
-            audit,
-            plan=first,
-            rules=everyone,
-            subjects=async_lines(subject_rows(sources, plan=first)),
-            inspectors=[line(row) for row in officers],
-            seed_commitment=commitment(seed),
-            by=STAFF,
-            now=datetime(2026, 5, 30, tzinfo=UTC),
-        )
-        _, result = await perform_draw(
-            sources.gateway, audit, plan_code=first.code, seed=seed, by=STAFF,
-            now=datetime(2026, 5, 30, tzinfo=UTC),
-        )  # fmt: skip
-    finally:
-        await audit.close()
+    officers = await inspector_rows(sources, plan=first, recusal_months=12)
+    await approve_plan(
+        sources.gateway,
+        plan=first,
+        rules=everyone,
+        subjects=async_lines(subject_rows(sources, plan=first)),
+        inspectors=[line(row) for row in officers],
+        seed_commitment=commitment(seed),
+        by=STAFF,
+        now=datetime(2026, 5, 30, tzinfo=UTC),
+    )
+    _, result = await perform_draw(sources.gateway, plan_code=first.code, seed=seed, by=STAFF,
+        now=datetime(2026, 5, 30, tzinfo=UTC),
+    )  # fmt: skip
     # every active subject is drawn (ratio 1); 61000003's certificate expired before the draw
     # day, and 61000001 inspected S[0] in February: S[0] can only get 61000002 and 61000004
     drawn = {d.id: set(dict(d.inspectors)[SCJG]) for d in result.drawn}

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from audit.log import AuditLog
 from inspections.snapshot import commitment
 from inspections.store import approve_plan
 from sources.database import create_engine
@@ -61,11 +60,9 @@ query Drawn($code: String!, $after: String) {
 
 async def _approve(running: Gateway) -> None:
     engine = create_engine(running.services_settings.gateway_url)
-    audit = AuditLog(engine)
     try:
         await approve_plan(
             engine,
-            audit,
             plan=plan(ITEM_FOOD, ITEM_PERMIT),
             rules=rules(),
             subjects=lines_of(POOL),
@@ -78,7 +75,6 @@ async def _approve(running: Gateway) -> None:
             now=datetime(2026, 5, 20, tzinfo=UTC),
         )
     finally:
-        await audit.close()
         await engine.dispose()
 
 
