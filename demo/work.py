@@ -1,5 +1,6 @@
-"""Demo regulatory work: tasks in every state of their life cycle and one overdue (R11), so
-``make demo`` shows inboxes, receipts and the supervising office's overdue list.
+"""Demo regulatory work: tasks in every state of their life cycle and one overdue (R11), and a
+joint random-inspection plan approved and drawn, its subjects' tasks issued, so ``make demo``
+shows inboxes, receipts, the supervising office's overdue list and a draw anyone can check.
 
 Made through the task store, as staff would make them: every task has its moves, audit
 entries, signed receipts and outbox events. Idempotent: nothing is added once a task exists.
@@ -7,17 +8,26 @@ entries, signed receipts and outbox events. Idempotent: nothing is added once a 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Protocol
 
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from demo.departments import OFFICE
+from ingest.catalogue import Catalogue
+from ingest.service import IngestSettings
+from inspections.errors import InvalidInspection
+from inspections.issuing import issue_draw_tasks
+from inspections.pools import Sources
+from inspections.rules import ItemRule, ListItem, PlanSpec, Rules, ratios
+from inspections.service import approve_from_sources, draw_plan
+from inspections.snapshot import commitment
 from sources.database import SourceDatabases
 from standard.codes import check_uscc
-from standard.tables.gateway import TaskRow
-from standard.workdays import WorkCalendar
+from standard.tables.gateway import InspectionPlan, TaskRow
+from standard.workdays import WorkCalendar, shanghai_date
 from tasks.lifecycle import Actor
 from tasks.reminders import mark_overdue
 from tasks.rows import Stored
@@ -39,6 +49,14 @@ class Services(Protocol):
     def calendar(self) -> WorkCalendar: ...
     @property
     def source_databases(self) -> SourceDatabases: ...
+
+
+class InspectionServices(Services, Protocol):
+    """What the demo's random inspection needs beyond the tasks: ingest's settings, to push
+    the plan to the data centre."""
+
+    @property
+    def settings(self) -> IngestSettings: ...
 
 
 def staff(party: str) -> Actor:
@@ -134,3 +152,73 @@ async def demo_tasks(services: Services, *, now: datetime) -> int:
     await claimed("消防安全隐患整改复查（已逾期）", b, 0, at(now - timedelta(weeks=8)))
     await mark_overdue(store.engine, now=now)
     return 9
+
+
+PLAN_CODE = "SJ-DEMO-001"
+DEMO_SEED = bytes.fromhex("5a" * 32)  # the demo's seed: anyone may re-draw it (verify-draw)
+
+
+async def _items(services: Services, day: date) -> list[ListItem]:
+    """One inspection item in force on ``day`` of each of two departments: a joint plan."""
+    engine = services.source_databases.engine("supervision")
+    async with engine.connect() as conn:
+        catalogue = await Catalogue.load(conn)
+        rows = await conn.execute(
+            text(
+                "SELECT item_code, matter_code, department_code, name FROM inspection_items "
+                "WHERE department_code IN ('XA-SCJG', 'XA-STHJ') AND valid_from <= :day "
+                "AND (valid_to IS NULL OR valid_to >= :day) AND cd_operation <> 'd' ORDER BY id"
+            ),
+            {"day": day},
+        )
+        chosen: dict[str, ListItem] = {}
+        for code, matter, department, name in rows:
+            if department in chosen or catalogue.problem(matter, day) is not None:
+                continue
+            try:
+                chosen[department] = ListItem(
+                    item_code=code,
+                    matter_code=matter,
+                    department=department,
+                    name=name[:80],
+                    legal_basis=LEGAL_BASIS,
+                )
+            except InvalidInspection:  # the demo keeps some bad codes on purpose
+                continue
+    return list(chosen.values())
+
+
+async def demo_inspection(services: InspectionServices, *, now: datetime) -> int:
+    """A joint random-inspection plan of two departments, approved and drawn by the city office,
+    each drawn subject's task issued; how many subjects were drawn (0: there was one)."""
+    async with services.engine.connect() as conn:
+        if await conn.scalar(select(func.count()).select_from(InspectionPlan)):
+            return 0
+    day = shanghai_date(now)
+    items = await _items(services, day)
+    plan = PlanSpec(code=PLAN_CODE, name="2026 年度市场监管与生态环境部门联合抽查", draw_day=day,
+                    items=tuple(items))  # fmt: skip
+    rules = Rules(
+        version="2026-1",
+        valid_from=day,
+        items={i.item_code: ItemRule(ratios=ratios(Decimal("0.01"))) for i in items},
+    )
+    databases = services.source_databases
+    sources = Sources(
+        supervision=databases.engine("supervision"),
+        credit=databases.engine("credit"),
+        gov_services=databases.engine("gov_services"),
+        gateway=services.engine,
+    )
+    await approve_from_sources(
+        sources, plan=plan, rules=rules, declarations={},
+        seed_commitment=commitment(DEMO_SEED), by=OFFICE_ACTOR, now=now,
+        calendar=services.calendar, settings=services.settings,
+    )  # fmt: skip
+    drawn = await draw_plan(
+        services.engine, sources.supervision, plan_code=PLAN_CODE, seed=DEMO_SEED,
+        by=OFFICE_ACTOR, now=now, reason=None, calendar=services.calendar,
+        settings=services.settings,
+    )  # fmt: skip
+    await issue_draw_tasks(services.tasks, plan_code=PLAN_CODE, number=1, by=OFFICE_ACTOR)
+    return drawn.subject_count

@@ -43,9 +43,12 @@ _DELIVERIES = cast(Table, WebhookDelivery.__table__)
 
 
 class Visibility(Protocol):
-    """Whether a client may see an event about ``resource`` rows of ``provider``."""
+    """Whether a client may see an event about ``resource`` rows of ``provider``, or one its
+    domain addressed to ``audience`` (parties)."""
 
-    async def __call__(self, client_id: str, resource: str, provider: str) -> bool: ...
+    async def __call__(
+        self, client_id: str, resource: str, provider: str, audience: tuple[str, ...]
+    ) -> bool: ...
 
 
 @dataclass(slots=True)
@@ -163,7 +166,9 @@ class Deliverer:
                 }
                 for row in rows
                 if (not sub.kinds or row.kind in sub.kinds)
-                and await self.visible(sub.client_id, row.resource, row.provider)
+                and await self.visible(
+                    sub.client_id, row.resource, row.provider, tuple(row.audience or ())
+                )
             ]
             if owed:
                 await conn.execute(insert(_DELIVERIES), owed)

@@ -25,13 +25,16 @@ _OUTBOX = cast(Table, OutboxEvent.__table__)
 class Event:
     """A change to report. ``aggregate`` names what it is about ("task:42"): the events of one
     aggregate reach each subscriber in the order they were written. ``resource`` and
-    ``provider`` decide who may see it, as for a read of that resource's rows."""
+    ``provider`` decide who may see it, as for a read of that resource's rows; ``audience``
+    names the parties who see it besides, by their domain's own rule (a task's issuer and
+    recipients: tasks are not read through the policy's table scopes)."""
 
     kind: str
     aggregate: str
     resource: str
     provider: str
     payload: Mapping[str, Any]
+    audience: tuple[str, ...] = ()
 
 
 def new_id() -> str:
@@ -52,6 +55,7 @@ async def record(conn: AsyncConnection, event: Event, *, at: datetime) -> str:
             resource=event.resource,
             provider=event.provider,
             payload=dict(event.payload),
+            audience=list(event.audience),
             at=at,
         )
     )

@@ -114,7 +114,7 @@ def verify_folder(folder: Path) -> list[DrawCheck]:
         rules = Rules.from_document(document["rules"])
         approval = Approval(**document["approval"])
         draws = document["draws"]
-    except (OSError, orjson.JSONDecodeError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, ArithmeticError) as exc:
         raise InvalidInspection(
             str(folder / PLAN_FILE), "不是导出的抽查计划文件", f"not an exported plan ({exc})"
         ) from None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import cast
 
 from sqlalchemy import Table, select
@@ -150,3 +150,81 @@ async def draws_of(engine: AsyncEngine, code: str, *, viewer: Actor) -> list[Sto
             )
             for row in rows
         ]
+
+
+async def drawn_page(
+    engine: AsyncEngine, code: str, number: int, *, viewer: Actor, first: int, after: int = 0
+) -> tuple[list[tuple[int, bytes]], bool]:
+    """Up to ``first`` drawn subjects of draw ``number`` after position ``after``: (position,
+    line) pairs, and whether more follow."""
+    async with engine.connect() as conn:
+        await load_plan(conn, code, viewer)
+        rows = (
+            await conn.execute(
+                select(DRAWN.c.position, DRAWN.c.line)
+                .where(DRAWN.c.plan_code == code, DRAWN.c.number == number)
+                .where(DRAWN.c.position > after)
+                .order_by(DRAWN.c.position)
+                .limit(first + 1)
+            )
+        ).all()
+    return [(int(p), str(text).encode()) for p, text in rows[:first]], len(rows) > first
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResult:
+    plan: str
+    subject: str
+    department: str
+    draw_number: int
+    task_id: str | None
+    action_no: str
+    result: str
+    inspected_on: date
+    published_on: date | None
+
+
+async def results_of(engine: AsyncEngine, code: str, *, viewer: Actor) -> list[StoredResult]:
+    """The plan's recorded results, by subject and department."""
+    async with engine.connect() as conn:
+        await load_plan(conn, code, viewer)
+        rows = (
+            await conn.execute(
+                select(RESULTS)
+                .where(RESULTS.c.plan_code == code)
+                .order_by(RESULTS.c.subject_uscc, RESULTS.c.department)
+            )
+        ).mappings()
+        return [
+            StoredResult(
+                plan=code,
+                subject=row["subject_uscc"],
+                department=row["department"],
+                draw_number=row["draw_number"],
+                task_id=row["task_id"],
+                action_no=row["action_no"],
+                result=row["result"],
+                inspected_on=row["inspected_on"],
+                published_on=row["published_on"],
+            )
+            for row in rows
+        ]
+
+
+async def snapshot_page(
+    engine: AsyncEngine, code: str, pool: str, *, viewer: Actor, first: int, after: int = 0
+) -> tuple[list[tuple[int, bytes]], bool]:
+    """Up to ``first`` lines of a pool's snapshot after position ``after``, and whether more
+    follow."""
+    async with engine.connect() as conn:
+        await load_plan(conn, code, viewer)
+        rows = (
+            await conn.execute(
+                select(SNAPSHOTS.c.position, SNAPSHOTS.c.line)
+                .where(SNAPSHOTS.c.plan_code == code, SNAPSHOTS.c.pool == pool)
+                .where(SNAPSHOTS.c.position > after)
+                .order_by(SNAPSHOTS.c.position)
+                .limit(first + 1)
+            )
+        ).all()
+    return [(int(p), str(text).encode()) for p, text in rows[:first]], len(rows) > first

@@ -26,12 +26,14 @@ import orjson
 from sqlalchemy import Table, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ingest.catalogue import Catalogue
+from inspections.errors import InvalidInspection
 from inspections.plans import DRAWN, DRAWS, PLANS
 from inspections.rules import PlanSpec, months_before, risk_class
 from inspections.snapshot import InspectorRow, SubjectRow
 from standard.tables.credit import CreditListEntry, CreditRating
 from standard.tables.gov_services import Licence
-from standard.tables.supervision import Action, Officer, Subject
+from standard.tables.supervision import Action, InspectionItem, Officer, Subject
 
 PAGE = 5_000
 DISHONEST = ("dishonest", "serious_violation")
@@ -42,6 +44,7 @@ LISTS = cast(Table, CreditListEntry.__table__)
 LICENCES = cast(Table, Licence.__table__)
 OFFICERS = cast(Table, Officer.__table__)
 ACTIONS = cast(Table, Action.__table__)
+ITEMS = cast(Table, InspectionItem.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +55,33 @@ class Sources:
     credit: AsyncEngine
     gov_services: AsyncEngine
     gateway: AsyncEngine
+
+
+async def check_list(sources: Sources, *, plan: PlanSpec) -> None:
+    """R1: every list item of the plan is a matter in force in the catalogue on the draw day,
+    and an item of the inspection implementation list (检查实施清单) for that matter."""
+    day = plan.draw_day
+    codes = [item.item_code for item in plan.items]
+    query = select(ITEMS.c.item_code, ITEMS.c.matter_code, ITEMS.c.valid_from, ITEMS.c.valid_to)
+    query = query.where(ITEMS.c.item_code.in_(codes), ITEMS.c.cd_operation != DELETED)
+    async with sources.supervision.connect() as conn:
+        catalogue = await Catalogue.load(conn)
+        listed = (await conn.execute(query)).all()
+    for item in plan.items:
+        where = f"清单事项 {item.item_code}"
+        problem = catalogue.problem(item.matter_code, day)
+        if problem is not None:
+            raise InvalidInspection(where, "监管事项不在目录清单中或抽取日未生效", problem)
+        if not any(
+            code == item.item_code and matter == item.matter_code and start <= day
+            and (end is None or end >= day)
+            for code, matter, start, end in listed
+        ):  # fmt: skip
+            raise InvalidInspection(
+                where,
+                f"检查实施清单中没有事项 {item.matter_code} 的此项，或抽取日不在其有效期内",
+                f"not in the inspection list for matter {item.matter_code} on {day}",
+            )
 
 
 async def subject_rows(sources: Sources, *, plan: PlanSpec) -> AsyncIterator[SubjectRow]:

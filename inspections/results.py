@@ -6,8 +6,8 @@ never before the inspection, and by the 20th working day after it.
 
 Only the department that inspected (or the city office) records its result; a joint plan's
 subject gets one result per department. The act goes to the supervision source first, then the
-result row and its outbox event ``inspection.result_published`` in one gateway transaction,
-then the audit entry. Recording the same result again updates the act (ingest is idempotent on
+result row, its outbox event ``inspection.result_published`` and its audit entry in one gateway
+transaction. Recording the same result again updates the act (ingest is idempotent on
 its ``cd_id``) and is refused by the result row's key, so nothing is counted twice.
 """
 
@@ -21,7 +21,8 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from audit.log import AuditEvent, AuditLog
+from audit.log import AuditEvent
+from audit.within import append_within
 from events.outbox import Event, record
 from ingest.service import IngestOptions, IngestSettings, ingest_records
 from inspections.draw import Drawn
@@ -32,6 +33,7 @@ from open_data.datasets.random_inspection_results import PUBLICATION_WORKING_DAY
 from standard.tables.supervision import INSPECTION_RESULTS, Action
 from standard.workdays import WorkCalendar
 from tasks.lifecycle import Actor
+from tasks.record import writing
 
 RESOURCE = "inspections"
 
@@ -105,7 +107,6 @@ def action_record(
 async def publish_result(
     gateway: AsyncEngine,
     supervision: AsyncEngine,
-    audit: AuditLog,
     *,
     result: Result,
     by: Actor,
@@ -175,7 +176,7 @@ async def publish_result(
         "recorded_by": by.officer,
     }
     try:
-        async with gateway.begin() as conn:
+        async with writing(gateway) as conn:
             await conn.execute(insert(RESULTS).values(**values))
             payload = {
                 "plan": result.plan,
@@ -191,22 +192,24 @@ async def publish_result(
                 resource=RESOURCE,
                 provider=result.department,
                 payload=payload,
+                audience=stored.plan.departments,  # every department of a joint plan sees it
             )
             await record(conn, event, at=now)
+            await append_within(
+                conn,
+                AuditEvent(
+                    actor=by.officer,
+                    event="inspection_result_publish",
+                    outcome="ok",
+                    party_code=by.party,
+                    resources=(RESOURCE, "actions"),
+                    providers=(result.department,),
+                    detail=payload,
+                    at=now,
+                ),
+            )
     except IntegrityError:
         raise InvalidInspection(
             where, "该部门已登记结果", "this department's result is recorded"
         ) from None
-    await audit.append(
-        AuditEvent(
-            actor=by.officer,
-            event="inspection_result_publish",
-            outcome="ok",
-            party_code=by.party,
-            resources=(RESOURCE, "actions"),
-            providers=(result.department,),
-            detail=payload,
-            at=now,
-        )
-    )
     return str(act["action_no"])

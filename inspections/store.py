@@ -1,8 +1,12 @@
 """Approving a random-inspection plan and drawing it, in the gateway's database.
 
-Each change is one transaction holding its outbox event (``events.outbox.record``), then an
-audit entry (``audit.log``), as the other domains do: the audit log takes its own writer lock,
-which on SQLite cannot be taken while the change's transaction holds the file.
+Each change is one transaction holding its outbox event (``events.outbox.record``) and its audit
+entry (``audit.within.append_within``): kept together or not at all. The entry is chained last,
+just before the commit, so the log's writer lock (PostgreSQL's advisory lock) is held only for
+the commit, not while a large snapshot is inserted. The transaction is ``tasks.record.writing``'s:
+read committed on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite (a deferred one that read first
+could not take the write lock once another writer had committed, and it keeps the chain's head
+ours).
 
 Only a department of the plan (or the city office) approves or draws it (``plans.may_see``).
 Events name the plan's lead department (牵头部门, the department of its first item) as
@@ -23,7 +27,8 @@ from sqlalchemy import exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from audit.log import AuditEvent, AuditLog
+from audit.log import AuditEvent
+from audit.within import append_within
 from events.outbox import Event, record
 from inspections.draw import Draw, draw
 from inspections.errors import (
@@ -48,6 +53,7 @@ from inspections.plans import (
 from inspections.rules import PlanSpec, Rules, check_frequency
 from inspections.snapshot import INSPECTORS, SUBJECTS, Approval, Digest, commitment
 from tasks.lifecycle import Actor
+from tasks.record import writing
 
 RESOURCE = "inspections"  # what a webhook subscriber must be able to read
 _HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -61,7 +67,6 @@ def _aware(now: datetime) -> datetime:
 
 async def approve_plan(
     engine: AsyncEngine,
-    audit: AuditLog,
     *,
     plan: PlanSpec,
     rules: Rules,
@@ -81,7 +86,7 @@ async def approve_plan(
             f"计划 {plan.code}", "种子承诺须为 64 位小写十六进制", "the commitment must be SM3 hex"
         )
     plan.check_rules(rules)
-    async with engine.begin() as conn:
+    async with writing(engine) as conn:
         if await conn.scalar(select(exists().where(PLANS.c.code == plan.code))):
             raise InvalidInspection(f"计划 {plan.code}", "已存在", "already exists")
         await _check_frequency(conn, plan, rules)
@@ -136,7 +141,7 @@ async def approve_plan(
         await conn.execute(update(PLANS).where(PLANS.c.code == plan.code).values(**hashes))
         payload = {"departments": list(plan.departments), **approval.document()}
         await record(conn, _event(plan, "inspection.plan_approved", payload), at=now)
-    await _audit(audit, by, "inspection_plan_approve", plan, now, approval.document())
+        await _audit(conn, by, "inspection_plan_approve", plan, now, approval.document())
     return approval
 
 
@@ -168,7 +173,7 @@ async def _each(lines: Iterable[bytes] | AsyncIterable[bytes]) -> AsyncIterator[
 async def _store_lines(
     conn: AsyncConnection, plan: str, pool: str, lines: Iterable[bytes] | AsyncIterable[bytes]
 ) -> Digest:
-    digest = Digest(pool)
+    digest = Digest(pool, strict=True)  # what approval fixes, any later draw can rely on
     batch: list[dict[str, Any]] = []
     async for raw in _each(lines):
         digest.add(raw)
@@ -190,13 +195,21 @@ def _event(plan: PlanSpec, kind: str, payload: dict[str, Any]) -> Event:
         resource=RESOURCE,
         provider=plan.items[0].department,
         payload={"plan": plan.code, **payload},
+        audience=plan.departments,  # every department of a joint plan sees it
     )
 
 
 async def _audit(
-    audit: AuditLog, by: Actor, event: str, plan: PlanSpec, now: datetime, detail: dict[str, Any]
+    conn: AsyncConnection,
+    by: Actor,
+    event: str,
+    plan: PlanSpec,
+    now: datetime,
+    detail: dict[str, Any],
 ) -> None:
-    await audit.append(
+    """The step's audit entry, in its transaction; the last statement before the commit."""
+    await append_within(
+        conn,
         AuditEvent(
             actor=by.officer,
             event=event,
@@ -206,13 +219,12 @@ async def _audit(
             providers=plan.departments,
             detail={"plan": plan.code, **detail},
             at=now,
-        )
+        ),
     )
 
 
 async def perform_draw(
     engine: AsyncEngine,
-    audit: AuditLog,
     *,
     plan_code: str,
     seed: bytes,
@@ -238,8 +250,9 @@ async def perform_draw(
             )
         if any(seed.hex() == one.seed for one in earlier):
             raise DrawRefused(plan_code, "重复抽取须使用新的种子", "a repeat needs a new seed")
-        with tempfile.TemporaryDirectory(prefix="jianguan-draw-") as folder:
-            path = Path(folder) / "subjects.jsonl"
+    with tempfile.TemporaryDirectory(prefix="jianguan-draw-") as folder:
+        path = Path(folder) / "subjects.jsonl"
+        async with engine.connect() as conn:
             with path.open("wb") as handle:
                 async for raw in lines(conn, SNAPSHOTS, plan_code=plan_code, pool=SUBJECTS):
                     handle.write(raw)
@@ -247,14 +260,12 @@ async def perform_draw(
                 raw async for raw in lines(conn, SNAPSHOTS, plan_code=plan_code, pool=INSPECTORS)
             ]
 
-            def read() -> Iterator[bytes]:
-                with path.open("rb") as handle:
-                    yield from handle
+        def read() -> Iterator[bytes]:
+            with path.open("rb") as handle:
+                yield from handle
 
-            # CPU-bound (seconds on a large pool): off the event loop
-            result = await asyncio.to_thread(
-                draw, stored.plan, stored.rules, read, officers, seed=seed
-            )
+        # CPU-bound (seconds on a large pool): off the event loop, with no connection held
+        result = await asyncio.to_thread(draw, stored.plan, stored.rules, read, officers, seed=seed)
     if (result.subjects_hash, result.inspectors_hash) != (
         stored.approval.subjects_hash,
         stored.approval.inspectors_hash,
@@ -277,8 +288,6 @@ async def perform_draw(
         raise DrawRefused(
             plan_code, "另一次抽取同时完成，请刷新", "another draw was stored meanwhile"
         ) from None
-    event = "inspection_draw" if number == 1 else "inspection_redraw"
-    await _audit(audit, by, event, stored.plan, now, _draw_detail(drawn))
     return drawn, result
 
 
@@ -296,7 +305,7 @@ def _draw_detail(drawn: StoredDraw) -> dict[str, Any]:
 async def _store_draw(
     engine: AsyncEngine, plan: PlanSpec, drawn: StoredDraw, result: Draw, by: Actor
 ) -> None:
-    async with engine.begin() as conn:
+    async with writing(engine) as conn:
         await conn.execute(
             insert(DRAWS).values(
                 plan_code=plan.code,
@@ -330,3 +339,5 @@ async def _store_draw(
         await conn.execute(update(PLANS).where(PLANS.c.code == plan.code).values(status="drawn"))
         payload = {"departments": list(plan.departments), **_draw_detail(drawn)}
         await record(conn, _event(plan, "inspection.drawn", payload), at=drawn.drawn_at)
+        event = "inspection_draw" if drawn.number == 1 else "inspection_redraw"
+        await _audit(conn, by, event, plan, drawn.drawn_at, _draw_detail(drawn))

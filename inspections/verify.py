@@ -53,12 +53,13 @@ def verify(
             f"the seed's SM3 is not the commitment {approval.commitment}",
         )
     officers = list(inspectors)
-    for zh, en, (found, count), want, want_count in (
-        ("检查对象", SUBJECTS, snapshot_hash(SUBJECTS, subjects()), approval.subjects_hash,
-         approval.subjects_count),
-        ("执法人员", INSPECTORS, snapshot_hash(INSPECTORS, officers), approval.inspectors_hash,
-         approval.inspectors_count),
-    ):  # fmt: skip
+    pools: dict[str, Lines] = {SUBJECTS: subjects, INSPECTORS: lambda: officers}
+    checks = (
+        ("检查对象", SUBJECTS, approval.subjects_hash, approval.subjects_count),
+        ("执法人员", INSPECTORS, approval.inspectors_hash, approval.inspectors_count),
+    )
+    for zh, en, want, want_count in checks:
+        found, count = snapshot_hash(en, pools[en](), strict=True)
         if found != want or count != want_count:
             return _differs(
                 f"{zh}名录快照与批准时不同（{count} 行，SM3 {found}）",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import psycopg
@@ -28,6 +29,7 @@ from standard.errors import Misconfigured
 logger = logging.getLogger(__name__)
 STOP_SECONDS = 10.0  # a stopping worker lets its running round finish this long
 POLL_SECONDS = 1.0  # one small query a second per worker (procrastinate's default is 5 s)
+DRAIN_PASSES = 20  # wait=False: passes until nothing due waits (tests, one-off runs)
 POOL_SIZE = 6  # a worker's connections: one listening, one per running job, its defers
 
 
@@ -133,19 +135,31 @@ class Jobs:
         """Run jobs until cancelled (or, ``wait=False``, until none is left)."""
         await self.open()
         await self.require_set_up()
-        await self.app.run_worker_async(
-            name="jianguan-in-process" if in_process else "jianguan",
-            concurrency=3,  # the three jobs side by side; each one's lock keeps it single
-            wait=wait,
-            # in memory even a failed job is only kept until the process ends: drop it now
-            delete_jobs="successful" if self.postgres else "always",
-            additional_context={RESOURCES: resources},
-            install_signal_handlers=not in_process,  # in-process, the server's handlers stop it
-            shutdown_graceful_timeout=STOP_SECONDS,
-            # a round deferred while one runs is held by the lock and announced by no
-            # notification when it frees: the worker finds it by polling, so poll often
-            fetch_job_polling_interval=POLL_SECONDS,
-        )
+        for _ in range(DRAIN_PASSES):
+            await self.app.run_worker_async(
+                name="jianguan-in-process" if in_process else "jianguan",
+                concurrency=3,  # the three jobs side by side; each one's lock keeps it single
+                wait=wait,
+                # in memory even a failed job is only kept until the process ends: drop it now
+                delete_jobs="successful" if self.postgres else "always",
+                additional_context={RESOURCES: resources},
+                install_signal_handlers=not in_process,  # in-process, the server's handlers stop it
+                shutdown_graceful_timeout=STOP_SECONDS,
+                # a round deferred while one runs is held by the lock and announced by no
+                # notification when it frees: the worker finds it by polling, so poll often
+                fetch_job_polling_interval=POLL_SECONDS,
+            )
+            # procrastinate's worker without ``wait`` stops when it fetches nothing, and it does
+            # not fetch a job whose lock a running job holds: a delivery deferred while another
+            # ran would be left. Run again until nothing due is waiting.
+            if wait or not await self._waiting():
+                return
+
+    async def _waiting(self) -> bool:
+        """Whether a job is waiting that is due now (not one scheduled for later)."""
+        now = datetime.now(UTC)
+        todo = await self.app.job_manager.list_jobs_async(status="todo")
+        return any(job.scheduled_at is None or job.scheduled_at <= now for job in todo)
 
     async def start(self, resources: Resources) -> None:
         """Run a worker in this process, in the background, until ``stop``."""

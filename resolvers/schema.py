@@ -15,7 +15,7 @@ from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.types import ExecutionContext, Info
 
 from resolvers.context import Context
-from resolvers.graph import admin, ingest, tasks, webhooks
+from resolvers.graph import admin, ingest, inspections, tasks, webhooks
 from resolvers.graph.errors import classify
 from resolvers.graph.plan import PlannedExecutor
 from resolvers.graph.prefetch import Prefetcher
@@ -29,7 +29,10 @@ QUERY_DOC = (
     "Root of every query: lists of every table, the subject dossier, node(id), and "
     "administration. What each caller sees is limited by their scope (provider-owns-data)."
 )
-MUTATION_DOC = "Pushing records (R4), administration (grants, accounts) and regulatory tasks (R11)."
+MUTATION_DOC = (
+    "Pushing records (R4), administration (grants, accounts), regulatory tasks (R11), "
+    "random-inspection draws and their results, and webhook subscriptions."
+)
 
 
 class CodedSchema(strawberry.Schema):
@@ -131,14 +134,22 @@ def build_graph(
     task_queries, task_mutations = tasks.fields()
     webhook_queries, webhook_mutations = webhooks.fields()
     namespace.update(admin_queries)
+    inspection_queries, inspection_mutations = inspections.fields()
     namespace.update(task_queries)
     namespace.update(webhook_queries)
+    namespace.update(inspection_queries)
     query = strawberry.type(type("Query", (), namespace), description=QUERY_DOC)
     mutation = strawberry.type(
         type(
             "Mutation",
             (),
-            {**ingest.fields(), **admin_mutations, **task_mutations, **webhook_mutations},
+            {
+                **ingest.fields(),
+                **admin_mutations,
+                **task_mutations,
+                **webhook_mutations,
+                **inspection_mutations,
+            },
         ),
         description=MUTATION_DOC,
     )

@@ -39,6 +39,7 @@ JianguanError                      raised on purpose; the message is written for
  │    ├── SeedMismatch             inspections.errors: the seed is not the one committed to
  │    ├── TooFewInspectors         inspections.errors: too few eligible inspectors for a subject
  │    ├── DrawRefused              inspections.errors: a plan that may not be drawn now
+ │    ├── AlreadyIssued            inspections.issuing: a drawn subject's task issued meanwhile
  │    ├── ReceiptRefused           tasks.errors: a delivery receipt that does not verify
  │    │    ├── UnknownReceiptFormat  tasks.errors: a format version this code does not read
  │    │    ├── MalformedReceipt    tasks.errors: a field missing, extra or of the wrong shape
@@ -64,7 +65,8 @@ JianguanError                      raised on purpose; the message is written for
  │    ├── NoDemoData               demo.principals: the demo principals are asked for before seeding
  │    ├── TaskNotFound             tasks.errors: no task has that id, or none the caller may see
  │    ├── NoSuchComplaint          tasks.complaints: no complaint of that provider has the ticket
- │    └── PlanNotFound             inspections.errors: no inspection plan the caller may see
+ │    ├── PlanNotFound             inspections.errors: no inspection plan the caller may see
+ │    └── NoSuchDraw               inspections.issuing: no draw of that number in the plan
  ├── SourceError                   sources.base: a source connector's errors
  │    ├── SourceUnavailable        SOURCE_UNAVAILABLE: a source did not answer in time, refused,
  │    │    │                       or answered garbage; the fields that needed it are null

@@ -26,6 +26,8 @@ from tasks.rows import MOVES, RECEIPTS, RECIPIENTS, Stored, attachments_json, by
 
 RECIPIENT_KINDS = ("department", "city_office")
 _REASONED = {Action.RETURN.value, Action.ESCALATE.value, Action.REASSIGN.value}
+EVENT_NAMES = {"issue": "issued", **{a.value: Event.of(a).value for a in Action}}
+"""Action → the past-tense name of its event; ``overdue`` names itself."""
 
 
 @asynccontextmanager
@@ -77,7 +79,9 @@ def audit_event(
 def outbox_event(
     task: Task, action: str, by: str, now: datetime, before: State | None
 ) -> OutboxEvent:
-    """The event partner systems are told of: states and codes, never a person's data."""
+    """The event partner systems are told of: states and codes, never a person's data. Its
+    kind says what happened, as receipts name it (``task.issued``, ``task.claimed``, …,
+    ``task.overdue``), the form ``docs/events.md`` shows subscribers."""
     payload = {
         "task": task.id,
         "version": task.version,
@@ -89,7 +93,10 @@ def outbox_event(
         "by": by,
         "at": now.astimezone(UTC).isoformat(),
     }
-    return OutboxEvent(f"task.{action}", f"task:{task.id}", "tasks", task.issuer, payload)
+    kind = f"task.{EVENT_NAMES.get(action, action)}"
+    # Tasks are seen by their own rule (tasks/access.py), not the policy's table scopes.
+    audience = tuple(dict.fromkeys((task.issuer, *task.recipients)))
+    return OutboxEvent(kind, f"task:{task.id}", "tasks", task.issuer, payload, audience)
 
 
 async def record_change(

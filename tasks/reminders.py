@@ -7,7 +7,7 @@ is always passed in.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -35,15 +35,25 @@ async def overdue(engine: AsyncEngine, *, now: datetime) -> list[Stored]:
 
 
 async def due_soon(
-    engine: AsyncEngine, *, now: datetime, within: int, calendar: WorkCalendar | None = None
+    engine: AsyncEngine,
+    *,
+    now: datetime,
+    within: int | timedelta,
+    calendar: WorkCalendar | None = None,
 ) -> list[Stored]:
-    """Tasks not done nor overdue with at most ``within`` working days left (0: due today),
-    the soonest first; ``calendar`` should be the one the tasks were issued under."""
+    """Tasks not done nor overdue at ``now`` and due soon, the soonest first: with at most
+    ``within`` working days left (an ``int``; 0: due today, counted with ``calendar``, which
+    should be the one the tasks were issued under), or due within the duration ``within`` (a
+    ``timedelta``: the reminder job's "due within a day")."""
     aware(now)
-    days = calendar or WorkCalendar()
     query = tasks_query().where(TASKS.c.state != State.DONE.value, TASKS.c.due_at > now)
+    if isinstance(within, timedelta):
+        query = query.where(TASKS.c.due_at <= now + within)
     async with engine.connect() as conn:
         candidates = await fetch(conn, query.order_by(TASKS.c.due_at, TASKS.c.seq))
+    if isinstance(within, timedelta):
+        return candidates
+    days = calendar or WorkCalendar()
     return [s for s in candidates if is_due_soon(days, s.task, now=now, within=within)]
 
 

@@ -40,6 +40,11 @@ class Stored:
     def id(self) -> str:
         return self.task.id
 
+    @property
+    def issuer(self) -> str:
+        """Whose task it is: the provider of its events."""
+        return self.task.issuer
+
     def overdue(self, now: datetime) -> bool:
         """Not done and past its due instant at ``now`` (the same rule as ``deadlines``)."""
         return not self.task.done and now >= self.due_at

@@ -4,8 +4,9 @@ A change (issue, deliver, claim, start, finish, return, reassign, escalate, reis
 writes, in **one** transaction: the task row (``UPDATE … WHERE seq = :seq AND version = :v``;
 no row means someone else changed it first: ``ConcurrentChange``), its move row (the history,
 with the note, reason and attachments), an audit-log entry (``audit.within``), the signed
-receipts that name that entry's place in the chain, and an outbox event (``task.<action>``,
-aggregate ``task:<id>``, resource ``tasks``, provider the issuer). Either all of it is kept or
+receipts that name that entry's place in the chain, and an outbox event (``task.issued``,
+``task.delivered``, ``task.claimed`` …, aggregate ``task:<id>``, resource ``tasks``, provider the
+issuer). Either all of it is kept or
 none of it.
 
 Delivery (``deliver``) writes one receipt per recipient: the task has reached their inboxes.
@@ -75,10 +76,13 @@ class TaskStore:
         legal_basis: str,
         deadline_working_days: int,
         attachments: Sequence[Attachment] = (),
+        assignees: Sequence[str] = (),
         note: str | None = None,
         within: Callable[[AsyncConnection, int], Awaitable[None]] | None = None,
     ) -> Stored:
         """A new task from ``by``'s party (state issued, version 1); ``deliver`` sends it.
+        ``assignees`` names the officers who handle it; a department may send a task to itself
+        only so, assigning its own officers (a random inspection's drawn inspectors).
         ``within`` runs in the issuing transaction with the new row's seq (a link to what the
         task came from, kept or lost with it)."""
         now = aware(self.clock())
@@ -93,11 +97,16 @@ class TaskStore:
             issued_at=now,
             deadline_working_days=deadline_working_days,
             attachments=tuple(attachments),
+            assignees=tuple(assignees),
         )
         if len(task.title) > 200:
             raise InvalidTask("title", "不能超过 200 个字符", "at most 200 characters")
-        if by.party in task.recipients:
-            raise InvalidTask("recipients", "不能下达给本部门", "a party cannot send itself a task")
+        if by.party in task.recipients and not task.assignees:
+            raise InvalidTask(
+                "recipients",
+                "不能下达给本部门（本部门任务须指定承办人员）",
+                "a party cannot send itself a task, except to officers it names",
+            )
         due = deadlines.due_of(self.calendar, task)
         async with writing(self.engine) as conn:
             await check_recipients(conn, task.recipients)
@@ -117,7 +126,7 @@ class TaskStore:
                     due_provisional=due.provisional,
                     state=task.state.value,
                     version=task.version,
-                    assignees=[],
+                    assignees=list(task.assignees),
                     acts=[],
                     created_by=by.officer,
                     updated_at=now,
@@ -226,18 +235,15 @@ class TaskStore:
     async def open(self, task_id: str, *, by: Actor) -> Stored:
         """查阅: the first time staff of a recipient open the task, their party's receipt."""
         now = aware(self.clock())
+        async with self.engine.connect() as conn:  # most looks are not the first: no lock
+            stored = await existing(conn, task_id)
+            if not await _opens(conn, stored, by):
+                return stored
         async with writing(self.engine) as conn:
             stored = await existing(conn, task_id)
+            if not await _opens(conn, stored, by):  # opened meanwhile by a colleague
+                return stored
             task = stored.task
-            if by.party not in task.recipients or task.state is State.ISSUED:
-                return stored
-            seen = select(RECEIPTS.c.id).where(
-                RECEIPTS.c.task_seq == stored.seq,
-                RECEIPTS.c.event == Event.OPENED.value,
-                RECEIPTS.c.recipient == by.party,
-            )
-            if await conn.scalar(seen.limit(1)) is not None:
-                return stored
             position = await append_within(conn, audit_event(task, OPEN, by, now, task.state))
             document = await write_receipt(
                 conn,
@@ -329,3 +335,15 @@ class TaskStore:
         conn: AsyncConnection, task_id: str, documents: tuple[dict[str, Any], ...]
     ) -> Stored:
         return dataclasses.replace(await existing(conn, task_id), receipts=documents)
+
+
+async def _opens(conn: AsyncConnection, stored: Stored, by: Actor) -> bool:
+    """Whether ``by`` opening the task is their party's first look at it (once delivered)."""
+    if by.party not in stored.task.recipients or stored.task.state is State.ISSUED:
+        return False
+    seen = select(RECEIPTS.c.id).where(
+        RECEIPTS.c.task_seq == stored.seq,
+        RECEIPTS.c.event == Event.OPENED.value,
+        RECEIPTS.c.recipient == by.party,
+    )
+    return await conn.scalar(seen.limit(1)) is None

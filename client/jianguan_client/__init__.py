@@ -2,6 +2,7 @@
 
 from .async_base_client import AsyncBaseClient
 from .base_model import BaseModel
+from .claim_task import ClaimTask, ClaimTaskClaimTask
 from .client import JianguanClient
 from .complaints_by_subject import (
     ComplaintsBySubject,
@@ -33,6 +34,7 @@ from .exceptions import (
     GraphQLClientHttpError,
     GraphQLClientInvalidResponseError,
 )
+from .finish_task import FinishTask, FinishTaskFinishTask
 from .fragments import (
     ActionFields,
     ActionFieldsMatter,
@@ -48,6 +50,8 @@ from .fragments import (
     PageInfoFields,
     PenaltyPublicityFields,
     SubjectFields,
+    TaskSummary,
+    WebhookSubscriptionFields,
 )
 from .matters import (
     Matters,
@@ -73,6 +77,9 @@ from .push_records import (
     PushRecordsIngestOutcomes,
     PushRecordsIngestOutcomesProblems,
 )
+from .replay_webhooks import ReplayWebhooks
+from .return_task import ReturnTask, ReturnTaskReturnTask
+from .start_task import StartTask, StartTaskStartTask
 from .subject_dossier import (
     SubjectDossier,
     SubjectDossierSubject,
@@ -91,6 +98,36 @@ from .subjects import (
     SubjectsSubjectsEdgesNode,
     SubjectsSubjectsPageInfo,
 )
+from .subscribe_webhook import (
+    SubscribeWebhook,
+    SubscribeWebhookSubscribeWebhook,
+    SubscribeWebhookSubscribeWebhookSubscription,
+)
+from .task import Task, TaskTask, TaskTaskHistory
+from .task_inbox import (
+    TaskInbox,
+    TaskInboxTaskInbox,
+    TaskInboxTaskInboxEdges,
+    TaskInboxTaskInboxEdgesNode,
+    TaskInboxTaskInboxPageInfo,
+)
+from .task_receipts import TaskReceipts, TaskReceiptsTaskReceipts
+from .tasks_issued import (
+    TasksIssued,
+    TasksIssuedTasksIssued,
+    TasksIssuedTasksIssuedEdges,
+    TasksIssuedTasksIssuedEdgesNode,
+    TasksIssuedTasksIssuedPageInfo,
+)
+from .unsubscribe_webhook import UnsubscribeWebhook
+from .webhook_dead_letters import (
+    WebhookDeadLetters,
+    WebhookDeadLettersWebhookDeadLetters,
+)
+from .webhook_subscriptions import (
+    WebhookSubscriptions,
+    WebhookSubscriptionsWebhookSubscriptions,
+)
 
 __all__ = [
     "ActionFields",
@@ -98,6 +135,8 @@ __all__ = [
     "ActionFieldsOfficers",
     "AsyncBaseClient",
     "BaseModel",
+    "ClaimTask",
+    "ClaimTaskClaimTask",
     "ComplaintFields",
     "ComplaintsBySubject",
     "ComplaintsBySubjectComplaints",
@@ -119,6 +158,8 @@ __all__ = [
     "CreditRecordsPenaltyPublicity",
     "CreditRecordsPenaltyPublicityEdges",
     "CreditRecordsPenaltyPublicityEdgesNode",
+    "FinishTask",
+    "FinishTaskFinishTask",
     "GraphQLClientError",
     "GraphQLClientGraphQLError",
     "GraphQLClientGraphQLMultiError",
@@ -152,7 +193,12 @@ __all__ = [
     "PushRecordsIngestOutcomes",
     "PushRecordsIngestOutcomesProblems",
     "RecordStatus",
+    "ReplayWebhooks",
+    "ReturnTask",
+    "ReturnTaskReturnTask",
     "Role",
+    "StartTask",
+    "StartTaskStartTask",
     "SubjectDossier",
     "SubjectDossierSubject",
     "SubjectDossierSubjectActions",
@@ -168,5 +214,30 @@ __all__ = [
     "SubjectsSubjectsEdges",
     "SubjectsSubjectsEdgesNode",
     "SubjectsSubjectsPageInfo",
+    "SubscribeWebhook",
+    "SubscribeWebhookSubscribeWebhook",
+    "SubscribeWebhookSubscribeWebhookSubscription",
+    "Task",
+    "TaskInbox",
+    "TaskInboxTaskInbox",
+    "TaskInboxTaskInboxEdges",
+    "TaskInboxTaskInboxEdgesNode",
+    "TaskInboxTaskInboxPageInfo",
+    "TaskReceipts",
+    "TaskReceiptsTaskReceipts",
     "TaskState",
+    "TaskSummary",
+    "TaskTask",
+    "TaskTaskHistory",
+    "TasksIssued",
+    "TasksIssuedTasksIssued",
+    "TasksIssuedTasksIssuedEdges",
+    "TasksIssuedTasksIssuedEdgesNode",
+    "TasksIssuedTasksIssuedPageInfo",
+    "UnsubscribeWebhook",
+    "WebhookDeadLetters",
+    "WebhookDeadLettersWebhookDeadLetters",
+    "WebhookSubscriptionFields",
+    "WebhookSubscriptions",
+    "WebhookSubscriptionsWebhookSubscriptions",
 ]

@@ -5,14 +5,28 @@ from typing import Any, Optional, Union
 
 from .async_base_client import AsyncBaseClient
 from .base_model import UNSET, UnsetType
+from .claim_task import ClaimTask
 from .complaints_by_subject import ComplaintsBySubject
 from .credit_records import CreditRecords
+from .enums import TaskState
+from .finish_task import FinishTask
 from .matters import Matters
 from .me import Me
 from .officers import Officers
 from .push_records import PushRecords
+from .replay_webhooks import ReplayWebhooks
+from .return_task import ReturnTask
+from .start_task import StartTask
 from .subject_dossier import SubjectDossier
 from .subjects import Subjects
+from .subscribe_webhook import SubscribeWebhook
+from .task import Task
+from .task_inbox import TaskInbox
+from .task_receipts import TaskReceipts
+from .tasks_issued import TasksIssued
+from .unsubscribe_webhook import UnsubscribeWebhook
+from .webhook_dead_letters import WebhookDeadLetters
+from .webhook_subscriptions import WebhookSubscriptions
 
 
 def gql(q: str) -> str:
@@ -20,6 +34,35 @@ def gql(q: str) -> str:
 
 
 class JianguanClient(AsyncBaseClient):
+    async def claim_task(self, id: str, version: int, **kwargs: Any) -> ClaimTask:
+        query = gql("""
+            mutation ClaimTask($id: ID!, $version: Int!) {
+              claimTask(id: $id, version: $version) {
+                ...TaskSummary
+              }
+            }
+
+            fragment TaskSummary on Task {
+              id
+              title
+              issuer
+              recipients
+              state
+              version
+              allowedActions
+              assignees
+              issuedAt
+              dueAt
+              overdue
+            }
+            """)
+        variables: dict[str, object] = {"id": id, "version": version}
+        response = await self.execute(
+            query=query, operation_name="ClaimTask", variables=variables, **kwargs
+        )
+        data = self.get_data(response)
+        return ClaimTask.model_validate(data)
+
     async def complaints_by_subject(
         self,
         uscc: str,
@@ -182,6 +225,49 @@ class JianguanClient(AsyncBaseClient):
         )
         data = self.get_data(response)
         return CreditRecords.model_validate(data)
+
+    async def finish_task(
+        self,
+        id: str,
+        version: int,
+        result: str,
+        acts: Union[Optional[list[str]], UnsetType] = UNSET,
+        **kwargs: Any,
+    ) -> FinishTask:
+        query = gql("""
+            mutation FinishTask($id: ID!, $version: Int!, $result: String!, $acts: [String!]) {
+              finishTask(id: $id, version: $version, result: $result, acts: $acts) {
+                ...TaskSummary
+                result
+                acts
+              }
+            }
+
+            fragment TaskSummary on Task {
+              id
+              title
+              issuer
+              recipients
+              state
+              version
+              allowedActions
+              assignees
+              issuedAt
+              dueAt
+              overdue
+            }
+            """)
+        variables: dict[str, object] = {
+            "id": id,
+            "version": version,
+            "result": result,
+            "acts": acts,
+        }
+        response = await self.execute(
+            query=query, operation_name="FinishTask", variables=variables, **kwargs
+        )
+        data = self.get_data(response)
+        return FinishTask.model_validate(data)
 
     async def matters(
         self,
@@ -368,6 +454,89 @@ class JianguanClient(AsyncBaseClient):
         )
         data = self.get_data(response)
         return PushRecords.model_validate(data)
+
+    async def replay_webhooks(
+        self, subscription_id: int, from_position: int, **kwargs: Any
+    ) -> ReplayWebhooks:
+        query = gql("""
+            mutation ReplayWebhooks($subscriptionId: Int!, $fromPosition: Int! = 0) {
+              replayWebhooks(subscriptionId: $subscriptionId, fromPosition: $fromPosition)
+            }
+            """)
+        variables: dict[str, object] = {
+            "subscriptionId": subscription_id,
+            "fromPosition": from_position,
+        }
+        response = await self.execute(
+            query=query, operation_name="ReplayWebhooks", variables=variables, **kwargs
+        )
+        data = self.get_data(response)
+        return ReplayWebhooks.model_validate(data)
+
+    async def return_task(self, id: str, version: int, reason: str, **kwargs: Any) -> ReturnTask:
+        query = gql("""
+            mutation ReturnTask($id: ID!, $version: Int!, $reason: String!) {
+              returnTask(id: $id, version: $version, reason: $reason) {
+                ...TaskSummary
+                reason
+              }
+            }
+
+            fragment TaskSummary on Task {
+              id
+              title
+              issuer
+              recipients
+              state
+              version
+              allowedActions
+              assignees
+              issuedAt
+              dueAt
+              overdue
+            }
+            """)
+        variables: dict[str, object] = {"id": id, "version": version, "reason": reason}
+        response = await self.execute(
+            query=query, operation_name="ReturnTask", variables=variables, **kwargs
+        )
+        data = self.get_data(response)
+        return ReturnTask.model_validate(data)
+
+    async def start_task(
+        self,
+        id: str,
+        version: int,
+        note: Union[Optional[str], UnsetType] = UNSET,
+        **kwargs: Any,
+    ) -> StartTask:
+        query = gql("""
+            mutation StartTask($id: ID!, $version: Int!, $note: String) {
+              startTask(id: $id, version: $version, note: $note) {
+                ...TaskSummary
+              }
+            }
+
+            fragment TaskSummary on Task {
+              id
+              title
+              issuer
+              recipients
+              state
+              version
+              allowedActions
+              assignees
+              issuedAt
+              dueAt
+              overdue
+            }
+            """)
+        variables: dict[str, object] = {"id": id, "version": version, "note": note}
+        response = await self.execute(
+            query=query, operation_name="StartTask", variables=variables, **kwargs
+        )
+        data = self.get_data(response)
+        return StartTask.model_validate(data)
 
     async def subject_dossier(self, uscc: str, **kwargs: Any) -> SubjectDossier:
         query = gql("""
@@ -618,3 +787,260 @@ class JianguanClient(AsyncBaseClient):
         )
         data = self.get_data(response)
         return Subjects.model_validate(data)
+
+    async def subscribe_webhook(
+        self,
+        url: str,
+        kinds: Union[Optional[list[str]], UnsetType] = UNSET,
+        **kwargs: Any,
+    ) -> SubscribeWebhook:
+        query = gql("""
+            mutation SubscribeWebhook($url: String!, $kinds: [String!]) {
+              subscribeWebhook(url: $url, kinds: $kinds) {
+                secret
+                subscription {
+                  ...WebhookSubscriptionFields
+                }
+              }
+            }
+
+            fragment WebhookSubscriptionFields on WebhookSubscription {
+              id
+              url
+              kinds
+              active
+              createdAt
+              pending
+              deadLetters
+            }
+            """)
+        variables: dict[str, object] = {"url": url, "kinds": kinds}
+        response = await self.execute(
+            query=query,
+            operation_name="SubscribeWebhook",
+            variables=variables,
+            **kwargs,
+        )
+        data = self.get_data(response)
+        return SubscribeWebhook.model_validate(data)
+
+    async def task(self, id: str, **kwargs: Any) -> Task:
+        query = gql("""
+            query Task($id: ID!) {
+              task(id: $id) {
+                ...TaskSummary
+                subjects
+                matters
+                legalBasis
+                reason
+                result
+                acts
+                history {
+                  version
+                  action
+                  fromState
+                  toState
+                  actor
+                  party
+                  at
+                  note
+                  reason
+                }
+              }
+            }
+
+            fragment TaskSummary on Task {
+              id
+              title
+              issuer
+              recipients
+              state
+              version
+              allowedActions
+              assignees
+              issuedAt
+              dueAt
+              overdue
+            }
+            """)
+        variables: dict[str, object] = {"id": id}
+        response = await self.execute(
+            query=query, operation_name="Task", variables=variables, **kwargs
+        )
+        data = self.get_data(response)
+        return Task.model_validate(data)
+
+    async def task_inbox(
+        self,
+        first: int,
+        after: Union[Optional[str], UnsetType] = UNSET,
+        states: Union[Optional[list[TaskState]], UnsetType] = UNSET,
+        **kwargs: Any,
+    ) -> TaskInbox:
+        query = gql("""
+            query TaskInbox($first: Int! = 20, $after: String, $states: [TaskState!]) {
+              taskInbox(first: $first, after: $after, states: $states) {
+                edges {
+                  cursor
+                  node {
+                    ...TaskSummary
+                  }
+                }
+                pageInfo {
+                  hasNextPage
+                  endCursor
+                }
+              }
+            }
+
+            fragment TaskSummary on Task {
+              id
+              title
+              issuer
+              recipients
+              state
+              version
+              allowedActions
+              assignees
+              issuedAt
+              dueAt
+              overdue
+            }
+            """)
+        variables: dict[str, object] = {
+            "first": first,
+            "after": after,
+            "states": states,
+        }
+        response = await self.execute(
+            query=query, operation_name="TaskInbox", variables=variables, **kwargs
+        )
+        data = self.get_data(response)
+        return TaskInbox.model_validate(data)
+
+    async def task_receipts(self, task_id: str, **kwargs: Any) -> TaskReceipts:
+        query = gql("""
+            query TaskReceipts($taskId: ID!) {
+              taskReceipts(taskId: $taskId) {
+                taskVersion
+                event
+                recipient
+                actor
+                at
+                auditSeq
+                document
+              }
+            }
+            """)
+        variables: dict[str, object] = {"taskId": task_id}
+        response = await self.execute(
+            query=query, operation_name="TaskReceipts", variables=variables, **kwargs
+        )
+        data = self.get_data(response)
+        return TaskReceipts.model_validate(data)
+
+    async def tasks_issued(
+        self, first: int, after: Union[Optional[str], UnsetType] = UNSET, **kwargs: Any
+    ) -> TasksIssued:
+        query = gql("""
+            query TasksIssued($first: Int! = 20, $after: String) {
+              tasksIssued(first: $first, after: $after) {
+                edges {
+                  cursor
+                  node {
+                    ...TaskSummary
+                  }
+                }
+                pageInfo {
+                  hasNextPage
+                  endCursor
+                }
+              }
+            }
+
+            fragment TaskSummary on Task {
+              id
+              title
+              issuer
+              recipients
+              state
+              version
+              allowedActions
+              assignees
+              issuedAt
+              dueAt
+              overdue
+            }
+            """)
+        variables: dict[str, object] = {"first": first, "after": after}
+        response = await self.execute(
+            query=query, operation_name="TasksIssued", variables=variables, **kwargs
+        )
+        data = self.get_data(response)
+        return TasksIssued.model_validate(data)
+
+    async def unsubscribe_webhook(self, subscription_id: int, **kwargs: Any) -> UnsubscribeWebhook:
+        query = gql("""
+            mutation UnsubscribeWebhook($subscriptionId: Int!) {
+              unsubscribeWebhook(subscriptionId: $subscriptionId)
+            }
+            """)
+        variables: dict[str, object] = {"subscriptionId": subscription_id}
+        response = await self.execute(
+            query=query,
+            operation_name="UnsubscribeWebhook",
+            variables=variables,
+            **kwargs,
+        )
+        data = self.get_data(response)
+        return UnsubscribeWebhook.model_validate(data)
+
+    async def webhook_dead_letters(self, subscription_id: int, **kwargs: Any) -> WebhookDeadLetters:
+        query = gql("""
+            query WebhookDeadLetters($subscriptionId: Int!) {
+              webhookDeadLetters(subscriptionId: $subscriptionId) {
+                position
+                eventId
+                kind
+                attempts
+                lastError
+              }
+            }
+            """)
+        variables: dict[str, object] = {"subscriptionId": subscription_id}
+        response = await self.execute(
+            query=query,
+            operation_name="WebhookDeadLetters",
+            variables=variables,
+            **kwargs,
+        )
+        data = self.get_data(response)
+        return WebhookDeadLetters.model_validate(data)
+
+    async def webhook_subscriptions(self, **kwargs: Any) -> WebhookSubscriptions:
+        query = gql("""
+            query WebhookSubscriptions {
+              webhookSubscriptions {
+                ...WebhookSubscriptionFields
+              }
+            }
+
+            fragment WebhookSubscriptionFields on WebhookSubscription {
+              id
+              url
+              kinds
+              active
+              createdAt
+              pending
+              deadLetters
+            }
+            """)
+        variables: dict[str, object] = {}
+        response = await self.execute(
+            query=query,
+            operation_name="WebhookSubscriptions",
+            variables=variables,
+            **kwargs,
+        )
+        data = self.get_data(response)
+        return WebhookSubscriptions.model_validate(data)

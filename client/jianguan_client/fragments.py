@@ -8,6 +8,7 @@ from typing import Optional
 from pydantic import Field
 
 from .base_model import BaseModel
+from .enums import TaskState
 
 
 class MatterFields(BaseModel):
@@ -182,6 +183,30 @@ class SubjectFields(BaseModel):
     provider: str
 
 
+class TaskSummary(BaseModel):
+    id: str
+    title: str
+    issuer: str
+    recipients: list[str]
+    state: TaskState
+    version: int
+    allowed_actions: list[str] = Field(alias="allowedActions")
+    assignees: list[str]
+    issued_at: datetime = Field(alias="issuedAt")
+    due_at: datetime = Field(alias="dueAt")
+    overdue: bool
+
+
+class WebhookSubscriptionFields(BaseModel):
+    id: int
+    url: str
+    kinds: list[str]
+    active: bool
+    created_at: datetime = Field(alias="createdAt")
+    pending: int
+    dead_letters: int = Field(alias="deadLetters")
+
+
 MatterFields.model_rebuild()
 OfficerFields.model_rebuild()
 ActionFields.model_rebuild()
@@ -193,3 +218,5 @@ LicencePublicityFields.model_rebuild()
 PageInfoFields.model_rebuild()
 PenaltyPublicityFields.model_rebuild()
 SubjectFields.model_rebuild()
+TaskSummary.model_rebuild()
+WebhookSubscriptionFields.model_rebuild()

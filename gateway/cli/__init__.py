@@ -42,7 +42,7 @@ LAZY: dict[str, tuple[str, str, str]] = {
     "inspections": (
         "gateway.cli.inspections",
         "inspections_app",
-        "Random inspections (双随机、一公开): export a plan, verify its draw.",
+        "Random inspections (双随机、一公开): seed, approve, draw, export, verify.",
     ),
     "events": (
         "gateway.cli.events",

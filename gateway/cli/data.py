@@ -277,10 +277,11 @@ def demo_credentials(
     ),
 ) -> None:
     """Create the demo's principals and grants, and write a ready token for each; then the
-    demo's regulatory work (tasks in every state, one overdue) unless there is some already."""
+    demo's regulatory work (tasks in every state, one overdue; a joint random inspection drawn,
+    its tasks issued) unless there is some already."""
     from demo.principals import NoDemoData, write_credentials
     from demo.principals import demo_credentials as make
-    from demo.work import demo_tasks
+    from demo.work import demo_inspection, demo_tasks
     from gateway.services import Services
     from standard.migrate import GATEWAY
 
@@ -297,6 +298,9 @@ def demo_credentials(
             tasks = await demo_tasks(services, now=clock_of(ctx).now())
             if tasks:
                 console.print(f"demo work: {tasks} tasks in every state, one overdue")
+            drawn = await demo_inspection(services, now=clock_of(ctx).now())
+            if drawn:
+                console.print(f"demo work: a joint random inspection drew {drawn} subjects")
             return made
         finally:
             await services.close()

@@ -140,6 +140,11 @@ async def issue_task(info: Info[Context, None], input: IssueTaskInput) -> TaskNo
     return _node(info, stored)
 
 
+async def deliver_task(info: Info[Context, None], id: strawberry.ID, version: int) -> TaskNode:
+    store, actor = await _visible(info, id)
+    return _node(info, await store.deliver(str(id), by=actor, expected_version=version))
+
+
 async def claim_task(info: Info[Context, None], id: strawberry.ID, version: int) -> TaskNode:
     store, actor = await _visible(info, id)
     return _node(info, await store.claim(str(id), by=actor, expected_version=version))
@@ -290,6 +295,11 @@ def fields() -> tuple[dict[str, Any], dict[str, Any]]:
             resolver=issue_task,
             description="下达任务: issued by your department and delivered at once, one delivery "
             "receipt per recipient.",
+        ),
+        "deliver_task": strawberry.field(
+            resolver=deliver_task,
+            description="送达: a task still issued (its delivery did not happen when it was "
+            f"issued) into the recipients' inboxes. {_VERSION}",
         ),
         "claim_task": strawberry.field(
             resolver=claim_task, description=f"认领任务: of two claims at once one wins. {_VERSION}"

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -209,6 +210,8 @@ class OutboxEvent(Base):
     provider: Mapped[str] = mapped_column(String(40))  # whose data it is (provider-owns-data)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Parties it is for by its domain's own rule, beside the scope (a task's issuer, recipients)
+    audience: Mapped[list[str]] = mapped_column(JSON, default=list, server_default=text("'[]'"))
 
 
 class WebhookSubscription(Base):
@@ -437,6 +440,9 @@ class InspectionDrawLine(Base):
     position: Mapped[int] = mapped_column(Integer, primary_key=True)
     subject_uscc: Mapped[str] = mapped_column(String(18))
     line: Mapped[str] = mapped_column(Text)
+    # The task the subject's inspection became (inspections.issuing), set in its issuing
+    # transaction: a line with a task is never issued again.
+    task_seq: Mapped[int | None] = mapped_column(ForeignKey("tasks.seq"), unique=True)
 
 
 class InspectionResult(Base):

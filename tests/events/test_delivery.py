@@ -81,7 +81,7 @@ class Clock:
 SEES = {("p-12345", "XA-SCJG"), ("p-other", "XA-SCJG"), ("p-other", "XA-STHJ")}
 
 
-async def sees(client_id: str, resource: str, provider: str) -> bool:
+async def sees(client_id: str, resource: str, provider: str, audience: tuple[str, ...]) -> bool:
     """The tests' scope: p-12345 sees XA-SCJG's tasks only; p-other both departments'."""
     return resource == "tasks" and (client_id, provider) in SEES
 
@@ -265,3 +265,36 @@ async def test_a_client_sees_by_its_scope_under_the_policy_and_nothing_once_disa
             update(Client).where(Client.client_id == "p-other").values(disabled=True)
         )
     assert not await ClientScopes(engine, PolicyHolder(engine))("p-other", "complaints", "P-12345")
+
+
+async def test_an_event_addressed_to_parties_reaches_their_clients_and_the_city_office_only(
+    engine: AsyncEngine,
+) -> None:
+    from events.visibility import ClientScopes
+    from policies.store import PolicyHolder, ensure_seed
+
+    await ensure_seed(engine)
+    async with engine.begin() as conn:
+        await conn.execute(
+            insert(Party).values(code="XA-ZWB", name="XA-ZWB", kind="city_office", created_at=START)
+        )
+        for client, party in (
+            ("scjg-system", "XA-SCJG"),
+            ("sthj-system", "XA-STHJ"),
+            ("office-system", "XA-ZWB"),
+        ):
+            await conn.execute(
+                insert(Client).values(
+                    client_id=client, name=client, party_code=party, secret_hash="x",
+                    created_at=START, created_by="test",
+                )
+            )  # fmt: skip
+    visible = ClientScopes(engine, PolicyHolder(engine))
+    # A task is seen by its issuer, its recipients and the city office (issue 14 §2), which no
+    # table scope of the policy expresses: its events name those parties.
+    audience = ("XA-SCJG", "YT-SCJG")
+    assert await visible("scjg-system", "tasks", "XA-SCJG", audience)
+    assert await visible("office-system", "tasks", "XA-SCJG", audience)
+    assert not await visible("sthj-system", "tasks", "XA-SCJG", audience)
+    assert not await visible("p-12345", "tasks", "XA-SCJG", audience)
+    assert not await visible("scjg-system", "tasks", "XA-SCJG", ())  # no scope reads tasks

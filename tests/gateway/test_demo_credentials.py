@@ -113,3 +113,32 @@ def test_the_demo_shows_tasks_in_every_state_and_one_overdue(
     # A recipient's inbox holds what reached it (delivered on), never an undelivered task.
     assert mine and all("YT-SCJG" in t["recipients"] for t in mine)
     assert "ISSUED" not in {t["state"] for t in mine}
+
+
+def test_the_demo_holds_a_drawn_joint_inspection_anyone_can_check(
+    demo: tuple[dict[str, str], Path], tmp_path: Path
+) -> None:
+    env, output = demo
+    made = _credentials(env, output)
+    query = (
+        "{ inspectionPlans(first: 5) { edges { node { code joint departments "
+        "draws { number subjectCount } } } } }"
+    )
+    page = "first: 100) { edges { node { title subjects assignees issuer state } } }"
+    with serve(env) as gateway:
+        plans = _graphql(gateway, made["city.office"]["token"], query)
+        inbox = _graphql(gateway, made["xa.scjg.staff"]["token"], f"{{ taskInbox({page} }}")
+    (plan,) = [e["node"] for e in plans["inspectionPlans"]["edges"]]
+    assert plan["joint"] and plan["departments"] == ["XA-SCJG", "XA-STHJ"]
+    (draw,) = plan["draws"]
+    assert draw["number"] == 1 and draw["subjectCount"] > 0
+    drawn = [t for t in inbox["taskInbox"]["edges"] if t["node"]["title"].startswith("双随机抽查")]
+    assert drawn and all(len(t["node"]["assignees"]) >= 2 for t in drawn)
+    assert {t["node"]["state"] for t in drawn} == {"DELIVERED"}
+    # 一公开: anyone with the exported snapshots and the revealed seed recomputes the draw.
+    folder = tmp_path / "export"
+    exported = jianguan("inspections", "export", plan["code"], "--to", str(folder), env=env)
+    assert exported.returncode == 0, exported.stdout + exported.stderr
+    checked = jianguan("inspections", "verify-draw", str(folder), env=env)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert f"reproduced draw 1: {draw['subjectCount']} subjects" in checked.stdout

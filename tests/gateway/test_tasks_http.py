@@ -24,6 +24,7 @@ from policies.principal import Principal
 from policies.store import ensure_seed
 from sources.database import SourceDatabases, create_engine
 from standard.tables.gateway import AuditEntry, Party
+from tasks.lifecycle import Actor
 from tasks.receipts import verify_receipt
 from tasks.store import TaskStore
 from tests.servers import LiveServer
@@ -138,6 +139,7 @@ mutation Issue($recipients: [String!]!) {{
     attachments: [{{name: "检查表.pdf", size: 20480, sm3: "{"ab" * 32}"}}]}}) {{ {FIELDS} dueAt }}
 }}"""
 MOVES = {
+    "deliver": "deliverTask(id: $id, version: $version)",
     "claim": "claimTask(id: $id, version: $version)",
     "start": 'startTask(id: $id, version: $version, note: "已到现场",'
     f' attachments: [{{name: "记录.pdf", size: 10, sm3: "{"cd" * 32}"}}])',
@@ -240,8 +242,8 @@ async def test_the_whole_life_cycle_over_http(gateway: Gateway) -> None:
     assert {p for r in reads for p in r.providers} == {ISSUER}
 
 
-# From the state table of docs/tasks.md, for the actions a mutation takes (delivery is part
-# of issuing): written out here, not read from tasks.lifecycle.
+# From the state table of docs/tasks.md (issued: deliver only, tested below): written out
+# here, not read from tasks.lifecycle.
 ALLOWED = {
     "DELIVERED": {"claim", "return", "escalate"},
     "CLAIMED": {"start", "return", "reassign", "escalate"},
@@ -374,3 +376,33 @@ async def test_a_dispatched_complaint_becomes_a_task_over_http(with_sources: Gat
     assert codes(waiting) == ["BAD_USER_INPUT"] and "received" in waiting["errors"][0]["message"]
     missing = await gateway.ask("hotline", FROM_COMPLAINT, {"ticket": "12345-none"})
     assert codes(missing) == ["NOT_FOUND"]
+
+
+async def test_a_task_left_issued_is_delivered_by_its_issuer(gateway: Gateway) -> None:
+    # as if the delivery after issuing had failed: issued through the store, not delivered
+    store = TaskStore(gateway.engine, signer=SIGNER, calendar=CALENDAR, clock=gateway.clock)
+    left = await store.issue(
+        by=Actor("user:issuer", ISSUER),
+        title="待送达的任务",
+        recipients=RECIPIENTS,
+        subjects=SUBJECTS,
+        matters=MATTERS,
+        legal_basis="法律依据",
+        deadline_working_days=3,
+    )
+    task = {"id": left.id, "version": 1}
+    assert ids_of((await gateway.data("yanta", INBOX))["taskInbox"]) == []  # not delivered yet
+    listed = (await gateway.data("issuer", ISSUED))["tasksIssued"]["edges"]
+    assert [(e["node"]["state"], e["node"]["allowedActions"]) for e in listed] == [
+        ("ISSUED", ["deliver"])
+    ]
+    for action in sorted(set(MOVES) - {"deliver"}):
+        body = await gateway.ask("city", moving(action), task)
+        assert codes(body) == ["TRANSITION_REFUSED"], (action, body)
+        assert body["errors"][0]["extensions"]["state"] == "issued"
+        assert "已下达" in body["errors"][0]["message"]
+    refused = await gateway.ask("yanta", moving("deliver"), task)  # not in any inbox yet
+    assert codes(refused) == ["NOT_FOUND"]
+    delivered = await act(gateway, "issuer", "deliver", task)
+    assert (delivered["state"], delivered["version"]) == ("DELIVERED", 2)
+    assert ids_of((await gateway.data("yanta", INBOX))["taskInbox"]) == [left.id]

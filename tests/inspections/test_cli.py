@@ -4,19 +4,24 @@ reproduces both draws (the first and a repeat beside it), and any edit to them i
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
+from sqlalchemy import select
 from typer.testing import CliRunner
 
-from audit.log import AuditLog
 from gateway.cli.inspections import inspections_app
 from gateway.clock import Clock
+from gateway.settings import Settings
+from inspections.pools import Sources
+from inspections.rules import PoolCriteria
 from inspections.snapshot import commitment
 from inspections.store import approve_plan, perform_draw
-from sources.database import create_engine
+from sources.database import SourceDatabases, create_engine
 from standard.tables.gateway import AuditEntry
+from standard.tables.supervision import Plan as SupervisionPlan
 from tasks.lifecycle import Actor
 from tests.inspections.samples import (
     FOOD,
@@ -31,6 +36,7 @@ from tests.inspections.samples import (
     rules,
     subjects,
 )
+from tests.inspections.test_pools import S, fill
 
 runner = CliRunner()
 NOW = datetime(2026, 5, 20, 9, 0, tzinfo=UTC)
@@ -42,11 +48,9 @@ STAFF = Actor(officer="user:scjg-1", party=SCJG)
 
 async def _prepare(url: str) -> None:
     engine = create_engine(url)
-    audit = AuditLog(engine)
     try:
         await approve_plan(
             engine,
-            audit,
             plan=plan(ITEM_FOOD, ITEM_PERMIT),
             rules=rules(),
             subjects=lines_of(POOL),
@@ -58,10 +62,9 @@ async def _prepare(url: str) -> None:
             by=STAFF,
             now=NOW,
         )
-        await perform_draw(engine, audit, plan_code="SJ-2026-001", seed=SEED, by=STAFF, now=NOW)
+        await perform_draw(engine, plan_code="SJ-2026-001", seed=SEED, by=STAFF, now=NOW)
         await perform_draw(
             engine,
-            audit,
             plan_code="SJ-2026-001",
             seed=b"\x09" * 32,
             by=STAFF,
@@ -69,7 +72,6 @@ async def _prepare(url: str) -> None:
             reason="首次抽取后发现名录缺漏",
         )
     finally:
-        await audit.close()
         await engine.dispose()
 
 
@@ -145,3 +147,99 @@ def test_the_export_is_audited(gateway_url: str, tmp_path: Path) -> None:
             await engine.dispose()
 
     assert asyncio.run(events())[-1] == "inspection_export"
+
+
+def test_an_operator_approves_from_the_data_centre_draws_and_verifies(
+    databases: SourceDatabases, backend_settings: Settings, gateway_url: str, tmp_path: Path
+) -> None:
+    asyncio.run(_fill(backend_settings, gateway_url))  # `databases` empties them after
+    env = {
+        "JIANGUAN_DATABASE_URL": gateway_url,
+        "JIANGUAN_VAR_DIR": str(tmp_path / "var"),
+        **{
+            f"JIANGUAN_{name.upper()}_DATABASE_URL": backend_settings.database_url(name)
+            for name in ("supervision", "credit", "gov_services", "complaints")
+        },
+    }
+    made = runner.invoke(inspections_app, ["seed"])
+    assert made.exit_code == 0, made.output
+    seed = made.output.split("seed (随机种子, keep it until the draw): ")[1].split()[0]
+    promise = made.output.split("commitment (种子承诺, for approval):")[1].split()[0]
+    assert commitment(bytes.fromhex(seed)) == promise
+    everyone = {code: {**rule, "ratios": dict.fromkeys("ABCD", "1")}
+                for code, rule in rules().document()["items"].items()}  # fmt: skip
+    document = {
+        "plan": plan(replace(ITEM_FOOD, criteria=PoolCriteria())).document(),
+        "rules": {**rules().document(), "items": everyone},
+        "declarations": {"61000002": {"conflicts": [S[2]]}},
+    }
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_bytes(orjson.dumps(document))
+    clock = Clock(now=lambda: NOW)
+    approved = runner.invoke(
+        inspections_app, ["approve", str(plan_file), "--commitment", promise], env=env, obj=clock
+    )
+    assert approved.exit_code == 0, approved.output
+    assert "approved SJ-2026-001: 4 subjects" in approved.output  # S[4] is deleted
+    refused = runner.invoke(inspections_app, ["draw", "SJ-2026-001", "--seed", "00" * 32], env=env)
+    assert refused.exit_code == 2 and "commitment" in refused.output
+    drawn = runner.invoke(inspections_app, ["draw", "SJ-2026-001", "--seed", seed], env=env)
+    assert drawn.exit_code == 0 and "3 subjects" in drawn.output, drawn.output  # S[1] cancelled
+    again = runner.invoke(inspections_app, ["draw", "SJ-2026-001", "--seed", "ab" * 32], env=env)
+    assert again.exit_code == 2 and "reason" in again.output
+    folder = tmp_path / "out"
+    exported = runner.invoke(
+        inspections_app, ["export", "SJ-2026-001", "--to", str(folder)], env=env, obj=clock
+    )
+    assert exported.exit_code == 0, exported.output
+    checked = runner.invoke(inspections_app, ["verify-draw", str(folder)])
+    assert checked.exit_code == 0 and "reproduced draw 1: 3 subjects" in checked.output
+    held = asyncio.run(_plans_in_data_centre(backend_settings))
+    assert held == [("SJ-2026-001", "random", SCJG, "in_progress", 3, "u")]
+    drawn_lines = [orjson.loads(raw) for raw in (folder / "draw-1.jsonl").read_bytes().splitlines()]
+    teams = {row["id"]: set(row["inspectors"][SCJG]) for row in drawn_lines}
+    assert "61000002" not in teams[S[2]]  # the declared conflict
+
+
+async def _fill(settings: Settings, gateway_url: str) -> None:
+    # engines of this event loop: the fixture's belong to the session's
+    databases, gateway = SourceDatabases(settings), create_engine(gateway_url)
+    try:
+        await fill(
+            Sources(
+                supervision=databases.engine("supervision"),
+                credit=databases.engine("credit"),
+                gov_services=databases.engine("gov_services"),
+                gateway=gateway,
+            )
+        )
+    finally:
+        await gateway.dispose()
+        await databases.dispose()
+
+
+def test_a_plan_file_that_is_not_one_is_refused_naming_it(tmp_path: Path) -> None:
+    env = {"JIANGUAN_VAR_DIR": str(tmp_path / "var")}
+    broken = tmp_path / "broken.json"
+    for text in ("{", '{"plan": {}}', orjson.dumps({"plan": plan().document(), "rules": {
+        **rules().document(), "items": {FOOD: {"ratios": {"A": "x"}}}}}).decode()):  # fmt: skip
+        broken.write_text(text)
+        result = runner.invoke(
+            inspections_app, ["approve", str(broken), "--commitment", "0" * 64], env=env
+        )
+        assert result.exit_code == 2, result.output
+        assert "broken.json" in result.output and "not a plan file" in result.output
+
+
+async def _plans_in_data_centre(settings: Settings) -> list[tuple[object, ...]]:
+    databases = SourceDatabases(settings)
+    try:
+        async with databases.engine("supervision").connect() as conn:
+            rows = await conn.execute(
+                select(SupervisionPlan.plan_code, SupervisionPlan.plan_type,
+                       SupervisionPlan.provider, SupervisionPlan.status,
+                       SupervisionPlan.subject_count, SupervisionPlan.cd_operation)
+            )  # fmt: skip
+            return [tuple(row) for row in rows]
+    finally:
+        await databases.dispose()

@@ -16,9 +16,9 @@ import pytest_asyncio
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from audit.log import AuditLog
 from inspections import pools
-from inspections.pools import Declaration, Sources, inspector_rows, subject_rows
+from inspections.errors import InvalidInspection
+from inspections.pools import Declaration, Sources, check_list, inspector_rows, subject_rows
 from inspections.rules import ItemRule, PoolCriteria
 from inspections.snapshot import async_lines, commitment, line
 from inspections.store import approve_plan, perform_draw
@@ -26,9 +26,9 @@ from sources.database import SourceDatabases, create_engine
 from standard.codes import make_uscc
 from standard.tables.credit import CreditListEntry, CreditRating
 from standard.tables.gov_services import Licence
-from standard.tables.supervision import Action, Officer, Subject
+from standard.tables.supervision import Action, InspectionItem, Matter, Officer, Subject
 from tasks.lifecycle import Actor
-from tests.inspections.samples import DAY, FOOD, ITEM_FOOD, SCJG, plan, rules
+from tests.inspections.samples import DAY, FOOD, ITEM_FOOD, ITEM_PERMIT, SCJG, plan, rules
 
 RNG = random.Random(4)
 S = sorted(make_uscc(RNG, division="610113") for _ in range(5))
@@ -102,6 +102,19 @@ async def fill(sources: Sources) -> None:
             control(certificate_no="61000004", **officer),
             control(provider="XA-STHJ", certificate_no="62000001",
                     **{**officer, "department_code": "XA-STHJ"}),
+        ])  # fmt: skip
+        await put(conn, Matter, [
+            control(matter_code=ITEM_FOOD.matter_code, name="食品经营", department_code=SCJG,
+                    status="in_use", version="20250101000001", valid_from=date(2025, 1, 1),
+                    division_code="610100"),
+            control(matter_code=ITEM_PERMIT.matter_code, name="排污许可", department_code="XA-STHJ",
+                    status="in_use", version="20250101000001", valid_from=date(2025, 1, 1),
+                    division_code="610100"),  # in the catalogue, its item not in the list
+        ])  # fmt: skip
+        await put(conn, InspectionItem, [
+            control(item_code=FOOD, matter_code=ITEM_FOOD.matter_code, name="食品经营检查",
+                    department_code=SCJG, administrative_type="inspection",
+                    valid_from=date(2025, 1, 1)),
         ])  # fmt: skip
         act = {"kind": "inspection", "name": "检查", "matter_code": "17066907439150",
                "implementing_org": "局", "implementing_org_code": S[0], "subject_name": "某公司",
@@ -180,26 +193,20 @@ async def test_a_plan_drawn_from_the_data_centre_and_the_next_one_sees_the_last_
                                            times_per_year=2)})  # fmt: skip
     first = plan(replace(ITEM_FOOD, criteria=PoolCriteria()), code="SJ-2026-A")
     seed = bytes(32)
-    audit = AuditLog(sources.gateway)
-    try:
-        officers = await inspector_rows(sources, plan=first, recusal_months=12)
-        await approve_plan(
-            sources.gateway,
-            audit,
-            plan=first,
-            rules=everyone,
-            subjects=async_lines(subject_rows(sources, plan=first)),
-            inspectors=[line(row) for row in officers],
-            seed_commitment=commitment(seed),
-            by=STAFF,
-            now=datetime(2026, 5, 30, tzinfo=UTC),
-        )
-        _, result = await perform_draw(
-            sources.gateway, audit, plan_code=first.code, seed=seed, by=STAFF,
-            now=datetime(2026, 5, 30, tzinfo=UTC),
-        )  # fmt: skip
-    finally:
-        await audit.close()
+    officers = await inspector_rows(sources, plan=first, recusal_months=12)
+    await approve_plan(
+        sources.gateway,
+        plan=first,
+        rules=everyone,
+        subjects=async_lines(subject_rows(sources, plan=first)),
+        inspectors=[line(row) for row in officers],
+        seed_commitment=commitment(seed),
+        by=STAFF,
+        now=datetime(2026, 5, 30, tzinfo=UTC),
+    )
+    _, result = await perform_draw(sources.gateway, plan_code=first.code, seed=seed, by=STAFF,
+        now=datetime(2026, 5, 30, tzinfo=UTC),
+    )  # fmt: skip
     # every active subject is drawn (ratio 1); 61000003's certificate expired before the draw
     # day, and 61000001 inspected S[0] in February: S[0] can only get 61000002 and 61000004
     drawn = {d.id: set(dict(d.inspectors)[SCJG]) for d in result.drawn}
@@ -214,3 +221,19 @@ async def test_a_plan_drawn_from_the_data_centre_and_the_next_one_sees_the_last_
         S[2]: {FOOD: DAY},
         S[3]: {FOOD: DAY},
     }
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_list_item_must_be_in_the_catalogue_and_the_inspection_list(
+    sources: Sources,
+) -> None:
+    await fill(sources)
+    await check_list(sources, plan=plan())  # FOOD: its matter in use, its item listed
+    with pytest.raises(InvalidInspection, match="not in the inspection list"):
+        await check_list(sources, plan=plan(ITEM_PERMIT))
+    other_matter = replace(ITEM_FOOD, matter_code="17066907439199")
+    with pytest.raises(InvalidInspection, match="17066907439199 is not in the matter catalogue"):
+        await check_list(sources, plan=plan(other_matter))
+    before = replace(plan(), draw_day=date(2024, 12, 31))
+    with pytest.raises(InvalidInspection, match="not in force until 2025-01-01"):
+        await check_list(sources, plan=before)

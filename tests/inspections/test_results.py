@@ -13,7 +13,6 @@ import pytest_asyncio
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from audit.log import AuditLog
 from gateway.settings import Settings
 from ingest.service import IngestOptions, ingest_records
 from inspections.draw import Draw, draw
@@ -110,7 +109,7 @@ async def gateway(gateway_url: str) -> AsyncIterator[AsyncEngine]:
     await made.dispose()
 
 
-async def _catalogue(supervision: AsyncEngine, settings: Settings) -> None:
+async def seed_catalogue(supervision: AsyncEngine, settings: Settings) -> None:
     for item, department in ((ITEM_FOOD, SCJG), (ITEM_PERMIT, STHJ)):
         matter = {
             "cd_id": f"m-{item.matter_code}",
@@ -138,63 +137,56 @@ async def test_a_result_is_an_act_linked_to_plan_and_task_and_published_in_time(
     gateway: AsyncEngine, databases: SourceDatabases, backend_settings: Settings
 ) -> None:
     supervision = databases.engine("supervision")
-    await _catalogue(supervision, backend_settings)
-    audit = AuditLog(gateway)
-    try:
-        await approve_plan(gateway, audit, plan=JOINT, rules=rules(), subjects=SUBJECT_LINES,
-                           inspectors=OFFICER_LINES, seed_commitment=commitment(SEED),
-                           by=SCJG_STAFF, now=NOW)  # fmt: skip
-        _, result = await perform_draw(
-            gateway, audit, plan_code=JOINT.code, seed=SEED, by=SCJG_STAFF, now=NOW
+    await seed_catalogue(supervision, backend_settings)
+    await approve_plan(gateway, plan=JOINT, rules=rules(), subjects=SUBJECT_LINES,
+                       inspectors=OFFICER_LINES, seed_commitment=commitment(SEED),
+                       by=SCJG_STAFF, now=NOW)  # fmt: skip
+    _, result = await perform_draw(gateway, plan_code=JOINT.code, seed=SEED, by=SCJG_STAFF, now=NOW)
+    both = next(d for d in result.drawn if len(d.items) == 2)
+    row = next(r for r in POOL if r.id == both.id)
+    inspected = date(2026, 6, 10)
+    last, _ = CALENDAR.nth_working_day(inspected, 20)
+
+    def result_of(department: str, **changes: object) -> Result:
+        fields: dict[str, object] = {
+            "plan": JOINT.code,
+            "subject": both.id,
+            "subject_name": "西安某某餐饮有限公司",
+            "department": department,
+            "organ": "西安市市场监督管理局",
+            "organ_code": ORGAN,
+            "result": "no_problem",
+            "inspected_on": inspected,
+            "published_on": last,
+            "division_code": row.division,
+            "task_id": "SJ-2026-001-1-000001",
+        }
+        fields.update(changes)
+        return Result(**fields)  # type: ignore[arg-type]  # the test's own fields
+
+    async def send(by: Actor, result: Result) -> str:
+        return await publish_result(
+            gateway,
+            supervision,
+            result=result,
+            by=by,
+            calendar=CALENDAR,
+            settings=backend_settings,
+            now=NOW,
         )
-        both = next(d for d in result.drawn if len(d.items) == 2)
-        row = next(r for r in POOL if r.id == both.id)
-        inspected = date(2026, 6, 10)
-        last, _ = CALENDAR.nth_working_day(inspected, 20)
 
-        def result_of(department: str, **changes: object) -> Result:
-            fields: dict[str, object] = {
-                "plan": JOINT.code,
-                "subject": both.id,
-                "subject_name": "西安某某餐饮有限公司",
-                "department": department,
-                "organ": "西安市市场监督管理局",
-                "organ_code": ORGAN,
-                "result": "no_problem",
-                "inspected_on": inspected,
-                "published_on": last,
-                "division_code": row.division,
-                "task_id": "SJ-2026-001-1-000001",
-            }
-            fields.update(changes)
-            return Result(**fields)  # type: ignore[arg-type]  # the test's own fields
-
-        async def send(by: Actor, result: Result) -> str:
-            return await publish_result(
-                gateway,
-                supervision,
-                audit,
-                result=result,
-                by=by,
-                calendar=CALENDAR,
-                settings=backend_settings,
-                now=NOW,
-            )
-
-        day_after = date.fromordinal(last.toordinal() + 1)
-        with pytest.raises(InvalidInspection, match="20th working day"):
-            await send(SCJG_STAFF, result_of(SCJG, published_on=day_after))
-        with pytest.raises(PlanForbidden):
-            await send(SCJG_STAFF, result_of(STHJ))
-        not_drawn = next(r.id for r in POOL if r.id not in {d.id for d in result.drawn})
-        with pytest.raises(InvalidInspection, match="not drawn"):
-            await send(SCJG_STAFF, result_of(SCJG, subject=not_drawn))
-        first = await send(SCJG_STAFF, result_of(SCJG))
-        await send(STHJ_STAFF, result_of(STHJ, result="rectify"))
-        with pytest.raises(InvalidInspection, match="is recorded"):
-            await send(SCJG_STAFF, result_of(SCJG))
-    finally:
-        await audit.close()
+    day_after = date.fromordinal(last.toordinal() + 1)
+    with pytest.raises(InvalidInspection, match="20th working day"):
+        await send(SCJG_STAFF, result_of(SCJG, published_on=day_after))
+    with pytest.raises(PlanForbidden):
+        await send(SCJG_STAFF, result_of(STHJ))
+    not_drawn = next(r.id for r in POOL if r.id not in {d.id for d in result.drawn})
+    with pytest.raises(InvalidInspection, match="not drawn"):
+        await send(SCJG_STAFF, result_of(SCJG, subject=not_drawn))
+    first = await send(SCJG_STAFF, result_of(SCJG))
+    await send(STHJ_STAFF, result_of(STHJ, result="rectify"))
+    with pytest.raises(InvalidInspection, match="is recorded"):
+        await send(SCJG_STAFF, result_of(SCJG))
     async with supervision.connect() as conn:
         acts = (await conn.execute(select(Action.__table__).order_by("action_no"))).mappings().all()
     assert [a["provider"] for a in acts] == [SCJG, STHJ]
@@ -212,3 +204,12 @@ async def test_a_result_is_an_act_linked_to_plan_and_task_and_published_in_time(
             (await conn.execute(select(OutboxEvent.kind).order_by(OutboxEvent.seq))).scalars()
         )
     assert kinds.count("inspection.result_published") == 2
+    async with gateway.connect() as conn:
+        audiences = (
+            await conn.execute(
+                select(OutboxEvent.audience).where(
+                    OutboxEvent.kind == "inspection.result_published"
+                )
+            )
+        ).scalars()
+        assert [sorted(a) for a in audiences] == [[SCJG, STHJ], [SCJG, STHJ]]

@@ -4,19 +4,22 @@ only the plan's departments and the city office see it."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
+import orjson
 import pytest
 import pytest_asyncio
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from audit.log import AuditLog
+from audit.verify import verify as verify_log
 from inspections.errors import (
     DrawRefused,
     InvalidInspection,
+    InvalidSnapshot,
     PlanForbidden,
     PlanNotFound,
     SeedMismatch,
@@ -64,14 +67,7 @@ async def engine(gateway_url: str) -> AsyncIterator[AsyncEngine]:
     await made.dispose()
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def audit(engine: AsyncEngine) -> AsyncIterator[AuditLog]:
-    log = AuditLog(engine)
-    yield log
-    await log.close()
-
-
-async def approve(engine: AsyncEngine, audit: AuditLog, **changes: object) -> None:
+async def approve(engine: AsyncEngine, **changes: object) -> None:
     arguments: dict[str, object] = {
         "plan": plan(ITEM_FOOD, ITEM_PERMIT),
         "rules": rules(),
@@ -82,7 +78,7 @@ async def approve(engine: AsyncEngine, audit: AuditLog, **changes: object) -> No
         "now": NOW,
     }
     arguments.update(changes)
-    await approve_plan(engine, audit, **arguments)  # type: ignore[arg-type]
+    await approve_plan(engine, **arguments)  # type: ignore[arg-type]
 
 
 async def audit_events(engine: AsyncEngine) -> list[tuple[str, str, dict[str, object]]]:
@@ -104,12 +100,10 @@ async def outbox(engine: AsyncEngine) -> list[tuple[str, str, dict[str, object]]
 
 
 @pytest.mark.asyncio(loop_scope="session")
-async def test_a_stored_draw_is_reproduced_from_the_stored_snapshots(
-    engine: AsyncEngine, audit: AuditLog
-) -> None:
-    await approve(engine, audit)
+async def test_a_stored_draw_is_reproduced_from_the_stored_snapshots(engine: AsyncEngine) -> None:
+    await approve(engine)
     drawn, result = await perform_draw(
-        engine, audit, plan_code="SJ-2026-001", seed=SEED, by=STHJ_STAFF, now=NOW
+        engine, plan_code="SJ-2026-001", seed=SEED, by=STHJ_STAFF, now=NOW
     )
     assert drawn.number == 1 and drawn.subject_count == len(result.drawn) > 0
     async with engine.connect() as conn:
@@ -143,41 +137,36 @@ async def test_a_stored_draw_is_reproduced_from_the_stored_snapshots(
         ("inspection_plan_approve", "user:scjg-1"),
         ("inspection_draw", "user:sthj-1"),
     ]
+    assert (await verify_log(engine)).ok  # chained in the changes' own transactions
 
 
 @pytest.mark.asyncio(loop_scope="session")
-async def test_the_first_draw_must_reveal_the_committed_seed(
-    engine: AsyncEngine, audit: AuditLog
-) -> None:
-    await approve(engine, audit)
+async def test_the_first_draw_must_reveal_the_committed_seed(engine: AsyncEngine) -> None:
+    await approve(engine)
     with pytest.raises(SeedMismatch, match="SJ-2026-001"):
-        await perform_draw(
-            engine, audit, plan_code="SJ-2026-001", seed=bytes(32), by=SCJG_STAFF, now=NOW
-        )
+        await perform_draw(engine, plan_code="SJ-2026-001", seed=bytes(32), by=SCJG_STAFF, now=NOW)
     assert await draws_of(engine, "SJ-2026-001", viewer=CITY) == []
 
 
 @pytest.mark.asyncio(loop_scope="session")
 async def test_a_repeated_draw_needs_a_reason_and_stands_beside_the_first(
-    engine: AsyncEngine, audit: AuditLog
+    engine: AsyncEngine,
 ) -> None:
-    await approve(engine, audit)
+    await approve(engine)
     first, _ = await perform_draw(
-        engine, audit, plan_code="SJ-2026-001", seed=SEED, by=SCJG_STAFF, now=NOW
+        engine, plan_code="SJ-2026-001", seed=SEED, by=SCJG_STAFF, now=NOW
     )
     later = NOW + timedelta(hours=2)
     with pytest.raises(DrawRefused, match="needs a reason"):
         await perform_draw(
-            engine, audit, plan_code="SJ-2026-001", seed=b"\x07" * 32, by=SCJG_STAFF, now=later
+            engine, plan_code="SJ-2026-001", seed=b"\x07" * 32, by=SCJG_STAFF, now=later
         )
     with pytest.raises(DrawRefused, match="new seed"):
-        await perform_draw(
-            engine, audit, plan_code="SJ-2026-001", seed=SEED, by=SCJG_STAFF, now=later,
+        await perform_draw(engine, plan_code="SJ-2026-001", seed=SEED, by=SCJG_STAFF, now=later,
             reason="抽取系统故障",
         )  # fmt: skip
     second, _ = await perform_draw(
         engine,
-        audit,
         plan_code="SJ-2026-001",
         seed=b"\x07" * 32,
         by=CITY,
@@ -195,12 +184,10 @@ async def test_a_repeated_draw_needs_a_reason_and_stands_beside_the_first(
 
 
 @pytest.mark.asyncio(loop_scope="session")
-async def test_only_the_plans_departments_and_the_city_office_see_it(
-    engine: AsyncEngine, audit: AuditLog
-) -> None:
+async def test_only_the_plans_departments_and_the_city_office_see_it(engine: AsyncEngine) -> None:
     twice = rules(items={code: replace(rule, times_per_year=2) for code, rule in RULES.items()})
-    await approve(engine, audit, rules=twice)  # joint: SCJG and STHJ
-    await approve(engine, audit, plan=plan(ITEM_FOOD, code="SJ-2026-002"), rules=twice)
+    await approve(engine, rules=twice)  # joint: SCJG and STHJ
+    await approve(engine, plan=plan(ITEM_FOOD, code="SJ-2026-002"), rules=twice)
     assert await visible_plans(engine, viewer=SCJG_STAFF) == ["SJ-2026-001", "SJ-2026-002"]
     assert await visible_plans(engine, viewer=STHJ_STAFF) == ["SJ-2026-001"]
     assert await visible_plans(engine, viewer=CITY) == ["SJ-2026-001", "SJ-2026-002"]
@@ -208,22 +195,52 @@ async def test_only_the_plans_departments_and_the_city_office_see_it(
     with pytest.raises(PlanNotFound):
         await draws_of(engine, "SJ-2026-002", viewer=STHJ_STAFF)
     with pytest.raises(PlanNotFound):
-        await perform_draw(engine, audit, plan_code="SJ-2026-001", seed=SEED, by=OTHER, now=NOW)
+        await perform_draw(engine, plan_code="SJ-2026-001", seed=SEED, by=OTHER, now=NOW)
     with pytest.raises(PlanForbidden):
-        await approve(engine, audit, plan=plan(ITEM_PERMIT, code="SJ-2026-003"), by=SCJG_STAFF)
+        await approve(engine, plan=plan(ITEM_PERMIT, code="SJ-2026-003"), by=SCJG_STAFF)
 
 
 @pytest.mark.asyncio(loop_scope="session")
-async def test_a_second_plan_beyond_the_yearly_frequency_is_refused(
-    engine: AsyncEngine, audit: AuditLog
-) -> None:
-    await approve(engine, audit, plan=plan(ITEM_PERMIT, code="SJ-2026-010"), by=STHJ_STAFF)
+async def test_a_second_plan_beyond_the_yearly_frequency_is_refused(engine: AsyncEngine) -> None:
+    await approve(engine, plan=plan(ITEM_PERMIT, code="SJ-2026-010"), by=STHJ_STAFF)
     with pytest.raises(InvalidInspection, match="allow 1"):
-        await approve(engine, audit, plan=plan(ITEM_PERMIT, code="SJ-2026-011"), by=STHJ_STAFF)
+        await approve(engine, plan=plan(ITEM_PERMIT, code="SJ-2026-011"), by=STHJ_STAFF)
     next_year = plan(ITEM_PERMIT, code="SJ-2027-001")
     await approve(
         engine,
-        audit,
         plan=replace(next_year, draw_day=date(2027, 3, 1)),
         by=STHJ_STAFF,
     )
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_two_first_draws_at_once_store_exactly_one(engine: AsyncEngine) -> None:
+    await approve(engine)
+    outcomes = await asyncio.gather(
+        *(
+            perform_draw(engine, plan_code="SJ-2026-001", seed=SEED, by=who, now=NOW)
+            for who in (SCJG_STAFF, STHJ_STAFF)
+        ),
+        return_exceptions=True,
+    )
+    refused = [o for o in outcomes if isinstance(o, BaseException)]
+    assert len(refused) == 1 and isinstance(refused[0], DrawRefused), outcomes
+    assert "meanwhile" in str(refused[0])  # both drew; the store kept the first
+    assert [d.number for d in await draws_of(engine, "SJ-2026-001", viewer=CITY)] == [1]
+    drawn = [e for e, _, _ in await audit_events(engine) if e == "inspection_draw"]
+    assert len(drawn) == 1
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_approval_refuses_a_row_that_is_not_a_pool_row(engine: AsyncEngine) -> None:
+    missing = orjson.loads(SUBJECT_LINES[1])
+    del missing["last"]
+    lines_ = [SUBJECT_LINES[0], orjson.dumps(missing, option=orjson.OPT_SORT_KEYS) + b"\n"]
+    with pytest.raises(InvalidSnapshot, match="line 2: fields must be"):
+        await approve(engine, subjects=lines_)
+    risky = orjson.loads(SUBJECT_LINES[0])
+    risky["risk"] = "E"
+    with pytest.raises(InvalidSnapshot, match="line 1: risk is not risk"):
+        await approve(engine, subjects=[orjson.dumps(risky, option=orjson.OPT_SORT_KEYS) + b"\n"])
+    assert await visible_plans(engine, viewer=CITY) == []  # nothing of either was kept
+    assert await audit_events(engine) == [] and await outbox(engine) == []

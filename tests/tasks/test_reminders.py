@@ -64,6 +64,19 @@ async def test_reminders_count_working_days_left(store: TaskStore) -> None:
         assert ([s.id for s in found] == [task.id]) is expected, (at, within)
 
 
+async def test_reminders_within_a_duration_as_the_reminder_job_asks(store: TaskStore) -> None:
+    task = await issued(store)  # overdue from 25 February 00:00 Shanghai time
+    within = timedelta(days=1)
+    for at, expected in (
+        ("2026-02-23T23:59:59", False),  # a day and a second before
+        ("2026-02-24T00:00:00", True),
+        ("2026-02-24T23:59:59", True),
+        ("2026-02-25T00:00:00", False),  # overdue: no longer a reminder
+    ):
+        found = await due_soon(store.engine, now=cst(at), within=within)
+        assert ([(s.id, s.issuer) for s in found] == [(task.id, task.issuer)]) is expected, at
+
+
 async def test_overdue_is_marked_once_per_task(store: TaskStore, engine: AsyncEngine) -> None:
     late = await delivered(store)
     store.clock.advance(days=1)  # type: ignore[attr-defined]  # the tests' Clock

@@ -107,15 +107,17 @@ async def test_the_whole_life_cycle_is_kept_step_by_step(
     assert history[3]["note"] == "已到现场"
     assert history[3]["attachments"] == [{"name": NOTES.name, "size": 4096, "sm3": "cd" * 32}]
     assert [e.kind for e in events] == [
-        "task.issue",
-        "task.deliver",
-        "task.claim",
-        "task.start",
-        "task.finish",
+        "task.issued",
+        "task.delivered",
+        "task.claimed",
+        "task.started",
+        "task.done",
     ]
     assert {(e.aggregate, e.resource, e.provider) for e in events} == {
         (f"task:{task.id}", "tasks", ISSUER)
     }
+    # who a webhook may tell: the issuer and the recipients (the city office sees every task)
+    assert {tuple(e.audience) for e in events} == {(ISSUER, *RECIPIENTS)}
     # Two delivery receipts, then one for each later step, each naming the audit entry
     # written with it; all verify with nothing but the public key.
     assert [r["receipt"]["event"] for r in receipts] == [
@@ -268,3 +270,15 @@ async def test_the_chain_holds_when_changes_and_group_commits_interleave(
     result = await verify(engine)
     assert result.ok, result
     assert result.entries == 3 * 3 + 20
+
+
+async def test_a_department_sends_itself_a_task_only_to_officers_it_names(
+    store: TaskStore,
+) -> None:
+    # Within a department a task is assigned to officers (issue 14 §2): a random inspection's
+    # drawn inspectors. Without named officers, sending oneself a task stays refused (above).
+    own = await issued(store, recipients=(ISSUER,), assignees=("61010012", "61010013"))
+    assert own.task.assignees == ("61010012", "61010013")
+    assert own.task.recipients == (ISSUER,)
+    sent = await store.deliver(own.id, by=ISSUER_STAFF, expected_version=1)
+    assert sent.task.state is State.DELIVERED

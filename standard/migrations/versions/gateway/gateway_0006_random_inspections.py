@@ -96,7 +96,10 @@ def upgrade() -> None:
     sa.Column('position', sa.Integer(), nullable=False),
     sa.Column('subject_uscc', sa.String(length=18), nullable=False),
     sa.Column('line', sa.Text(), nullable=False),
+    sa.Column('task_seq', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['plan_code', 'number'], ['inspection_draws.plan_code', 'inspection_draws.number'], name=op.f('fk_inspection_draw_lines_plan_code_inspection_draws')),
+    sa.ForeignKeyConstraint(['task_seq'], ['tasks.seq'], name=op.f('fk_inspection_draw_lines_task_seq_tasks')),
+    sa.UniqueConstraint('task_seq', name=op.f('uq_inspection_draw_lines_task_seq')),
     sa.PrimaryKeyConstraint('plan_code', 'number', 'position', name=op.f('pk_inspection_draw_lines'))
     )
 
