@@ -7,6 +7,7 @@ from collections.abc import Callable
 import strawberry
 from strawberry.extensions import DisableIntrospection, MaskErrors, SchemaExtension
 
+from gateway.deliver_after import DeliverAfterMutations
 from gateway.limits import extensions
 from gateway.observability import MaskUnexpected
 from gateway.operation_audit import AuditOperations
@@ -26,7 +27,8 @@ def build_schema(
     tracing: bool = False,
     planned: bool = True,
 ) -> strawberry.Schema:
-    """The graph with limits, production hardening, the public cache, audit and masking.
+    """The graph with limits, production hardening, the public cache, audit, a delivery
+    round after each mutation, and masking.
 
     ``planned=False`` leaves every field to graphql-core (tests compare the two executors).
     """
@@ -36,6 +38,7 @@ def build_schema(
         *([DisableIntrospection, HideSuggestions] if production else []),
         *([cache] if cache is not None else []),
         AuditOperations,
+        DeliverAfterMutations,  # after the audit entry: the change is committed and recorded
         _mask_errors,
     ]
     return build_graph(extensions=chosen, production=production, planned=planned)

@@ -28,6 +28,7 @@ from standard.errors import Misconfigured
 
 logger = logging.getLogger(__name__)
 STOP_SECONDS = 10.0  # a stopping worker lets its running round finish this long
+POLL_SECONDS = 1.0  # one small query a second per worker (procrastinate's default is 5 s)
 DRAIN_PASSES = 20  # wait=False: passes until nothing due waits (tests, one-off runs)
 POOL_SIZE = 6  # a worker's connections: one listening, one per running job, its defers
 
@@ -144,6 +145,9 @@ class Jobs:
                 additional_context={RESOURCES: resources},
                 install_signal_handlers=not in_process,  # in-process, the server's handlers stop it
                 shutdown_graceful_timeout=STOP_SECONDS,
+                # a round deferred while one runs is held by the lock and announced by no
+                # notification when it frees: the worker finds it by polling, so poll often
+                fetch_job_polling_interval=POLL_SECONDS,
             )
             # procrastinate's worker without ``wait`` stops when it fetches nothing, and it does
             # not fetch a job whose lock a running job holds: a delivery deferred while another

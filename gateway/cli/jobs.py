@@ -12,6 +12,7 @@ import httpx
 import typer
 
 from gateway.cli.common import console, errors, require_migrated, run_async, settings_or_exit
+from gateway.observability import configure_logging
 from gateway.settings import Settings
 from jobs.resources import Resources
 from jobs.runtime import Jobs
@@ -62,6 +63,7 @@ def worker(
     settings = settings_or_exit()
     _postgres_or_exit(settings)
     require_migrated(settings, (GATEWAY,))
+    configure_logging()  # JSON lines, as `jianguan serve` writes them
 
     async def run() -> None:
         engine = create_engine(settings.gateway_url)
