@@ -15,7 +15,7 @@ from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.types import ExecutionContext, Info
 
 from resolvers.context import Context
-from resolvers.graph import admin, ingest, inspections, tasks, webhooks
+from resolvers.graph import admin, ingest, inspection_approval, inspections, tasks, webhooks
 from resolvers.graph.errors import classify
 from resolvers.graph.plan import PlannedExecutor
 from resolvers.graph.prefetch import Prefetcher
@@ -149,6 +149,7 @@ def build_graph(
                 **task_mutations,
                 **webhook_mutations,
                 **inspection_mutations,
+                **inspection_approval.fields(),
             },
         ),
         description=MUTATION_DOC,
