@@ -5,22 +5,34 @@ outsider's check of the exported files reproduces the draw."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from audit.log import AuditLog
+from inspections.errors import InvalidInspection
 from inspections.export import export_plan, verify_folder
 from inspections.pools import Sources
 from inspections.snapshot import commitment
+from resolvers.graph.inspection_approval import (
+    InspectionRulesInput,
+    ItemRuleInput,
+    RiskRatiosInput,
+    rules_of,
+)
 from sources.database import SourceDatabases, create_engine
+from standard.tables.supervision import InspectionItem
 from standard.tables.supervision import Plan as SupervisionPlan
 from tasks.lifecycle import Actor
 from tests.gateway.test_administration import Gateway, codes, gateway  # noqa: F401  # fixture
-from tests.inspections.samples import FOOD, ITEM_FOOD, ITEM_PERMIT, PERMIT, SCJG
-from tests.inspections.test_pools import S, fill
+from tests.inspections.samples import FOOD, ITEM_FOOD, ITEM_PERMIT, PERMIT, SCJG, STHJ
+from tests.inspections.test_pools import S, control, fill, put
 
 SEED = bytes(range(32))
 EXPORTED_AT = datetime(2026, 6, 1, 9, tzinfo=UTC)
@@ -140,6 +152,46 @@ async def test_a_joint_plan_is_approved_by_the_city_office_only(
     assert codes(by_office) == ["BAD_USER_INPUT"] and PERMIT in by_office["errors"][0]["message"]
     listed = await gateway.ask("city", "{ inspectionPlans(first: 5) { edges { cursor } } }")
     assert listed["data"]["inspectionPlans"]["edges"] == []
+    await _list_permit(gateway.services_settings)
+    for department in ("scjg.staff", "sthj.staff"):
+        assert codes(await gateway.ask(department, APPROVE, joint)) == ["FORBIDDEN"]
+    approved = await gateway.ask("city", APPROVE, joint)
+    plan = approved["data"]["approveInspectionPlan"]
+    assert plan["joint"] and plan["departments"] == [SCJG, STHJ], approved
+    assert [i["department"] for i in plan["items"]] == [SCJG, STHJ]
+    assert await _in_data_centre(gateway.services_settings) == [
+        ("SJ-2026-001", "joint", SCJG, "issued")  # the lead department: its first item's
+    ]
+
+
+async def _list_permit(settings: Any) -> None:
+    """The environment department's inspection item joins the data centre's list (R1)."""
+    databases = SourceDatabases(settings)
+    try:
+        async with databases.engine("supervision").begin() as conn:
+            await put(conn, InspectionItem, [
+                control(provider=STHJ, item_code=PERMIT, matter_code=ITEM_PERMIT.matter_code,
+                        name="排污许可检查", department_code=STHJ,
+                        administrative_type="inspection", valid_from=date(2025, 1, 1)),
+            ])  # fmt: skip
+    finally:
+        await databases.dispose()
+
+
+@given(text=st.text(max_size=12))
+def test_a_ratio_that_is_not_a_decimal_in_range_is_refused_naming_its_field(text: str) -> None:
+    rule = ItemRuleInput(item_code=FOOD, ratios=RiskRatiosInput(a=text, b="1", c="1", d="1"))
+    given_rules = InspectionRulesInput(version="2026.1", valid_from=date(2026, 1, 1), items=[rule])
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        value = None
+    if value is not None and value.is_finite() and 0 < value <= 1:
+        assert rules_of(given_rules).items[FOOD].ratios["A"] == value
+        return
+    with pytest.raises(InvalidInspection) as refused:
+        rules_of(given_rules)
+    assert f"rules.items[{FOOD}].ratios.a" in str(refused.value) or "class A" in str(refused.value)
 
 
 async def _in_data_centre(settings: Any) -> list[tuple[object, ...]]:
