@@ -54,7 +54,9 @@ async def published_results(
 ) -> tuple[list[tuple[int, PublishedResult]], bool]:
     """Up to ``first`` published results after place ``after`` (newest publication first), each
     with its place in the list, and whether more follow. A result whose act the dataset would
-    not publish is left out of its page (fail closed), so a page may hold fewer."""
+    not publish is left out of its page (fail closed), so a page may hold fewer. Places, as the
+    other inspection lists page: a result published between two pages' reads shifts the rest
+    by one, so the next page may repeat one; nothing is skipped (the newest come first)."""
     query = (
         select(RESULTS, PLANS.c.name.label("plan_name"))
         .join(PLANS, PLANS.c.code == RESULTS.c.plan_code)
