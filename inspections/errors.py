@@ -77,3 +77,18 @@ class PlanForbidden(Forbidden):
             f"{party} 不是计划 {plan} 的参与部门，不能{act} / "
             f"{party} is not a department of plan {plan}: it may not {act}"
         )
+
+
+class ApprovalForbidden(Forbidden):
+    """A plan approved by someone other than its one department, or a joint plan by anyone but
+    the city office."""
+
+    def __init__(self, plan: str, party: str, joint: bool) -> None:
+        self.plan = plan
+        if joint:
+            zh, en = "联合抽查计划由市级统筹部门批准", "a joint plan is approved by the city office"
+        else:
+            zh, en = "计划由其事项所属部门批准", "a plan is approved by the department of its items"
+        super().__init__(
+            f"{party} 不能批准计划 {plan}：{zh} / {party} may not approve plan {plan}: {en}"
+        )

@@ -3,6 +3,8 @@
 Who sees a plan (provider-owns-data, R9/R13): the departments of its items — a joint plan all
 of its departments — and the city office, which oversees every plan. Anyone else is told there
 is no such plan, as if it did not exist; the scope becomes a ``WHERE`` on the items' departments.
+Who approves one from the data centre (``may_approve``): its department when every item is its
+own, else the city office.
 """
 
 from __future__ import annotations
@@ -62,6 +64,12 @@ class StoredDraw:
 
 def may_see(actor: Actor, departments: Iterable[str]) -> bool:
     return actor.city_office or actor.party in set(departments)
+
+
+def may_approve(actor: Actor, departments: Iterable[str]) -> bool:
+    """A department approves a plan whose items are all its own; a joint plan, which binds
+    several departments, is approved by the city office that oversees them all (R13)."""
+    return actor.city_office or set(departments) == {actor.party}
 
 
 async def load_plan(conn: AsyncConnection, code: str, viewer: Actor) -> StoredPlan:

@@ -27,8 +27,8 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ingest.service import IngestOptions, IngestSettings, ingest_records
-from inspections.errors import InvalidInspection
-from inspections.plans import StoredDraw, load_plan
+from inspections.errors import ApprovalForbidden, InvalidInspection
+from inspections.plans import StoredDraw, load_plan, may_approve
 from inspections.pools import Declaration, Sources, check_list, inspector_rows, subject_rows
 from inspections.rules import PlanSpec, Rules
 from inspections.snapshot import Approval, async_lines, line
@@ -136,7 +136,10 @@ async def approve_from_sources(
     settings: IngestSettings,
 ) -> Approval:
     """Check the plan's items against the catalogue (R1), snapshot both pools from the data
-    centre as of the plan's draw day, approve, and push the plan to the data centre."""
+    centre as of the plan's draw day, approve, and push the plan to the data centre. Only its
+    own department approves a plan, the city office a joint one (``plans.may_approve``)."""
+    if not may_approve(by, plan.departments):
+        raise ApprovalForbidden(plan.code, by.party, plan.joint)
     await check_list(sources, plan=plan)
     officers = await inspector_rows(
         sources, plan=plan, recusal_months=rules.recusal_months, declarations=declarations

@@ -8,7 +8,9 @@ read committed on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite (a deferred one that
 could not take the write lock once another writer had committed, and it keeps the chain's head
 ours).
 
-Only a department of the plan (or the city office) approves or draws it (``plans.may_see``).
+Only a department of the plan (or the city office) approves or draws it (``plans.may_see``);
+approval from the data centre, the way the CLI and GraphQL approve, is narrower
+(``service.approve_from_sources``: a joint plan by the city office only, ``plans.may_approve``).
 Events name the plan's lead department (牵头部门, the department of its first item) as
 their provider and list every department in the payload.
 """

@@ -15,7 +15,15 @@ from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.types import ExecutionContext, Info
 
 from resolvers.context import Context
-from resolvers.graph import admin, ingest, inspections, tasks, webhooks
+from resolvers.graph import (
+    admin,
+    ingest,
+    inspection_approval,
+    inspections,
+    published_results,
+    tasks,
+    webhooks,
+)
 from resolvers.graph.errors import classify
 from resolvers.graph.plan import PlannedExecutor
 from resolvers.graph.prefetch import Prefetcher
@@ -138,6 +146,7 @@ def build_graph(
     namespace.update(task_queries)
     namespace.update(webhook_queries)
     namespace.update(inspection_queries)
+    namespace.update(published_results.fields())
     query = strawberry.type(type("Query", (), namespace), description=QUERY_DOC)
     mutation = strawberry.type(
         type(
@@ -149,6 +158,7 @@ def build_graph(
                 **task_mutations,
                 **webhook_mutations,
                 **inspection_mutations,
+                **inspection_approval.fields(),
             },
         ),
         description=MUTATION_DOC,

@@ -52,7 +52,9 @@ JianguanError                      raised on purpose; the message is written for
  ├── Forbidden                     FORBIDDEN: the caller may not (R10, R11); policies.actor and
  │    │                            the resolvers raise it directly
  │    ├── ActorRefused             tasks.errors: the task action is allowed, not to this actor
- │    └── PlanForbidden            inspections.errors: not a department of the inspection plan
+ │    ├── PlanForbidden            inspections.errors: not a department of the inspection plan
+ │    └── ApprovalForbidden        inspections.errors: a plan approved by other than its one
+ │                                 department, or a joint plan by other than the city office
  ├── Unauthenticated               UNAUTHENTICATED: sign in first; the resolvers raise it directly
  │    └── AuthError                accounts.auth: a credential refused, with its HTTP status and
  │         │                       OAuth code (gateway.auth_http answers with them)

@@ -9,7 +9,7 @@ results by their place in the list, drawn subjects and snapshot rows by their po
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any, Generic, TypeVar
 
 import orjson
@@ -54,6 +54,15 @@ def _services(info: Info[Context, None]) -> Services:
     if services is None:
         raise Forbidden("Random inspections are not available here.")
     return services
+
+
+def now_of(info: Info[Context, None]) -> datetime:
+    """The instant a request acts at: the services' one clock (the tasks' store holds it), so a
+    test sets the day a draw, a result or a publication happens."""
+    now = _services(info).tasks.clock()
+    if now.utcoffset() is None:
+        raise ValueError("the services' clock must give aware datetimes")
+    return now
 
 
 def _size(first: int) -> int:
@@ -289,7 +298,7 @@ async def draw_inspection_plan(
         raise InputError("seed: 随机种子须为十六进制 / the seed must be hex") from None
     drawn = await draw_plan(
         services.engine, services.source_databases.engine("supervision"), plan_code=plan,
-        seed=revealed, by=actor, now=datetime.now(UTC), reason=reason,
+        seed=revealed, by=actor, now=now_of(info), reason=reason,
         calendar=services.calendar, settings=services.settings,
     )  # fmt: skip
     if drawn.number == 1:  # a repeat's tasks are issued on purpose (issueInspectionTasks)
@@ -329,7 +338,7 @@ async def record_inspection_result(
     )  # fmt: skip
     action_no = await publish_result(
         services.engine, services.source_databases.engine("supervision"), result=recorded,
-        by=actor, calendar=services.calendar, settings=services.settings, now=datetime.now(UTC),
+        by=actor, calendar=services.calendar, settings=services.settings, now=now_of(info),
     )  # fmt: skip
     _note(info, 1, (department,))
     found = await stored.results_of(services.engine, plan, viewer=actor)
