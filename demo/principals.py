@@ -151,9 +151,10 @@ async def _grants(services: Services) -> None:
     async with services.engine.connect() as connection:
         if (await connection.execute(select(Grant.id).limit(1))).first() is not None:
             return
-    # Providers approve five open datasets (R9), so `jianguan publish` has something to show.
+    # Providers approve six open datasets (R9), so `jianguan publish` has something to show.
     for name, provider in (
         ("inspection-results", "XA-SCJG"),
+        ("random-inspection-results", "XA-SCJG"),
         ("administrative-penalties", "XA-SCJG"),
         ("complaint-statistics", HOTLINE),
         ("licence-publicity", CREDIT),

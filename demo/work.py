@@ -21,12 +21,14 @@ from ingest.service import IngestSettings
 from inspections.errors import InvalidInspection
 from inspections.issuing import issue_draw_tasks
 from inspections.pools import Sources
+from inspections.results import Result, publish_result
 from inspections.rules import ItemRule, ListItem, PlanSpec, Rules, ratios
 from inspections.service import approve_from_sources, draw_plan
 from inspections.snapshot import commitment
 from sources.database import SourceDatabases
 from standard.codes import check_uscc
 from standard.tables.gateway import InspectionPlan, TaskRow
+from standard.tables.supervision import INSPECTION_RESULTS
 from standard.workdays import WorkCalendar, shanghai_date
 from tasks.lifecycle import Actor
 from tasks.reminders import mark_overdue
@@ -220,5 +222,47 @@ async def demo_inspection(services: InspectionServices, *, now: datetime) -> int
         by=OFFICE_ACTOR, now=now, reason=None, calendar=services.calendar,
         settings=services.settings,
     )  # fmt: skip
-    await issue_draw_tasks(services.tasks, plan_code=PLAN_CODE, number=1, by=OFFICE_ACTOR)
+    issued = await issue_draw_tasks(services.tasks, plan_code=PLAN_CODE, number=1, by=OFFICE_ACTOR)
+    await _inspect(services, [s for s in issued if ISSUER in s.task.recipients][:3], now=now)
     return drawn.subject_count
+
+
+async def _inspect(services: InspectionServices, tasks: list[Stored], *, now: datetime) -> None:
+    """The market regulator inspects a few drawn subjects: each task is handled and finished
+    with the act that records its result, published the same day (一公开)."""
+    engine = services.source_databases.engine("supervision")
+    async with engine.connect() as conn:
+        organ = (
+            await conn.execute(
+                text("SELECT name, uscc FROM departments WHERE code = :c ORDER BY id LIMIT 1"),
+                {"c": ISSUER},
+            )
+        ).one()
+        named = {
+            str(uscc): (str(name), str(division))
+            for uscc, name, division in await conn.execute(
+                text("SELECT uscc, name, division_code FROM subjects")
+            )
+        }
+    officer = staff(ISSUER)
+    day = shanghai_date(now)
+    for stored, outcome in zip(tasks, ("no_problem", "rectify", "no_problem"), strict=False):
+        subject = stored.task.subjects[0]
+        name, division = named[subject]
+        act = await publish_result(
+            services.engine, engine, by=officer, calendar=services.calendar,
+            settings=services.settings, now=now,
+            result=Result(
+                plan=PLAN_CODE, subject=subject, subject_name=name, department=ISSUER,
+                organ=str(organ[0]), organ_code=str(organ[1]), result=outcome,
+                inspected_on=day, published_on=day, division_code=division, task_id=stored.id,
+            ),
+        )  # fmt: skip
+        task = await services.tasks.claim(
+            stored.id, by=officer, expected_version=stored.task.version
+        )
+        task = await services.tasks.start(task.id, by=officer, expected_version=task.task.version)
+        await services.tasks.finish(
+            task.id, by=officer, expected_version=task.task.version,
+            result=f"现场检查：{INSPECTION_RESULTS[outcome]}", acts=[act],
+        )  # fmt: skip

@@ -125,16 +125,24 @@ def test_the_demo_holds_a_drawn_joint_inspection_anyone_can_check(
         "draws { number subjectCount } } } } }"
     )
     page = "first: 100) { edges { node { title subjects assignees issuer state } } }"
+    published = "{ publishedInspectionResults(first: 20) { edges { node { planCode result } } } }"
     with serve(env) as gateway:
         plans = _graphql(gateway, made["city.office"]["token"], query)
         inbox = _graphql(gateway, made["xa.scjg.staff"]["token"], f"{{ taskInbox({page} }}")
+        public = httpx.post(f"{gateway}/graphql", json={"query": published}).json()
     (plan,) = [e["node"] for e in plans["inspectionPlans"]["edges"]]
     assert plan["joint"] and plan["departments"] == ["XA-SCJG", "XA-STHJ"]
     (draw,) = plan["draws"]
     assert draw["number"] == 1 and draw["subjectCount"] > 0
     drawn = [t for t in inbox["taskInbox"]["edges"] if t["node"]["title"].startswith("双随机抽查")]
     assert drawn and all(len(t["node"]["assignees"]) >= 2 for t in drawn)
-    assert {t["node"]["state"] for t in drawn} == {"DELIVERED"}
+    # A few were inspected: their tasks finished, their results public (一公开), unsigned-in.
+    states = [t["node"]["state"] for t in drawn]
+    assert set(states) == {"DELIVERED", "DONE"}
+    results = [e["node"] for e in public["data"]["publishedInspectionResults"]["edges"]]
+    assert len(results) == states.count("DONE") and {r["planCode"] for r in results} == {
+        plan["code"]
+    }
     # 一公开: anyone with the exported snapshots and the revealed seed recomputes the draw.
     folder = tmp_path / "export"
     exported = jianguan("inspections", "export", plan["code"], "--to", str(folder), env=env)
