@@ -154,21 +154,24 @@ def seal(fields: Mapping[str, Any], *, seq: int, prev_hash: str) -> dict[str, An
 
 
 @asynccontextmanager
-async def writer_lock(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """A transaction holding the log's writer lock, shared by every process on the database."""
+async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A transaction that may append to the log (and change what the entry records).
+
+    PostgreSQL: read committed, so the head read after the writer lock is the last holder's,
+    and an ``UPDATE`` that waited for a concurrent one re-reads the row. SQLite: ``BEGIN
+    IMMEDIATE`` (the deferred default would let two processes read the same head), so writers
+    queue and the head is this transaction's until it ends.
+    """
     async with engine.connect() as conn:
         if conn.dialect.name == "postgresql":
-            # Read committed: the head read after the lock must see what the last holder wrote.
             await conn.execution_options(isolation_level="READ COMMITTED")
             async with conn.begin():
-                await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
                 yield conn
             return
         if conn.dialect.name != "sqlite":
             raise NotImplementedError(
                 f"the audit log supports PostgreSQL and SQLite, not {conn.dialect.name}"
             )
-        # SQLite's default deferred BEGIN would let two processes read the same head.
         await conn.exec_driver_sql("BEGIN IMMEDIATE")
         try:
             yield conn
@@ -176,6 +179,25 @@ async def writer_lock(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
             await conn.rollback()
             raise
         await conn.commit()
+
+
+async def take_writer_lock(conn: AsyncConnection) -> None:
+    """Hold the log's writer lock, shared by every process, until ``conn``'s transaction ends
+    (on SQLite ``write_transaction``'s ``BEGIN IMMEDIATE`` holds it already)."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
+    elif conn.dialect.name != "sqlite":
+        raise NotImplementedError(
+            f"the audit log supports PostgreSQL and SQLite, not {conn.dialect.name}"
+        )
+
+
+@asynccontextmanager
+async def writer_lock(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A transaction holding the log's writer lock, shared by every process on the database."""
+    async with write_transaction(engine) as conn:
+        await take_writer_lock(conn)
+        yield conn
 
 
 async def chain_head(conn: AsyncConnection) -> tuple[int, str]:

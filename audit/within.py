@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import insert, text
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from audit.log import ENTRIES, LOCK_KEY, AuditEvent, chain_head, entry_fields, seal
+from audit.log import ENTRIES, AuditEvent, chain_head, entry_fields, seal, take_writer_lock
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,17 +30,12 @@ async def append_within(conn: AsyncConnection, event: AuditEvent) -> Position:
 
     PostgreSQL: takes the log's advisory lock for the rest of the transaction (read committed,
     so the head read after it is the last holder's). SQLite: the caller's transaction must hold
-    the database's write lock already (``BEGIN IMMEDIATE``, as ``tasks.store`` opens it), which
-    also keeps every other writer of the log out until it ends.
+    the database's write lock already (``BEGIN IMMEDIATE``, as ``audit.log.write_transaction``
+    opens it), which also keeps every other writer of the log out until it ends.
     """
     if not conn.in_transaction():
         raise RuntimeError("append_within needs the caller's open transaction")
-    if conn.dialect.name == "postgresql":
-        await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
-    elif conn.dialect.name != "sqlite":
-        raise NotImplementedError(
-            f"the audit log supports PostgreSQL and SQLite, not {conn.dialect.name}"
-        )
+    await take_writer_lock(conn)
     seq, prev_hash = await chain_head(conn)
     row = seal(entry_fields(event), seq=seq + 1, prev_hash=prev_hash)
     await conn.execute(insert(ENTRIES), row)

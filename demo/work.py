@@ -28,7 +28,7 @@ from inspections.snapshot import commitment
 from sources.database import SourceDatabases
 from standard.codes import check_uscc
 from standard.tables.gateway import InspectionPlan, TaskRow
-from standard.tables.supervision import INSPECTION_RESULTS
+from standard.tables.supervision import INSPECTION_RESULTS, Subject
 from standard.workdays import WorkCalendar, shanghai_date
 from tasks.lifecycle import Actor
 from tasks.reminders import mark_overdue
@@ -241,7 +241,9 @@ async def _inspect(services: InspectionServices, tasks: list[Stored], *, now: da
         named = {
             str(uscc): (str(name), str(division))
             for uscc, name, division in await conn.execute(
-                text("SELECT uscc, name, division_code FROM subjects")
+                select(Subject.uscc, Subject.name, Subject.division_code).where(
+                    Subject.uscc.in_([s.task.subjects[0] for s in tasks])
+                )
             )
         }
     officer = staff(ISSUER)

@@ -10,21 +10,17 @@ and a failure part way leaves the issued ones linked and the rest to issue again
 
 from __future__ import annotations
 
-from typing import cast
-
-from sqlalchemy import Table, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inspections.draw import Drawn
-from inspections.plans import draws_of, load_plan
+from inspections.plans import DRAWN, DRAWS, load_plan
 from inspections.to_tasks import tasks_from_draw
 from standard.errors import InputError, NotFound
-from standard.tables.gateway import InspectionDrawLine
 from tasks.lifecycle import Actor
 from tasks.rows import Stored
 from tasks.store import TaskStore
 
-DRAWN = cast(Table, InspectionDrawLine.__table__)
 DEADLINE_WORKING_DAYS = 20  # a month of working days to inspect, the usual plan period
 
 
@@ -48,10 +44,13 @@ async def issue_draw_tasks(
     deadline_working_days: int = DEADLINE_WORKING_DAYS,
 ) -> list[Stored]:
     """Issue and deliver a task for each subject of draw ``number`` that has none yet."""
-    if not any(d.number == number for d in await draws_of(store.engine, plan_code, viewer=by)):
-        raise NoSuchDraw(plan_code, number)
     async with store.engine.connect() as conn:
         plan = (await load_plan(conn, plan_code, by)).plan
+        made_draw = select(DRAWS.c.number).where(
+            DRAWS.c.plan_code == plan_code, DRAWS.c.number == number
+        )
+        if await conn.scalar(made_draw) is None:
+            raise NoSuchDraw(plan_code, number)
         waiting = (
             await conn.execute(
                 select(DRAWN.c.position, DRAWN.c.line)

@@ -165,18 +165,9 @@ async def drawn_page(
 ) -> tuple[list[tuple[int, bytes]], bool]:
     """Up to ``first`` drawn subjects of draw ``number`` after position ``after``: (position,
     line) pairs, and whether more follow."""
-    async with engine.connect() as conn:
-        await load_plan(conn, code, viewer)
-        rows = (
-            await conn.execute(
-                select(DRAWN.c.position, DRAWN.c.line)
-                .where(DRAWN.c.plan_code == code, DRAWN.c.number == number)
-                .where(DRAWN.c.position > after)
-                .order_by(DRAWN.c.position)
-                .limit(first + 1)
-            )
-        ).all()
-    return [(int(p), str(text).encode()) for p, text in rows[:first]], len(rows) > first
+    return await _line_page(
+        engine, code, DRAWN, viewer=viewer, first=first, after=after, number=number
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,15 +215,29 @@ async def snapshot_page(
 ) -> tuple[list[tuple[int, bytes]], bool]:
     """Up to ``first`` lines of a pool's snapshot after position ``after``, and whether more
     follow."""
+    return await _line_page(
+        engine, code, SNAPSHOTS, viewer=viewer, first=first, after=after, pool=pool
+    )
+
+
+async def _line_page(
+    engine: AsyncEngine,
+    code: str,
+    table: Table,
+    *,
+    viewer: Actor,
+    first: int,
+    after: int,
+    **where: object,
+) -> tuple[list[tuple[int, bytes]], bool]:
+    """A page of a plan's stored lines (a draw's or a snapshot's) after ``after``, keyset on
+    position, once ``viewer`` may see the plan."""
     async with engine.connect() as conn:
         await load_plan(conn, code, viewer)
-        rows = (
-            await conn.execute(
-                select(SNAPSHOTS.c.position, SNAPSHOTS.c.line)
-                .where(SNAPSHOTS.c.plan_code == code, SNAPSHOTS.c.pool == pool)
-                .where(SNAPSHOTS.c.position > after)
-                .order_by(SNAPSHOTS.c.position)
-                .limit(first + 1)
-            )
-        ).all()
+        query = select(table.c.position, table.c.line).where(
+            table.c.plan_code == code, table.c.position > after
+        )
+        for name, value in where.items():
+            query = query.where(table.c[name] == value)
+        rows = (await conn.execute(query.order_by(table.c.position).limit(first + 1))).all()
     return [(int(p), str(text).encode()) for p, text in rows[:first]], len(rows) > first

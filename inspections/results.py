@@ -21,7 +21,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from audit.log import AuditEvent
+from audit.log import AuditEvent, write_transaction
 from audit.within import append_within
 from events.outbox import Event, record
 from ingest.service import IngestOptions, IngestSettings, ingest_records
@@ -33,7 +33,6 @@ from open_data.datasets.random_inspection_results import PUBLICATION_WORKING_DAY
 from standard.tables.supervision import INSPECTION_RESULTS, Action
 from standard.workdays import WorkCalendar
 from tasks.lifecycle import Actor
-from tasks.record import writing
 
 RESOURCE = "inspections"
 
@@ -176,7 +175,7 @@ async def publish_result(
         "recorded_by": by.officer,
     }
     try:
-        async with writing(gateway) as conn:
+        async with write_transaction(gateway) as conn:
             await conn.execute(insert(RESULTS).values(**values))
             payload = {
                 "plan": result.plan,

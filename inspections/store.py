@@ -29,7 +29,7 @@ from sqlalchemy import exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from audit.log import AuditEvent
+from audit.log import AuditEvent, write_transaction
 from audit.within import append_within
 from events.outbox import Event, record
 from inspections.draw import Draw, draw
@@ -55,7 +55,6 @@ from inspections.plans import (
 from inspections.rules import PlanSpec, Rules, check_frequency
 from inspections.snapshot import INSPECTORS, SUBJECTS, Approval, Digest, commitment
 from tasks.lifecycle import Actor
-from tasks.record import writing
 
 RESOURCE = "inspections"  # what a webhook subscriber must be able to read
 _HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -88,7 +87,7 @@ async def approve_plan(
             f"计划 {plan.code}", "种子承诺须为 64 位小写十六进制", "the commitment must be SM3 hex"
         )
     plan.check_rules(rules)
-    async with writing(engine) as conn:
+    async with write_transaction(engine) as conn:
         if await conn.scalar(select(exists().where(PLANS.c.code == plan.code))):
             raise InvalidInspection(f"计划 {plan.code}", "已存在", "already exists")
         await _check_frequency(conn, plan, rules)
@@ -307,7 +306,7 @@ def _draw_detail(drawn: StoredDraw) -> dict[str, Any]:
 async def _store_draw(
     engine: AsyncEngine, plan: PlanSpec, drawn: StoredDraw, result: Draw, by: Actor
 ) -> None:
-    async with writing(engine) as conn:
+    async with write_transaction(engine) as conn:
         await conn.execute(
             insert(DRAWS).values(
                 plan_code=plan.code,

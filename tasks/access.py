@@ -23,7 +23,16 @@ from standard.errors import Forbidden, InputError, Unauthenticated
 from standard.workdays import aware
 from tasks.errors import TaskNotFound
 from tasks.lifecycle import Actor, State
-from tasks.rows import RECIPIENTS, TASKS, Stored, fetch, moves_of, receipts_of, tasks_query
+from tasks.rows import (
+    RECIPIENTS,
+    TASKS,
+    Stored,
+    fetch,
+    moves_of,
+    overdue_by,
+    receipts_of,
+    tasks_query,
+)
 
 TASK_PARTIES = ("department", "city_office")
 MAX_PAGE = 100
@@ -118,7 +127,7 @@ async def overdue_for(
 ) -> Page:
     """逾期任务: the city office sees every overdue task; an issuer, those it issued."""
     aware(now)
-    query = tasks_query().where(TASKS.c.state != State.DONE.value, TASKS.c.due_at <= now)
+    query = tasks_query().where(overdue_by(now))
     if not actor.city_office:
         query = query.where(TASKS.c.issuer == actor.party)
     return await _page(engine, query, first=first, after=after)

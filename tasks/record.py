@@ -5,13 +5,12 @@ name the audit entry's place in the chain."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from audit.keys import Signer
 from audit.log import AuditEvent
@@ -28,30 +27,6 @@ RECIPIENT_KINDS = ("department", "city_office")
 _REASONED = {Action.RETURN.value, Action.ESCALATE.value, Action.REASSIGN.value}
 EVENT_NAMES = {"issue": "issued", **{a.value: Event.of(a).value for a in Action}}
 """Action → the past-tense name of its event; ``overdue`` names itself."""
-
-
-@asynccontextmanager
-async def writing(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """A transaction that may change tasks and append to the audit log.
-
-    SQLite: ``BEGIN IMMEDIATE``, so two writers queue instead of both reading a version and one
-    failing to upgrade its lock (and the audit chain's head is ours until the end). PostgreSQL:
-    read committed, so an ``UPDATE`` that waited for a concurrent one re-reads the row and
-    finds its version gone.
-    """
-    async with engine.connect() as conn:
-        if conn.dialect.name == "postgresql":
-            await conn.execution_options(isolation_level="READ COMMITTED")
-            async with conn.begin():
-                yield conn
-            return
-        await conn.exec_driver_sql("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            await conn.rollback()
-            raise
-        await conn.commit()
 
 
 def audit_event(

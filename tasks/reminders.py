@@ -12,14 +12,14 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from audit.log import AuditEvent
+from audit.log import AuditEvent, write_transaction
 from audit.within import append_within
 from events.outbox import record
 from standard.workdays import WorkCalendar, aware
 from tasks.deadlines import is_due_soon
 from tasks.lifecycle import State
-from tasks.record import outbox_event, writing
-from tasks.rows import TASKS, Stored, fetch, tasks_query
+from tasks.record import outbox_event
+from tasks.rows import TASKS, Stored, fetch, overdue_by, tasks_query
 
 SYSTEM = "system"
 OVERDUE = "overdue"
@@ -29,7 +29,7 @@ async def overdue(engine: AsyncEngine, *, now: datetime) -> list[Stored]:
     """Every task overdue at ``now``, the longest overdue first: the supervising office's list
     (who may see which of them is ``tasks.access``'s question)."""
     aware(now)
-    query = tasks_query().where(TASKS.c.state != State.DONE.value, TASKS.c.due_at <= now)
+    query = tasks_query().where(overdue_by(now))
     async with engine.connect() as conn:
         return await fetch(conn, query.order_by(TASKS.c.due_at, TASKS.c.seq))
 
@@ -62,16 +62,12 @@ async def mark_overdue(engine: AsyncEngine, *, now: datetime) -> int:
     event and audit entry; how many. Idempotent: a task is marked once, however often (or
     however concurrently) this runs."""
     aware(now)
-    async with writing(engine) as conn:
+    async with write_transaction(engine) as conn:
         # Every row lock first, then the audit log's lock: a task change takes them in the same
         # order, so the two cannot deadlock.
         marked = await conn.execute(
             update(TASKS)
-            .where(
-                TASKS.c.state != State.DONE.value,
-                TASKS.c.due_at <= now,
-                TASKS.c.overdue_at.is_(None),
-            )
+            .where(overdue_by(now), TASKS.c.overdue_at.is_(None))
             .values(overdue_at=now)
             .returning(TASKS.c.seq)
         )

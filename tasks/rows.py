@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, select
+from sqlalchemy import ColumnElement, Select, Table, and_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from standard.tables.gateway import TaskMove, TaskReceipt, TaskRecipient, TaskRow
@@ -48,6 +48,11 @@ class Stored:
     def overdue(self, now: datetime) -> bool:
         """Not done and past its due instant at ``now`` (the same rule as ``deadlines``)."""
         return not self.task.done and now >= self.due_at
+
+
+def overdue_by(now: datetime) -> ColumnElement[bool]:
+    """``Stored.overdue`` as a condition on ``tasks``: not done, due at or before ``now``."""
+    return and_(TASKS.c.state != State.DONE.value, TASKS.c.due_at <= now)
 
 
 def tasks_query() -> Select[Any]:

@@ -24,6 +24,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from audit.keys import Signer
+from audit.log import write_transaction
 from audit.within import append_within
 from standard.workdays import WorkCalendar, aware, shanghai_date
 from tasks import deadlines
@@ -37,7 +38,6 @@ from tasks.record import (
     record_change,
     set_recipients,
     write_receipt,
-    writing,
 )
 from tasks.rows import RECEIPTS, TASKS, Stored, attachments_json
 
@@ -108,7 +108,7 @@ class TaskStore:
                 "a party cannot send itself a task, except to officers it names",
             )
         due = deadlines.due_of(self.calendar, task)
-        async with writing(self.engine) as conn:
+        async with write_transaction(self.engine) as conn:
             await check_recipients(conn, task.recipients)
             seq = await conn.scalar(
                 insert(TASKS)
@@ -239,7 +239,7 @@ class TaskStore:
             stored = await existing(conn, task_id)
             if not await _opens(conn, stored, by):
                 return stored
-        async with writing(self.engine) as conn:
+        async with write_transaction(self.engine) as conn:
             stored = await existing(conn, task_id)
             if not await _opens(conn, stored, by):  # opened meanwhile by a colleague
                 return stored
@@ -270,7 +270,7 @@ class TaskStore:
         **details: Any,
     ) -> Stored:
         now = aware(self.clock())
-        async with writing(self.engine) as conn:
+        async with write_transaction(self.engine) as conn:
             stored = await existing(conn, task_id)
             before = stored.task
             after = move(before, action, by=by, expected_version=expected_version, **details)
