@@ -134,6 +134,7 @@ class Loaders:
     def __init__(self, sources: RequestSources) -> None:
         self.sources = sources
         self._loaders: dict[LoaderKey, BatchLoader] = {}
+        self._own: dict[str, BatchLoader] = {}
 
     def by(
         self,
@@ -150,6 +151,14 @@ class Loaders:
         if loader is None:
             loader = BatchLoader(self._batch(key))
             self._loaders[key] = loader
+        return loader
+
+    def of(self, name: str, fetch: Fetch) -> BatchLoader:
+        """A loader of the gateway's own rows (a task's history …) under ``name``: ``fetch``
+        reads a batch of keys in one round trip, once per request."""
+        loader = self._own.get(name)
+        if loader is None:
+            loader = self._own[name] = BatchLoader(fetch)
         return loader
 
     def _batch(self, key: LoaderKey) -> Any:

@@ -28,7 +28,6 @@ from tasks.rows import (
     TASKS,
     Stored,
     fetch,
-    moves_of,
     overdue_by,
     receipts_of,
     tasks_query,
@@ -151,10 +150,3 @@ async def receipts(engine: AsyncEngine, actor: Actor, task_id: str) -> list[dict
     stored = await one(engine, actor, task_id)
     async with engine.connect() as conn:
         return await receipts_of(conn, stored.seq)
-
-
-async def history(engine: AsyncEngine, actor: Actor, task_id: str) -> list[dict[str, Any]]:
-    """The moves of a task ``actor`` may see, oldest first."""
-    stored = await one(engine, actor, task_id)
-    async with engine.connect() as conn:
-        return await moves_of(conn, stored.seq)

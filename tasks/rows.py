@@ -121,5 +121,15 @@ async def receipts_of(conn: AsyncConnection, seq: int) -> list[dict[str, Any]]:
 
 async def moves_of(conn: AsyncConnection, seq: int) -> list[dict[str, Any]]:
     """The history of task ``seq``: one mapping per version, oldest first."""
-    query = select(MOVES).where(MOVES.c.task_seq == seq).order_by(MOVES.c.version)
-    return [dict(row) for row in (await conn.execute(query)).mappings()]
+    return (await moves_of_many(conn, [seq]))[seq]
+
+
+async def moves_of_many(
+    conn: AsyncConnection, seqs: Sequence[int]
+) -> dict[int, list[dict[str, Any]]]:
+    """The histories of tasks ``seqs`` in one query, each oldest first."""
+    query = select(MOVES).where(MOVES.c.task_seq.in_(seqs))
+    found: dict[int, list[dict[str, Any]]] = {seq: [] for seq in seqs}
+    for row in (await conn.execute(query.order_by(MOVES.c.task_seq, MOVES.c.version))).mappings():
+        found[row["task_seq"]].append(dict(row))
+    return found
