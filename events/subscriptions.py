@@ -25,14 +25,6 @@ MAX_KINDS = 50
 KIND = re.compile(r"^[a-z][a-z_]*\.[a-z][a-z_]*$")  # "task.claimed", "draw.performed"
 
 
-@dataclass(frozen=True, slots=True)
-class Subscribed:
-    """A new subscription and its secret (the receiver verifies signatures with it)."""
-
-    id: int
-    secret: str
-
-
 class BadSubscription(InputError):
     """A subscription that cannot be made; the message says why."""
 
@@ -49,6 +41,18 @@ class Subscription:
     created_at: datetime
     pending: int  # deliveries still to make (retries included)
     dead: int  # dead letters
+
+
+@dataclass(frozen=True, slots=True)
+class Subscribed:
+    """A new subscription and its secret (the receiver verifies signatures with it)."""
+
+    subscription: Subscription
+    secret: str
+
+    @property
+    def id(self) -> int:
+        return self.subscription.id
 
 
 async def subscribe(
@@ -96,7 +100,8 @@ async def subscribe(
             )
         )
     subscription_id: int = result.inserted_primary_key[0]  # type: ignore[index]  # one insert
-    return Subscribed(subscription_id, secret)
+    made = Subscription(subscription_id, client_id, url, tuple(kinds), True, now, 0, 0)
+    return Subscribed(made, secret)  # nothing delivered yet: no need to read it back
 
 
 async def subscriptions(engine: AsyncEngine, *, client_id: str | None) -> list[Subscription]:

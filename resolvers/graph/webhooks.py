@@ -4,7 +4,7 @@ manages its own subscriptions only (another's is not found, as if it did not exi
 Only machine clients subscribe: a webhook is one system telling another, and what it is sent
 is what that client's scope may read (``events.visibility``). Every read here is noted for the
 audit log (``webhook_subscriptions``, the client's party as provider); every mutation is
-audited as a write. A subscription and a replay ask for a delivery round at once.
+audited as a write. A delivery round follows every mutation (``gateway/deliver_after.py``).
 """
 
 from __future__ import annotations
@@ -143,12 +143,10 @@ async def subscribe_webhook(
         created_by=principal.id,
         now=datetime.now(UTC),
     )
-    await services.jobs.deliver_soon()
-    (found,) = [
-        s for s in await subs.subscriptions(services.engine, client_id=client_id) if s.id == made.id
-    ]
     _noted(info, party, 1)
-    return SubscribedWebhook(subscription=SubscriptionNode.of(found), secret=made.secret)
+    return SubscribedWebhook(
+        subscription=SubscriptionNode.of(made.subscription), secret=made.secret
+    )
 
 
 async def replay_webhooks(
@@ -157,8 +155,6 @@ async def replay_webhooks(
     client_id, party, services = _client(info)
     await subs.owned(services.engine, subscription_id, client_id=client_id)
     again = await replay(services.engine, subscription_id, from_position, now=datetime.now(UTC))
-    if again:
-        await services.jobs.deliver_soon()
     _noted(info, party, again)
     return again
 
